@@ -1,0 +1,42 @@
+# Two commands for a fresh machine: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test bench serve install install-test chromium clean
+
+$(BIN)/flask: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/pytest: pyproject.toml $(BIN)/flask
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/flask
+
+install-test: $(BIN)/pytest chromium
+
+# Playwright cannot download its own browser here: tests use the system Chromium.
+chromium:
+	@[ -x "$(CHROMIUM)" ] || { echo "Installing Chromium for the browser tests..."; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+## Serve the app with demo data on http://127.0.0.1:$(PORT) (embedded Redis unless REDIS_URL is set).
+run: install
+	WEBAPP_ENV=development PORT=$(PORT) $(BIN)/flask --app webapp run --host 127.0.0.1 --port $(PORT) --reload
+
+## Install everything the tests need, then run the whole suite.
+test: install-test
+	$(BIN)/pytest
+
+## Benchmarks: figures printed as ratios against a baseline measured in the same run.
+bench: install-test
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance static/gen static/.webassets-cache

@@ -1,0 +1,46 @@
+"""Settings read from the environment, so one code path serves `make run`, tests, scripts and gunicorn."""
+
+import os
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "test", "production")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot run with."""
+
+
+def from_environment(environ=None):
+    """Flask config keys for the current environment variables.
+
+    Unset variables fall back to what a developer on a laptop wants; production
+    must opt in to anything that sends data anywhere.
+    """
+    env = os.environ if environ is None else environ
+    webapp_env = env.get("WEBAPP_ENV", "production")
+    if webapp_env not in ENVIRONMENTS:
+        raise ConfigError(f"WEBAPP_ENV={webapp_env!r} is not one of {', '.join(ENVIRONMENTS)}")
+    return {
+        "WEBAPP_ENV": webapp_env,
+        "SECRET_KEY": env.get("SECRET_KEY") or ("dev" if webapp_env != "production" else None),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "REDIS_KEY_PREFIX": env.get("INTERNAL_EVENTS_KEY_PREFIX", "ie:"),
+        "SNOWPLOW_COLLECTOR_URL": env.get("SNOWPLOW_COLLECTOR_URL")
+        or (default_collector_url(env) if webapp_env == "development" else None),
+        "SNOWPLOW_APP_ID": env.get("SNOWPLOW_APP_ID", "internal-events-flask"),
+        "INTERNAL_EVENTS_DEFINITIONS": env.get(
+            "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")
+        ),
+    }
+
+
+def default_collector_url(env):
+    """In development the app is its own Snowplow collector (see `webapp.collector`)."""
+    port = env.get("PORT") or env.get("FLASK_RUN_PORT") or "5000"
+    return f"http://127.0.0.1:{port}"
+
+
+def raises_on_tracking_errors(webapp_env):
+    """Developers want a tracking mistake to fail loudly; users want their request to succeed."""
+    return webapp_env in ("development", "test")

@@ -1,0 +1,64 @@
+"""Internal Events: define events and metrics in YAML, then one call counts and sends them.
+
+    from webapp.internal_events import track_event
+    track_event("project_created", user=user, project=project)
+
+Inside a Flask app the app's configuration is used; in scripts and background
+workers the same settings are read from the environment.
+"""
+
+import threading
+
+from flask import current_app, has_app_context
+
+from .errors import (
+    InvalidIdentifierError,
+    InvalidPropertyError,
+    MissingIdentifierError,
+    TrackingError,
+    UnknownEventError,
+)
+from .setup import build
+
+__all__ = [
+    "track_event",
+    "track_events",
+    "current",
+    "TrackingError",
+    "UnknownEventError",
+    "InvalidPropertyError",
+    "InvalidIdentifierError",
+    "MissingIdentifierError",
+]
+
+_standalone = None
+_standalone_lock = threading.Lock()
+
+
+def current():
+    """The InternalEvents of the current Flask app, or one configured from the environment."""
+    if has_app_context():
+        return current_app.extensions["internal_events"]
+    global _standalone
+    with _standalone_lock:
+        if _standalone is None:
+            from ..config import from_environment, PROJECT_ROOT
+
+            _standalone = build(from_environment(), PROJECT_ROOT / "instance")
+        return _standalone
+
+
+def track_event(event_name, **arguments):
+    """Count `event_name` in every metric that uses it and send it to Snowplow.
+
+    Arguments: `user`, `namespace`, `project` (objects with `.id`; a project's
+    `.namespace` or `.namespace_id` fills in a missing namespace) or `user_id`,
+    `namespace_id`, `project_id`; `additional_properties` (`label`, `property`,
+    `value` and the event's declared custom properties). Returns True when recorded.
+    """
+    return current().track(event_name, **arguments)
+
+
+def track_events(calls):
+    """Track many events in one Redis round trip: each call is a dict of track_event's arguments plus `event`."""
+    return current().track_many(calls)

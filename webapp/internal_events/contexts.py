@@ -1,0 +1,68 @@
+"""The Snowplow contexts every internal event carries, and their schemas.
+
+Built here without I/O so the sender and the collector share one definition,
+and tests can validate what was emitted against the same schema files.
+"""
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+
+from jsonschema import Draft7Validator, FormatChecker
+
+SCHEMA_DIR = Path(__file__).parent / "schemas" / "contexts"
+CATEGORY = "InternalEventTracking"
+
+
+def _schema_file(name):
+    return json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+
+
+def iglu_uri(schema):
+    s = schema["self"]
+    return f"iglu:{s['vendor']}/{s['name']}/{s['format']}/{s['version']}"
+
+
+@cache
+def known_schemas():
+    """iglu URI -> validator, for every context schema this project defines."""
+    schemas = (_schema_file("standard_context"), _schema_file("service_ping_context"))
+    return {iglu_uri(s): Draft7Validator(s, format_checker=FormatChecker()) for s in schemas}
+
+
+STANDARD_CONTEXT = iglu_uri(_schema_file("standard_context"))
+SERVICE_PING_CONTEXT = iglu_uri(_schema_file("service_ping_context"))
+
+
+def hashed_user_id(user_id):
+    """Snowplow events leave the app; the user's id does not, only its SHA-256."""
+    return None if user_id is None else hashlib.sha256(str(user_id).encode()).hexdigest()
+
+
+def standard_context(event, environment, custom_properties, now=None):
+    data = {
+        "environment": environment,
+        "source": event.source,
+        "user_id": hashed_user_id(event.user_id),
+        "namespace_id": event.namespace_id,
+        "project_id": event.project_id,
+        "plan": event.plan,
+        "context_generated_at": (now or datetime.now(timezone.utc)).isoformat(timespec="milliseconds"),
+    }
+    if custom_properties:
+        data["extra"] = custom_properties
+    return data
+
+
+def service_ping_context(event):
+    return {"data_source": "redis_hll", "event_name": event.name}
+
+
+def context_errors(schema_uri, data):
+    """Why `data` does not fit the named schema ([] when it does, or when the schema is not ours)."""
+    checker = known_schemas().get(schema_uri)
+    if checker is None:
+        return []
+    return [f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in checker.iter_errors(data)]

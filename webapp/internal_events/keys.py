@@ -1,0 +1,39 @@
+"""Redis key names for counting rules.
+
+Each key carries its event name as a Redis Cluster hash tag, `ie:{project_created}:...`:
+everything one event writes lands in one slot (one pipeline, one node), while
+different events spread over the cluster instead of piling onto one node.
+"""
+
+import json
+
+from .model import Rule
+from .windows import day_stamp
+
+
+class KeySpace:
+    """Key names under one prefix, so tests and several apps can share a Redis."""
+
+    def __init__(self, prefix="ie:"):
+        self.prefix = prefix
+
+    def rule_base(self, rule: Rule):
+        parts = [f"{self.prefix}{{{rule.event}}}", rule.kind[0]]
+        if rule.unique:
+            parts.append(rule.unique)
+        if rule.filter:
+            parts.append("f" + json.dumps(rule.filter, separators=(",", ":"), ensure_ascii=False))
+        return ":".join(parts)
+
+    def daily(self, rule, day):
+        return f"{self.rule_base(rule)}:{day_stamp(day)}"
+
+    def all_time(self, rule):
+        return f"{self.rule_base(rule)}:all"
+
+    def scratch(self, name):
+        """A key of its own slot for short-lived work such as merging HLLs of several events."""
+        return f"{self.prefix}{{scratch:{name}}}"
+
+    def internal(self, name):
+        return f"{self.prefix}{{_internal}}:{name}"

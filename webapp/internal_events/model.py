@@ -1,0 +1,127 @@
+"""The vocabulary shared by loading, counting and reporting: events, metrics and counting rules.
+
+Pure data with no I/O, so every other module can be tested on its own.
+"""
+
+from dataclasses import dataclass, field
+
+TIME_FRAMES = ("7d", "28d", "all")
+TIME_FRAME_SUFFIX = {"7d": "_weekly", "28d": "_monthly", "all": ""}
+IDENTIFIERS = ("user", "namespace", "project")
+# `unique:` values of a metric, and which event field each one reads.
+UNIQUE_FIELDS = {
+    "user.id": "user",
+    "project.id": "project",
+    "namespace.id": "namespace",
+    "label": "label",
+    "property": "property",
+    "value": "value",
+}
+BASE_PROPERTIES = {"label": (str,), "property": (str,), "value": (int, float)}
+CUSTOM_PROPERTY_TYPES = (str, int, float)
+SUM_OPERATOR = "sum(value)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One thing Redis keeps for an event: a unique set, a total or a sum, optionally filtered.
+
+    Rules are shared: two metrics that count the same thing read the same keys.
+    """
+
+    event: str
+    unique: str | None = None  # a value of UNIQUE_FIELDS, e.g. "user" or "label"
+    filter: tuple = ()  # sorted (property, value) pairs that must all match exactly
+    operator: str | None = None
+
+    @property
+    def kind(self):
+        if self.unique:
+            return "unique"
+        return "sum" if self.operator == SUM_OPERATOR else "total"
+
+    def matches(self, properties):
+        return all(
+            key in properties and _same_value(properties[key], value) for key, value in self.filter
+        )
+
+
+def _same_value(actual, expected):
+    # 1 and 1.0 are the same filter value, but True is not 1.
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return actual is expected
+    return actual == expected
+
+
+@dataclass(frozen=True)
+class EventDefinition:
+    name: str
+    description: str
+    path: str
+    identifiers: frozenset = frozenset()
+    properties: frozenset = frozenset()  # declared additional properties, base ones included
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def custom_properties(self):
+        return self.properties - BASE_PROPERTIES.keys()
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported number: a key path, one time frame and the rules it reads."""
+
+    key_path: str
+    time_frame: str
+    rules: tuple
+    path: str
+    status: str = "active"
+    description: str = ""
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def kind(self):
+        return self.rules[0].kind
+
+    @property
+    def events(self):
+        return tuple(dict.fromkeys(rule.event for rule in self.rules))
+
+
+@dataclass(frozen=True)
+class Definitions:
+    events: dict  # name -> EventDefinition
+    metrics: tuple  # Metric, one per time frame
+    ignored_metrics: int = 0  # metrics of other data sources (database, prometheus, ...)
+
+    def rules_for(self, event_name):
+        """Every rule an event feeds: its own totals (kept even with no metric) plus its metrics'."""
+        return self._rules_by_event.get(event_name, ())
+
+    def __post_init__(self):
+        by_event = {name: {Rule(name): None} for name in self.events}
+        for metric in self.metrics:
+            for rule in metric.rules:
+                by_event.setdefault(rule.event, {})[rule] = None
+        object.__setattr__(
+            self, "_rules_by_event", {name: tuple(rules) for name, rules in by_event.items()}
+        )
+
+    def metric(self, key_path):
+        return next((m for m in self.metrics if m.key_path == key_path), None)
+
+
+@dataclass(frozen=True)
+class TrackedEvent:
+    """One occurrence of an event, validated and with its ids resolved: what counters and Snowplow get."""
+
+    name: str
+    user_id: int | None = None
+    namespace_id: int | None = None
+    project_id: int | None = None
+    properties: dict = field(default_factory=dict)
+    source: str = "python"
+    plan: str | None = None
+
+    def identifier(self, name):
+        return getattr(self, f"{name}_id")

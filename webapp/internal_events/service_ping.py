@@ -1,0 +1,30 @@
+"""The service ping: every reported metric's current value, nested by its key path."""
+
+from .windows import today
+
+
+def nest(flat):
+    """{"a.b.c": 1} -> {"a": {"b": {"c": 1}}}, as GitLab's service ping lays out key paths."""
+    tree = {}
+    for key_path, value in flat.items():
+        *parents, leaf = key_path.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def metric_values(internal_events, until=None):
+    """{key_path: value} for every active metric, in definition order."""
+    until = until or today()
+    counters = internal_events.counters
+    return {
+        metric.key_path: counters.value(metric, until)
+        for metric in internal_events.definitions.metrics
+        if metric.status == "active"
+    }
+
+
+def service_ping(internal_events, until=None):
+    return nest(metric_values(internal_events, until))

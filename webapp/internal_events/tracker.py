@@ -1,0 +1,234 @@
+"""The one call that does everything: validate an event, update its Redis counters, send it to Snowplow.
+
+`prepare` turns a call into a TrackedEvent or raises a TrackingError; `record`
+writes any number of prepared events in one Redis round trip and queues them
+for Snowplow. `track`/`track_many` put both together with the environment's
+error policy: raise in development and test, log and count in production.
+"""
+
+import logging
+import math
+from collections import Counter
+
+from redis.exceptions import RedisError
+
+from .counters import unique_element
+from .errors import (
+    InvalidIdentifierError,
+    InvalidPropertyError,
+    MissingIdentifierError,
+    TrackingError,
+    UnknownEventError,
+)
+from .model import BASE_PROPERTIES, CUSTOM_PROPERTY_TYPES, IDENTIFIERS, TrackedEvent
+from .windows import today
+
+log = logging.getLogger("webapp.internal_events")
+
+MAX_STRING_LENGTH = 255
+MAX_ID = 2**63 - 1
+
+
+class InternalEvents:
+    def __init__(self, definitions, counters, snowplow=None, environment="production", raise_errors=False):
+        self.live_definitions = definitions
+        self.counters = counters
+        self.snowplow = snowplow
+        self.environment = environment
+        self.raise_errors = raise_errors
+        self.errors = Counter()  # kind -> count, for this process
+
+    @property
+    def definitions(self):
+        return self.live_definitions.current()
+
+    # -- the public calls ----------------------------------------------------------------------
+
+    def track(self, event_name, **arguments):
+        """Track one event; True when it was recorded. See `prepare` for the arguments."""
+        return self.track_many([dict(arguments, event=event_name)])[0] is None
+
+    def track_many(self, calls):
+        """Track several events in one Redis round trip.
+
+        Each call is a dict of `prepare`'s keyword arguments plus `event`.
+        Returns one entry per call: None when recorded, else the TrackingError.
+        In development and test the first invalid call raises before anything is recorded.
+        """
+        prepared, outcomes = [], []
+        for call in calls:
+            arguments = dict(call)
+            try:
+                event = self.prepare(arguments.pop("event", None), **arguments)
+            except TrackingError as error:
+                if self.raise_errors:
+                    raise
+                self._count_error(error, call.get("event"))
+                outcomes.append(error)
+                continue
+            prepared.append(event)
+            outcomes.append(None)
+        self.record(prepared)
+        return outcomes
+
+    # -- the two steps -------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        event_name,
+        *,
+        user=None,
+        namespace=None,
+        project=None,
+        user_id=None,
+        namespace_id=None,
+        project_id=None,
+        additional_properties=None,
+        source="python",
+        strict=None,
+    ):
+        """Validate a call and resolve its ids; raise a TrackingError naming what is wrong.
+
+        `strict=False` drops undeclared or mistyped properties and tolerates missing
+        ids (with a warning) instead of raising; by default it follows the environment.
+        """
+        strict = self.raise_errors if strict is None else strict
+        definitions = self.definitions
+        if not isinstance(event_name, str) or event_name not in definitions.events:
+            raise UnknownEventError(
+                f"Unknown event: {event_name!r}. Define it in {self.live_definitions.folder}/events/"
+            )
+        definition = definitions.events[event_name]
+        user_id = _object_id("user", user, user_id)
+        project_id = _object_id("project", project, project_id)
+        if project is not None and namespace is None and namespace_id is None:
+            namespace = getattr(project, "namespace", None)
+            if namespace is None:
+                namespace_id = getattr(project, "namespace_id", None)
+        namespace_id = _object_id("namespace", namespace, namespace_id)
+        properties = self._checked_properties(definition, additional_properties, strict)
+        event = TrackedEvent(
+            name=event_name,
+            user_id=user_id,
+            namespace_id=namespace_id,
+            project_id=project_id,
+            properties=properties,
+            source=source,
+            plan=_plan(namespace),
+        )
+        missing = self._missing_for_metrics(event)
+        if missing:
+            if strict:
+                raise MissingIdentifierError(missing)
+            self._count_error(MissingIdentifierError(missing), event_name)
+        return event
+
+    def record(self, events):
+        """Write prepared events to Redis in one round trip and queue them for Snowplow. Never raises."""
+        if not events:
+            return
+        definitions, day = self.definitions, today()
+        try:
+            pipe = self.counters.pipeline()
+            for event in events:
+                self.counters.add_writes(pipe, definitions.rules_for(event.name), event, day)
+            pipe.execute()
+        except RedisError as error:
+            self.errors["redis"] += len(events)
+            log.error("Redis unavailable, %d event(s) not counted: %s", len(events), error)
+        if self.snowplow is not None:
+            for event in events:
+                try:
+                    self.snowplow.send(event)
+                except Exception:  # a tracker bug must never break the caller
+                    self.errors["snowplow"] += 1
+                    log.exception("Could not queue event %s for Snowplow", event.name)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _checked_properties(self, definition, properties, strict):
+        if properties is None:
+            return {}
+        if not isinstance(properties, dict):
+            raise InvalidPropertyError(
+                f"additional_properties of event '{definition.name}' must be a mapping, "
+                f"got {type(properties).__name__}"
+            )
+        clean = {}
+        for key, value in properties.items():
+            problem = _property_problem(definition, key, value)
+            if problem is None:
+                clean[key] = value
+            elif strict:
+                raise InvalidPropertyError(problem)
+            else:
+                self._count_error(InvalidPropertyError(problem), definition.name)
+        return clean
+
+    def _missing_for_metrics(self, event):
+        """Why some metric of this event cannot count it, or None."""
+        needs = {}
+        for rule in self.definitions.rules_for(event.name):
+            if rule.matches(event.properties):
+                if rule.kind == "unique" and unique_element(rule, event) is None:
+                    needs.setdefault(rule.unique, rule)
+                elif rule.kind == "sum" and "value" not in event.properties:
+                    needs.setdefault("value", rule)
+        if not needs:
+            return None
+        parts = []
+        for needed, rule in needs.items():
+            metrics = [m.key_path for m in self.definitions.metrics if rule in m.rules]
+            how = (
+                f"pass {needed}= or {needed}_id="
+                if needed in IDENTIFIERS
+                else f"pass additional_properties={{'{needed}': ...}}"
+            )
+            parts.append(f"{', '.join(metrics)} need(s) {needed}: {how}")
+        return f"Event '{event.name}' is missing data its metrics count: " + "; ".join(parts)
+
+    def _count_error(self, error, event_name):
+        self.errors[error.kind] += 1
+        log.warning("Internal event %r not tracked as asked: %s", event_name, error)
+
+
+def _object_id(name, obj, given_id):
+    """The id of `obj` (anything with `.id`) or the given id, checked to be a sane integer."""
+    if obj is not None:
+        object_id = getattr(obj, "id", None)
+        if given_id is not None and given_id != object_id:
+            raise InvalidIdentifierError(f"{name} and {name}_id disagree ({object_id!r} vs {given_id!r})")
+        given_id = object_id
+        if given_id is None:
+            raise InvalidIdentifierError(f"{name} has no id: pass an object with an `id` attribute")
+    if given_id is None:
+        return None
+    if isinstance(given_id, bool) or not isinstance(given_id, int) or not 0 <= given_id <= MAX_ID:
+        raise InvalidIdentifierError(f"{name}_id must be a non-negative integer, got {given_id!r}")
+    return given_id
+
+
+def _plan(namespace):
+    plan = getattr(namespace, "plan", None)
+    return plan if isinstance(plan, str) else None
+
+
+def _property_problem(definition, key, value):
+    if key in BASE_PROPERTIES:
+        types = BASE_PROPERTIES[key]
+        allowed = "a string" if types == (str,) else "a number"
+    elif key in definition.custom_properties:
+        types, allowed = CUSTOM_PROPERTY_TYPES, "a string or a number"
+    else:
+        declared = ", ".join(sorted(definition.custom_properties)) or "none"
+        return (
+            f"Unknown additional property '{key}' for event '{definition.name}': declare it under "
+            f"additional_properties in {definition.path} (custom properties declared: {declared})"
+        )
+    if isinstance(value, bool) or not isinstance(value, types):
+        return f"Additional property '{key}' of event '{definition.name}' must be {allowed}, got {value!r}"
+    if isinstance(value, str) and len(value) > MAX_STRING_LENGTH:
+        return f"Additional property '{key}' of event '{definition.name}' is longer than {MAX_STRING_LENGTH} characters"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"Additional property '{key}' of event '{definition.name}' must be a finite number"
+    return None
