@@ -1,11 +1,16 @@
 """`flask --app webapp internal-events ...`: commands for instrumenting and inspecting the app."""
 
 import json
+import sys
+from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from .internal_events import current
+from .config import PROJECT_ROOT
+from .internal_events import current, generator, usage_scan
+from .internal_events.definitions import DefinitionsError, load_definitions
 from .internal_events.service_ping import service_ping
 
 internal_events_cli = AppGroup("internal-events", help="Define, check and inspect internal events.")
@@ -16,3 +21,187 @@ internal_events_cli = AppGroup("internal-events", help="Define, check and inspec
 def service_ping_command(indent):
     """Print every active metric's current value as service ping JSON."""
     click.echo(json.dumps(service_ping(current()), indent=indent or None, sort_keys=True))
+
+
+class ListOptionsCommand(click.Command):
+    """Lets a list option take several words, `--time-frames 7d 28d`, as GitLab's generator does."""
+
+    list_options = ("--time-frames", "--tiers", "--identifiers")
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, spread_list_options(args, self.list_options))
+
+
+def spread_list_options(args, list_options):
+    """["--tiers", "free", "premium"] -> ["--tiers", "free", "--tiers", "premium"]."""
+    spread, current_option = [], None
+    for arg in args:
+        if arg.startswith("-"):
+            current_option = arg if arg in list_options else None
+        elif current_option and spread[-1] != current_option:
+            spread.append(current_option)
+        spread.append(arg)
+    return spread
+
+
+def _definitions_folder():
+    return Path(current_app.config["INTERNAL_EVENTS_DEFINITIONS"])
+
+
+def _loaded(folder):
+    try:
+        return load_definitions(folder)
+    except DefinitionsError as error:
+        raise click.ClickException(f"fix the definitions first.\n{error}") from None
+
+
+def _checked(check):
+    """A click prompt `value_proc` from a generator check: a refused answer is asked again."""
+
+    def proc(value):
+        try:
+            return check(value)
+        except generator.GeneratorError as error:
+            raise click.BadParameter(str(error)) from None
+
+    return proc
+
+
+@internal_events_cli.command("generate", cls=ListOptionsCommand)
+@click.option("--event", "-e", help="Event name, e.g. project_created.")
+@click.option("--group", "-g", help="Product group owning the event, e.g. project_management.")
+@click.option(
+    "--unique",
+    type=click.Choice(generator.UNIQUE_CHOICES),
+    help="Count unique users, projects or namespaces. Without it the metric counts totals.",
+)
+@click.option(
+    "--time-frames",
+    multiple=True,
+    help="7d, 28d, all; spaces or commas between them. Default: 7d 28d with --unique, else 7d 28d all.",
+)
+@click.option("--description", help="What happened, for the event definition. Default: from the name.")
+@click.option("--metric-description", help="Default: 'Count of unique users who triggered <event>' or similar.")
+@click.option("--category", default=generator.DEFAULT_CATEGORY, show_default=True)
+@click.option("--identifiers", multiple=True, help="Ids the event carries. Default: user namespace project.")
+@click.option("--tiers", multiple=True, help="Default: free premium ultimate.")
+@click.option("--milestone", help="Release introducing it. Default: this package's major.minor version.")
+@click.option("--introduced-by-url", help="Link to the merge request.")
+@click.option("--force", is_flag=True, help="Overwrite an existing metric file.")
+@click.option(
+    "--interactive/--no-interactive",
+    default=None,
+    help="Ask for missing values. Default: ask when run on a terminal.",
+)
+def generate_command(interactive, force, **options):
+    """Write an event definition (if new) and a metric of it into the definitions folder."""
+    folder = _definitions_folder()
+    definitions = _loaded(folder)
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    if interactive:
+        options = _ask_missing(options, definitions)
+    elif not options["event"]:
+        raise click.UsageError("Missing option '--event' (run on a terminal, or with --interactive, to be asked).")
+    request = generator.Request(
+        **{name: value for name, value in options.items() if value not in (None, ())},
+    )
+    try:
+        plan = generator.plan(request, folder, definitions, force=force)
+        if interactive:
+            _preview(plan)
+            click.confirm("Write these files?", default=True, abort=True)
+        generator.write(plan)
+    except generator.GeneratorError as error:
+        raise click.ClickException(str(error)) from None
+    for note in plan.notes:
+        click.echo(f"Note: {note}")
+    for new in plan.files:
+        click.echo(f"{'overwrote' if new.exists else 'created'} {plan.folder.name}/{new.path}")
+    click.echo("Metrics: " + ", ".join(plan.key_paths))
+    event = request.event.strip()
+    click.echo(
+        "The running app picks them up by itself (within 1 s in development, 10 s otherwise).\n"
+        f'Track it from a template with data-event-tracking="{event}", from JavaScript with'
+        f" InternalEvents.trackEvent('{event}'), or from Python with"
+        f' track_event("{event}", user=..., project=...).'
+    )
+
+
+def _ask_missing(options, definitions):
+    """Prompt for what the command line left out, showing what is allowed."""
+    options = dict(options)
+    if options["event"]:
+        options["event"] = _checked(generator.check_event_name)(options["event"])
+    else:
+        options["event"] = click.prompt(
+            "Event name (lowercase words joined by _, e.g. project_created)",
+            value_proc=_checked(generator.check_event_name),
+        )
+    existing = definitions.events.get(options["event"])
+    if existing:
+        click.echo(f"Event '{existing.name}' is already defined in {existing.path}: only a metric will be added.")
+    else:
+        if not options["description"]:
+            options["description"] = click.prompt(
+                "Description of the event", default=generator.default_description(options["event"])
+            )
+        if not options["group"]:
+            options["group"] = click.prompt(
+                "Product group (e.g. project_management)", value_proc=_checked(generator.check_group)
+            )
+    if not options["unique"] and not options["time_frames"]:
+        options["unique"] = click.prompt(
+            "Count unique values of (none counts totals)",
+            type=click.Choice([*generator.UNIQUE_CHOICES, "none"]),
+            default="user.id",
+        )
+        options["unique"] = generator.check_unique(options["unique"])
+    if not options["time_frames"]:
+        allowed = generator.default_time_frames(options["unique"])
+        options["time_frames"] = click.prompt(
+            f"Time frames [{'/'.join(allowed)}], several separated by spaces or commas",
+            default=" ".join(allowed),
+            value_proc=_checked(lambda text: generator.check_time_frames(text.split(), options["unique"])),
+        )
+    return options
+
+
+def _preview(plan):
+    for new in plan.files:
+        click.echo(f"\n# {plan.folder.name}/{new.path}{' (overwritten)' if new.exists else ''}")
+        click.echo(new.text, nl=False)
+    click.echo()
+
+
+@internal_events_cli.command("lint")
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=PROJECT_ROOT,
+    help=f"Project to scan: its {', '.join(usage_scan.SCANNED)} folders. Default: this project.",
+)
+def lint_command(root):
+    """Validate the definitions, then check the event names used in templates, JS and Python.
+
+    An event used but not defined is an error (non-zero exit); an event or metric
+    defined but never used is a warning.
+    """
+    folder = _definitions_folder()
+    try:
+        definitions = load_definitions(folder)
+    except DefinitionsError as error:
+        for problem in error.problems:
+            click.echo(f"{problem.path}: error: {problem.field + ': ' if problem.field else ''}{problem.message}")
+        raise SystemExit(1)
+    usages = usage_scan.scan(root)
+    findings = usage_scan.check(usages, definitions)
+    for finding in findings:
+        click.echo(str(finding))
+    errors = sum(finding.level == "error" for finding in findings)
+    click.echo(
+        f"{len(definitions.events)} events, {len(usages)} usages in {', '.join(usage_scan.SCANNED)}:"
+        f" {errors} error(s), {len(findings) - errors} warning(s)"
+    )
+    if errors:
+        raise SystemExit(1)
