@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
+import redis
 import time_machine
 
 from webapp.config import PROJECT_ROOT
@@ -201,22 +202,39 @@ def test_production_logs_and_counts_mistakes_without_raising(make_events, caplog
     assert "Unknown additional property 'colour'" in caplog.text
 
 
-def test_track_events_writes_a_batch_in_one_round_trip(events):
-    pipelines = []
-    original = events.counters.pipeline
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Counts the requests sent to Redis (a pipeline or script call is one), calling through to the real ones."""
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
 
-    def counting_pipeline():
-        pipe = original()
-        pipelines.append(pipe)
-        return pipe
+    def counting(connection, command, check_health=True):
+        sent.append(command)
+        return original(connection, command, check_health)
 
-    events.counters.pipeline = counting_pipeline
-    outcomes = events.track_many([
-        {"event": "project_viewed", "user_id": u, "project_id": 100 + u, "namespace_id": 1} for u in range(40)
-    ])
-    assert outcomes == [None] * 40
-    assert len(pipelines) == 1
-    assert values(events)[HLL + "count_distinct_project_id_from_project_viewed_weekly"] == 40
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+def test_track_event_is_one_round_trip(events, round_trips):
+    events.track("project_viewed", user_id=0, project_id=1, namespace_id=1)  # loads the script once
+    round_trips.clear()
+    events.track("project_viewed", user_id=1, project_id=2, namespace_id=1)
+    assert len(round_trips) == 1
+
+
+def test_track_events_writes_a_batch_in_one_round_trip(events, round_trips):
+    events.track("project_viewed", user_id=0, project_id=1, namespace_id=1)
+    round_trips.clear()
+    outcomes = events.track_many(
+        [{"event": "project_viewed", "user_id": u, "project_id": 100 + u, "namespace_id": 1} for u in range(40)]
+        + [{"event": "admin_area_viewed", "user_id": u} for u in range(10)]
+    )
+    assert outcomes == [None] * 50
+    assert len(round_trips) == 1
+    v = values(events)
+    assert v[HLL + "count_distinct_project_id_from_project_viewed_weekly"] == 41
+    assert v[HLL + "count_distinct_user_id_from_admin_area_viewed_weekly"] == 10
 
 
 def test_track_events_in_production_records_the_valid_ones(make_events):
@@ -259,3 +277,21 @@ def test_edited_definitions_are_picked_up_and_bad_edits_keep_the_last_valid_set(
     assert not events.live_definitions.reload_if_changed()
     assert "broken.yml" in str(events.live_definitions.error)
     assert events.track("brand_new"), "the last valid definitions stay in use"
+
+
+def test_a_server_that_lost_its_scripts_is_reloaded_transparently(events):
+    events.track("project_starred", user_id=1, project_id=2)
+    events.counters._script_sha = "0" * 40  # as after a Redis restart: the cached script is unknown
+    events.track("project_starred", user_id=1, project_id=2)
+    assert values(events)["counts.count_total_project_starred"] == 2
+
+
+def test_a_batch_merges_writes_per_key(events, redis_client, key_prefix):
+    plan = events.counters.plan()
+    rules = events.definitions.rules_for("project_starred")
+    for user in range(3):
+        event = events.prepare("project_starred", user_id=user, project_id=5)
+        plan.add(rules, event, today())
+    ((keys, args),) = plan.script_calls()
+    assert len(keys) == len(set(keys)) == 2, "daily and all-time total, each once"
+    assert args[1:] == ["d", 3, "a", 3]
