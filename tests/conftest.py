@@ -19,7 +19,6 @@ from webapp.config import PROJECT_ROOT
 from webapp.internal_events.setup import build
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="session")

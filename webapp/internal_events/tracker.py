@@ -128,11 +128,11 @@ class InternalEvents:
         if not events:
             return
         definitions, day = self.definitions, today()
+        plan = self.counters.plan()
+        for event in events:
+            plan.add(definitions.rules_for(event.name), event, day)
         try:
-            pipe = self.counters.pipeline()
-            for event in events:
-                self.counters.add_writes(pipe, definitions.rules_for(event.name), event, day)
-            pipe.execute()
+            self.counters.write(plan)
         except RedisError as error:
             self.errors["redis"] += len(events)
             log.error("Redis unavailable, %d event(s) not counted: %s", len(events), error)
