@@ -134,9 +134,14 @@ def receive_get():
     return jsonify(good=len(good), bad=len(bad))
 
 
-def _listing(kind):
+def stored_events(kind="good", limit=KEEP):
+    """The newest `limit` events of `kind` ("good" or "bad") this collector received, newest first."""
     redis, keys = _store()
-    records = [json.loads(r) for r in redis.lrange(keys.internal(f"collector:{kind}"), 0, KEEP - 1)]
+    return [json.loads(r) for r in redis.lrange(keys.internal(f"collector:{kind}"), 0, max(limit, 1) - 1)]
+
+
+def _listing(kind):
+    records = stored_events(kind)
     action = request.args.get("event")
     if action:
         records = [r for r in records if (r.get("event", r)).get("action") == action]
