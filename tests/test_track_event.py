@@ -295,3 +295,20 @@ def test_a_batch_merges_writes_per_key(events, redis_client, key_prefix):
     ((keys, args),) = plan.script_calls()
     assert len(keys) == len(set(keys)) == 2, "daily and all-time total, each once"
     assert args[1:] == ["d", 3, "a", 3]
+
+
+def test_write_behind_is_exact_and_shares_round_trips(make_events, round_trips):
+    events = make_events(WEBAPP_ENV="production", WRITE_BEHIND=True)
+    for user in range(2000):
+        events.track("project_starred", user_id=user, project_id=1)
+    assert events.flush()
+    assert len(round_trips) < 2000, "events queued while a write is in flight go out together"
+    assert values(events)["counts.count_total_project_starred"] == 2000
+
+
+def test_write_behind_flushes_when_the_process_exits(events):
+    run_script('from webapp.internal_events import track_event\n'
+               'for user in range(500):\n'
+               '    track_event("project_starred", user_id=user, project_id=1)\n',
+               events, WEBAPP_ENV="production", INTERNAL_EVENTS_WRITE_BEHIND="1", SECRET_KEY="x")
+    assert values(events)["counts.count_total_project_starred"] == 500
