@@ -74,6 +74,7 @@ def config(redis_url, key_prefix, definitions_dir):
         "REDIS_KEY_PREFIX": key_prefix,
         "SNOWPLOW_COLLECTOR_URL": None,
         "SNOWPLOW_APP_ID": "internal-events-test",
+        "WRITE_BEHIND": False,
         "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
     }
 
