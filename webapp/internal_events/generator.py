@@ -71,7 +71,6 @@ class Plan:
     folder: Path
     files: tuple
     key_paths: tuple  # the metric's key paths as the service ping reports them
-    existing_event: object = None  # the EventDefinition when the event was already defined
     notes: tuple = ()
 
 
@@ -304,7 +303,7 @@ def plan(request, folder, definitions, force=False):
     _refuse_taken_key_paths(folder, target, reported, definitions)
     exists = _refuse_existing(folder, target, force, why="already exists; pass --force to overwrite it")
     files.append(NewFile(target, metric_document(request, key_path, frames, group), exists=exists))
-    return Plan(folder=folder, files=tuple(files), key_paths=reported, existing_event=existing, notes=tuple(notes))
+    return Plan(folder=folder, files=tuple(files), key_paths=reported, notes=tuple(notes))
 
 
 def _refuse_existing(folder, relative, force, why):
