@@ -32,7 +32,25 @@ def from_environment(environ=None):
         "INTERNAL_EVENTS_DEFINITIONS": env.get(
             "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")
         ),
+        "DATABASE": env.get("DATABASE_PATH") or None,  # None: webapp.sqlite in the instance folder
+        "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE"),
+        "USAGE_DATA_RATE_LIMIT": _count(env, "USAGE_DATA_RATE_LIMIT", 600),
+        "USAGE_DATA_RATE_LIMIT_WINDOW": _count(env, "USAGE_DATA_RATE_LIMIT_WINDOW", 60),
+        "USAGE_DATA_MAX_BODY_BYTES": _count(env, "USAGE_DATA_MAX_BODY_BYTES", 64 * 1024),
     }
+
+
+def _flag(env, name):
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _count(env, name, default):
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ConfigError(f"{name}={text!r} must be a whole number (0 or more)")
+    return int(text)
 
 
 def default_collector_url(env):
