@@ -169,6 +169,8 @@ def test_bad_events_are_refused_with_a_reason_and_count_nothing(bob, demo, demo_
     assert batch.status_code == 200
     (result,) = batch.get_json()["results"]
     assert (result["accepted"], result["status"]) == (False, status) and message in result["error"]
+    name = body.get("event") if isinstance(body, dict) else None
+    assert result["event"] == (name if isinstance(name, str) and len(name) <= 100 else None)  # never a flood
     assert nothing_counted(demo)
 
 

@@ -9,6 +9,7 @@ import json
 MAX_EVENTS = 50  # GitLab's limit for one track_events request
 EVENT_FIELDS = ("event", "namespace_id", "project_id", "additional_properties")
 MAX_ID = 2**31 - 1  # ids are 32-bit in the Snowplow standard context
+MAX_ECHOED_NAME = 100
 
 
 class PayloadError(ValueError):

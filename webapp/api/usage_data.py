@@ -65,8 +65,7 @@ def track_events():
             prepared.append(_prepare(call, visible))
             results.append({"event": call["event"], "accepted": True})
         except Refused as refused:
-            name = item.get("event") if isinstance(item, dict) else None
-            results.append({"event": name if isinstance(name, str) else None, "accepted": False,
+            results.append({"event": _echoed_name(item), "accepted": False,
                             "status": refused.status, "error": str(refused)})
     current().record(prepared)
     return jsonify(results=results, accepted=len(prepared), refused=len(results) - len(prepared))
@@ -131,6 +130,12 @@ def _limit_rate(amount):
 
 
 # -- one event --------------------------------------------------------------------------------
+
+
+def _echoed_name(item):
+    """The refused event's name for its result, unless it is no name at all or absurdly long."""
+    name = item.get("event") if isinstance(item, dict) else None
+    return name if isinstance(name, str) and len(name) <= payload.MAX_ECHOED_NAME else None
 
 
 class _Visible:
