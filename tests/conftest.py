@@ -22,6 +22,10 @@ from webapp.internal_events.setup import build
 from webapp.seed import seed_demo
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
+# The system Chromium (Playwright cannot download its own here), kept off the network.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +123,13 @@ def serving(wsgi_app):
     finally:
         server.shutdown()
         thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's `page` fixture runs the system Chromium (CHROMIUM overrides its path)."""
+    return {**browser_type_launch_args, "executable_path": os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+            "args": CHROMIUM_FLAGS}
 
 
 @pytest.fixture
