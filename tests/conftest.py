@@ -82,6 +82,7 @@ def config(redis_url, key_prefix, definitions_dir, tmp_path):
         "REDIS_KEY_PREFIX": key_prefix,
         "SNOWPLOW_COLLECTOR_URL": None,
         "SNOWPLOW_APP_ID": "internal-events-test",
+        "WRITE_BEHIND": False,
         "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
     }
 
@@ -147,7 +148,7 @@ def demo_database(tmp_path_factory, redis_url):
     """The demo data seeded once (password hashing is slow on purpose); each test gets a copy."""
     folder = tmp_path_factory.mktemp("demo")
     app = create_app({"WEBAPP_ENV": "test", "SECRET_KEY": "test", "REDIS_URL": redis_url,
-                      "REDIS_KEY_PREFIX": "test:seed:", "SNOWPLOW_COLLECTOR_URL": None,
+                      "REDIS_KEY_PREFIX": "test:seed:", "SNOWPLOW_COLLECTOR_URL": None, "WRITE_BEHIND": False,
                       "DATABASE": str(folder / "demo.sqlite")})
     with app.app_context():
         seed_demo()

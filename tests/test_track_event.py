@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
+import redis
 import time_machine
 
 from webapp.config import PROJECT_ROOT
@@ -201,22 +202,39 @@ def test_production_logs_and_counts_mistakes_without_raising(make_events, caplog
     assert "Unknown additional property 'colour'" in caplog.text
 
 
-def test_track_events_writes_a_batch_in_one_round_trip(events):
-    pipelines = []
-    original = events.counters.pipeline
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Counts the requests sent to Redis (a pipeline or script call is one), calling through to the real ones."""
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
 
-    def counting_pipeline():
-        pipe = original()
-        pipelines.append(pipe)
-        return pipe
+    def counting(connection, command, check_health=True):
+        sent.append(command)
+        return original(connection, command, check_health)
 
-    events.counters.pipeline = counting_pipeline
-    outcomes = events.track_many([
-        {"event": "project_viewed", "user_id": u, "project_id": 100 + u, "namespace_id": 1} for u in range(40)
-    ])
-    assert outcomes == [None] * 40
-    assert len(pipelines) == 1
-    assert values(events)[HLL + "count_distinct_project_id_from_project_viewed_weekly"] == 40
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+def test_track_event_is_one_round_trip(events, round_trips):
+    events.track("project_viewed", user_id=0, project_id=1, namespace_id=1)  # loads the script once
+    round_trips.clear()
+    events.track("project_viewed", user_id=1, project_id=2, namespace_id=1)
+    assert len(round_trips) == 1
+
+
+def test_track_events_writes_a_batch_in_one_round_trip(events, round_trips):
+    events.track("project_viewed", user_id=0, project_id=1, namespace_id=1)
+    round_trips.clear()
+    outcomes = events.track_many(
+        [{"event": "project_viewed", "user_id": u, "project_id": 100 + u, "namespace_id": 1} for u in range(40)]
+        + [{"event": "admin_area_viewed", "user_id": u} for u in range(10)]
+    )
+    assert outcomes == [None] * 50
+    assert len(round_trips) == 1
+    v = values(events)
+    assert v[HLL + "count_distinct_project_id_from_project_viewed_weekly"] == 41
+    assert v[HLL + "count_distinct_user_id_from_admin_area_viewed_weekly"] == 10
 
 
 def test_track_events_in_production_records_the_valid_ones(make_events):
@@ -259,3 +277,58 @@ def test_edited_definitions_are_picked_up_and_bad_edits_keep_the_last_valid_set(
     assert not events.live_definitions.reload_if_changed()
     assert "broken.yml" in str(events.live_definitions.error)
     assert events.track("brand_new"), "the last valid definitions stay in use"
+
+
+def test_a_server_that_lost_its_scripts_is_reloaded_transparently(events):
+    events.track("project_starred", user_id=1, project_id=2)
+    events.counters._script_sha = "0" * 40  # as after a Redis restart: the cached script is unknown
+    events.track("project_starred", user_id=1, project_id=2)
+    assert values(events)["counts.count_total_project_starred"] == 2
+
+
+def test_a_batch_merges_writes_per_key(events, redis_client, key_prefix):
+    plan = events.counters.plan()
+    rules = events.definitions.rules_for("project_starred")
+    for user in range(3):
+        event = events.prepare("project_starred", user_id=user, project_id=5)
+        plan.add(rules, event, today())
+    ((keys, args),) = plan.script_calls()
+    assert len(keys) == len(set(keys)) == 2, "daily and all-time total, each once"
+    assert args[1:] == ["d", 3, "a", 3]
+
+
+def test_write_behind_is_exact_and_shares_round_trips(make_events, round_trips):
+    events = make_events(WEBAPP_ENV="production", WRITE_BEHIND=True)
+    for user in range(2000):
+        events.track("project_starred", user_id=user, project_id=1)
+    assert events.flush()
+    assert len(round_trips) < 2000, "events queued while a write is in flight go out together"
+    assert values(events)["counts.count_total_project_starred"] == 2000
+
+
+def test_write_behind_flushes_when_the_process_exits(events):
+    run_script('from webapp.internal_events import track_event\n'
+               'for user in range(500):\n'
+               '    track_event("project_starred", user_id=user, project_id=1)\n',
+               events, WEBAPP_ENV="production", INTERNAL_EVENTS_WRITE_BEHIND="1", SECRET_KEY="x")
+    assert values(events)["counts.count_total_project_starred"] == 500
+
+
+def test_real_gitlab_definitions_count_correctly(make_events):
+    events = make_events(INTERNAL_EVENTS_DEFINITIONS=str(PROJECT_ROOT / "tests" / "fixtures" / "gitlab"))
+    for user in (1, 2, 2):
+        events.track("create_commit_note", user_id=user, project_id=10, namespace_id=20)
+    pulls = [("rubygems", "guest", 5), ("rubygems", "guest", 2.5), ("rubygems", "user", 1), ("npm", "guest", 4)]
+    for user, (label, prop, value) in enumerate(pulls, start=3):
+        events.track("pull_package", user_id=user, project_id=10, namespace_id=20,
+                     additional_properties={"label": label, "property": prop, "value": value, "registry_size": 9})
+    v = values(events)
+    assert v[HLL + "count_distinct_user_id_from_create_commit_note_weekly"] == 2
+    assert v[HLL + "count_distinct_user_id_from_create_commit_note_monthly"] == 2
+    assert v["counts.count_total_pull_package"] == 4
+    assert v["counts.count_total_pull_package_rubygems"] == 2
+    assert v["counts.sum_registry_size_from_pull_package"] == 12.5
+    assert v["counts.sum_registry_size_from_pull_package_weekly"] == 12.5
+    assert v[HLL + "count_distinct_label_from_pull_package_weekly"] == 2
+    # A metric over two events counts the union of their users.
+    assert v[HLL + "count_distinct_user_id_from_create_commit_note_and_pull_package_monthly"] == 6

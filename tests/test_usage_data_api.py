@@ -90,18 +90,20 @@ def test_track_events_answers_per_event_and_counts_only_the_accepted(bob, demo, 
 def test_a_batch_is_written_in_one_redis_round_trip(bob, demo, demo_ids):
     with demo.app_context():
         counters = current().counters
-    pipelines = []
-    original = counters.pipeline
-    counters.pipeline = lambda: pipelines.append(1) or original()
+    writes = []
+    original = counters.write
+    counters.write = lambda plan: writes.append(plan) or original(plan)
     try:
-        batch = [{"event": "help_link_clicked", "additional_properties": {"label": f"topic-{i}"}} for i in range(50)]
+        batch = [{"event": "help_link_clicked", "additional_properties": {"label": f"topic-{i}"}} for i in range(49)]
+        batch.append({"event": "project_viewed", "project_id": demo_ids["acme/website"]})
         assert post(bob, "track_events", {"events": batch}).get_json()["accepted"] == 50
     finally:
-        del counters.pipeline
-    assert len(pipelines) == 1
+        del counters.write
+    assert len(writes) == 1  # one write: one script call per event slot, pipelined together
     counted = values(demo)
-    assert counted[COUNTS + "count_total_help_link_clicked"] == 50
-    assert counted[HLL + "count_distinct_label_from_help_link_clicked_weekly"] == 50
+    assert counted[COUNTS + "count_total_help_link_clicked"] == 49
+    assert counted[HLL + "count_distinct_label_from_help_link_clicked_weekly"] == 49
+    assert counted[HLL + "count_distinct_project_id_from_project_viewed_weekly"] == 1
 
 
 def test_send_beacon_text_plain_bodies_are_read(bob, demo, demo_ids):
@@ -328,6 +330,8 @@ def test_rate_limit_comes_from_the_environment():
     assert (settings["USAGE_DATA_RATE_LIMIT"], settings["USAGE_DATA_RATE_LIMIT_WINDOW"]) == (20, 10)
     with pytest.raises(ConfigError, match="USAGE_DATA_RATE_LIMIT='lots' must be a whole number"):
         from_environment({"WEBAPP_ENV": "test", "USAGE_DATA_RATE_LIMIT": "lots"})
+    with pytest.raises(ConfigError, match=r"USAGE_DATA_RATE_LIMIT_WINDOW='0' must be a whole number \(1 or more\)"):
+        from_environment({"WEBAPP_ENV": "test", "USAGE_DATA_RATE_LIMIT_WINDOW": "0"})
 
 
 # -- admin-only listings ------------------------------------------------------------------------

@@ -29,28 +29,35 @@ def from_environment(environ=None):
         "SNOWPLOW_COLLECTOR_URL": env.get("SNOWPLOW_COLLECTOR_URL")
         or (default_collector_url(env) if webapp_env == "development" else None),
         "SNOWPLOW_APP_ID": env.get("SNOWPLOW_APP_ID", "internal-events-flask"),
+        "WRITE_BEHIND": _flag(env.get("INTERNAL_EVENTS_WRITE_BEHIND"), default=webapp_env == "production"),
         "INTERNAL_EVENTS_DEFINITIONS": env.get(
             "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")
         ),
         "DATABASE": env.get("DATABASE_PATH") or None,  # None: webapp.sqlite in the instance folder
-        "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE"),
+        "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE"), default=False),
         "USAGE_DATA_RATE_LIMIT": _count(env, "USAGE_DATA_RATE_LIMIT", 600),
-        "USAGE_DATA_RATE_LIMIT_WINDOW": _count(env, "USAGE_DATA_RATE_LIMIT_WINDOW", 60),
+        "USAGE_DATA_RATE_LIMIT_WINDOW": _count(env, "USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1),
         "USAGE_DATA_MAX_BODY_BYTES": _count(env, "USAGE_DATA_MAX_BODY_BYTES", 64 * 1024),
     }
 
 
-def _flag(env, name):
-    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _count(env, name, default):
+def _count(env, name, default, minimum=0):
     text = env.get(name, "").strip()
     if not text:
         return default
-    if not text.isdigit():
-        raise ConfigError(f"{name}={text!r} must be a whole number (0 or more)")
+    if not text.isdigit() or int(text) < minimum:
+        raise ConfigError(f"{name}={text!r} must be a whole number ({minimum} or more)")
     return int(text)
+
+
+def _flag(value, default):
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{value!r} is not a yes/no value (use 1 or 0)")
 
 
 def default_collector_url(env):

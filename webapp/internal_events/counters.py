@@ -10,6 +10,7 @@ import json
 import uuid
 
 from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 
 from .keys import KeySpace
 from .model import IDENTIFIERS
@@ -40,47 +41,111 @@ def _number(raw):
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
-class CounterStore:
-    def __init__(self, redis, keyspace: KeySpace):
-        self.redis = redis
+# Applies a batch of merged writes for one hash slot. ARGV: ttl, then per key an op and its payload:
+#   u <n> <elements...>  PFADD to a daily HyperLogLog, refresh its expiry
+#   d <amount>           INCRBY a daily counter, refresh its expiry;   D: the same with INCRBYFLOAT
+#   a <amount>           INCRBY an all-time counter (never expires);   A: the same with INCRBYFLOAT
+APPLY_WRITES = """
+local ttl = ARGV[1]
+local at = 2
+for _, key in ipairs(KEYS) do
+  local op = ARGV[at]
+  if op == 'u' then
+    local n = tonumber(ARGV[at + 1])
+    redis.call('PFADD', key, unpack(ARGV, at + 2, at + 1 + n))
+    redis.call('EXPIRE', key, ttl)
+    at = at + 2 + n
+  else
+    local amount = ARGV[at + 1]
+    if op == 'd' or op == 'a' then redis.call('INCRBY', key, amount)
+    else redis.call('INCRBYFLOAT', key, amount) end
+    if op == 'd' or op == 'D' then redis.call('EXPIRE', key, ttl) end
+    at = at + 2
+  end
+end
+return #KEYS
+"""
+
+
+class WritePlan:
+    """The Redis writes of a batch of events, merged by key and grouped by hash slot (event).
+
+    Pure bookkeeping: a hundred events of one kind become one script call that
+    adds a hundred elements and increments each counter once.
+    """
+
+    def __init__(self, keyspace: KeySpace):
         self.keys = keyspace
-        self.is_cluster = isinstance(redis, RedisCluster)
+        self.slots = {}  # event name -> {key: [op, payload]}
+        self.skipped = []  # (event, rule) pairs that lacked the data their rule counts
 
-    # -- writing ---------------------------------------------------------------------------------
-
-    def add_writes(self, pipe, rules, event, day):
-        """Queue on `pipe` every write this event makes; return the rules it skipped for lack of data."""
-        skipped = []
+    def add(self, rules, event, day):
+        writes = self.slots.setdefault(event.name, {})
         for rule in rules:
             if not rule.matches(event.properties):
                 continue
             if rule.kind == "unique":
                 element = unique_element(rule, event)
                 if element is None:
-                    skipped.append(rule)
-                    continue
-                key = self.keys.daily(rule, day)
-                pipe.pfadd(key, element)
-                pipe.expire(key, RETENTION_SECONDS)
+                    self.skipped.append((event, rule))
+                else:
+                    writes.setdefault(self.keys.daily(rule, day), ["u", []])[1].append(element)
             elif rule.kind == "total":
-                self._add_count(pipe, rule, day, 1)
+                self._count(writes, rule, day, "d", "a", 1)
+            elif "value" in event.properties:
+                self._count(writes, rule, day, "D", "A", event.properties["value"])
             else:
-                amount = event.properties.get("value")
-                if amount is None:
-                    skipped.append(rule)
-                    continue
-                self._add_count(pipe, rule, day, amount)
-        return skipped
+                self.skipped.append((event, rule))
 
-    def _add_count(self, pipe, rule, day, amount):
-        daily = self.keys.daily(rule, day)
-        if isinstance(amount, float):
-            pipe.incrbyfloat(daily, amount)
-            pipe.incrbyfloat(self.keys.all_time(rule), amount)
-        else:
-            pipe.incrby(daily, amount)
-            pipe.incrby(self.keys.all_time(rule), amount)
-        pipe.expire(daily, RETENTION_SECONDS)
+    def _count(self, writes, rule, day, daily_op, all_op, amount):
+        for key, op in ((self.keys.daily(rule, day), daily_op), (self.keys.all_time(rule), all_op)):
+            writes.setdefault(key, [op, 0])[1] += amount
+
+    def script_calls(self):
+        """(keys, args) for one script call per slot."""
+        for writes in self.slots.values():
+            if not writes:
+                continue
+            args = [RETENTION_SECONDS]
+            for op, payload in writes.values():
+                args += [op, len(payload), *payload] if op == "u" else [op, payload]
+            yield list(writes), args
+
+
+class CounterStore:
+    def __init__(self, redis, keyspace: KeySpace):
+        self.redis = redis
+        self.keys = keyspace
+        self.is_cluster = isinstance(redis, RedisCluster)
+        self._script_sha = None
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def plan(self):
+        return WritePlan(self.keys)
+
+    def write(self, plan):
+        """Apply a plan in one round trip (one script call per slot, pipelined)."""
+        calls = list(plan.script_calls())
+        if not calls:
+            return
+        try:
+            self._run(calls)
+        except NoScriptError:  # the server restarted or flushed its scripts
+            self._script_sha = None
+            self._run(calls)
+
+    def _run(self, calls):
+        if self._script_sha is None:
+            self._script_sha = self.redis.script_load(APPLY_WRITES)
+        if len(calls) == 1:  # the common case; a pipeline would only add overhead
+            keys, args = calls[0]
+            self.redis.evalsha(self._script_sha, len(keys), *keys, *args)
+            return
+        pipe = self.pipeline()
+        for keys, args in calls:
+            pipe.evalsha(self._script_sha, len(keys), *keys, *args)
+        pipe.execute()
 
     def pipeline(self):
         return self.redis.pipeline(transaction=False)

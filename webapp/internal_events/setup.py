@@ -25,4 +25,5 @@ def build(config, instance_path):
         snowplow=SnowplowSender(collector, config["SNOWPLOW_APP_ID"], env) if collector else None,
         environment=env,
         raise_errors=raises_on_tracking_errors(env),
+        write_behind=config["WRITE_BEHIND"],
     )

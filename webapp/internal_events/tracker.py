@@ -22,6 +22,7 @@ from .errors import (
 )
 from .model import BASE_PROPERTIES, CUSTOM_PROPERTY_TYPES, IDENTIFIERS, TrackedEvent
 from .windows import today
+from .writer import BackgroundWriter
 
 log = logging.getLogger("webapp.internal_events")
 
@@ -30,12 +31,14 @@ MAX_ID = 2**63 - 1
 
 
 class InternalEvents:
-    def __init__(self, definitions, counters, snowplow=None, environment="production", raise_errors=False):
+    def __init__(self, definitions, counters, snowplow=None, environment="production", raise_errors=False,
+                 write_behind=False):
         self.live_definitions = definitions
         self.counters = counters
         self.snowplow = snowplow
         self.environment = environment
         self.raise_errors = raise_errors
+        self.writer = BackgroundWriter(self.write) if write_behind else None
         self.errors = Counter()  # kind -> count, for this process
 
     @property
@@ -124,15 +127,29 @@ class InternalEvents:
         return event
 
     def record(self, events):
-        """Write prepared events to Redis in one round trip and queue them for Snowplow. Never raises."""
+        """Count prepared events and send them to Snowplow; never raises.
+
+        With write-behind the background writer does it, otherwise the caller.
+        """
         if not events:
             return
+        if self.writer is not None:
+            self.writer.submit(events)
+        else:
+            self.write(events)
+
+    def flush(self, timeout=10.0):
+        """Wait until recorded events are in Redis: call before reading counts in the same process."""
+        return self.writer is None or self.writer.flush(timeout)
+
+    def write(self, events):
+        """Write events to Redis in one round trip, then queue them for Snowplow."""
         definitions, day = self.definitions, today()
+        plan = self.counters.plan()
+        for event in events:
+            plan.add(definitions.rules_for(event.name), event, day)
         try:
-            pipe = self.counters.pipeline()
-            for event in events:
-                self.counters.add_writes(pipe, definitions.rules_for(event.name), event, day)
-            pipe.execute()
+            self.counters.write(plan)
         except RedisError as error:
             self.errors["redis"] += len(events)
             log.error("Redis unavailable, %d event(s) not counted: %s", len(events), error)
