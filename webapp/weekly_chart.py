@@ -1,4 +1,4 @@
-"""Bar geometry for a metric's weekly values, drawn as SVG by the server.
+"""Bar geometry for weekly values (a metric's, a project's activity), drawn as SVG by the server.
 
 Server-made SVG needs no charting library and no script, so it works under the
 app's strict Content-Security-Policy and shows the same thing with JS disabled.
