@@ -34,6 +34,8 @@ def from_environment(environ=None):
             "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")
         ),
         "DATABASE": env.get("DATABASE_PATH") or None,  # None: webapp.sqlite in the instance folder
+        # Edited templates show on the next request in development, like edited definitions.
+        "TEMPLATES_AUTO_RELOAD": webapp_env == "development",
         "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE"), default=False),
         "USAGE_DATA_RATE_LIMIT": _count(env, "USAGE_DATA_RATE_LIMIT", 600),
         "USAGE_DATA_RATE_LIMIT_WINDOW": _count(env, "USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1),
