@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench serve install install-test chromium clean
+.PHONY: run test bench serve install install-test chromium node assets clean
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,17 +21,33 @@ install: $(BIN)/flask
 
 install-test: $(BIN)/pytest chromium
 
+# Front-end packages (Vue, terser) from package-lock.json; npm ci runs again only when the lock file changes.
+node_modules/.package-lock.json: package.json package-lock.json | node
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node:
+	@command -v npm >/dev/null || { echo "Installing Node.js for the front-end build..."; \
+	  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+
+# The tracking client and the Vue components, built by webassets into static/gen (content-hashed names).
+static/gen/.built: $(shell find static/js -type f) node_modules/.package-lock.json $(BIN)/flask
+	WEBAPP_ENV=development $(BIN)/flask --app webapp assets build >/dev/null
+	touch $@
+
+assets: static/gen/.built
+
 # Playwright cannot download its own browser here: tests use the system Chromium.
 chromium:
 	@[ -x "$(CHROMIUM)" ] || { echo "Installing Chromium for the browser tests..."; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 ## Serve the app with demo data on http://127.0.0.1:$(PORT) (embedded Redis unless REDIS_URL is set).
-run: install
+run: install assets
 	WEBAPP_ENV=development PORT=$(PORT) $(BIN)/flask --app webapp run --host 127.0.0.1 --port $(PORT) --reload
 
 ## Install everything the tests need, then run the whole suite.
-test: install-test
+test: install-test assets
 	$(BIN)/pytest
 
 ## Benchmarks: figures printed as ratios against a baseline measured in the same run.
@@ -39,4 +55,4 @@ bench: install-test
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance static/gen static/.webassets-cache
+	rm -rf $(VENV) instance node_modules static/gen static/.webassets-cache

@@ -23,13 +23,14 @@ def create_app(config=None):
         raise RuntimeError("SECRET_KEY must be set in production")
     app.extensions["internal_events"] = build(app.config, app.instance_path)
 
-    from . import collector, pages
+    from . import assets, collector, pages
     from .cli import internal_events_cli
 
     app.register_blueprint(pages.bp)
     if app.config.get("COLLECTOR_ENABLED", app.config["WEBAPP_ENV"] != "production"):
         app.register_blueprint(collector.bp)
     app.cli.add_command(internal_events_cli)
+    assets.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     return app
 
