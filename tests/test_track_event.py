@@ -312,3 +312,23 @@ def test_write_behind_flushes_when_the_process_exits(events):
                '    track_event("project_starred", user_id=user, project_id=1)\n',
                events, WEBAPP_ENV="production", INTERNAL_EVENTS_WRITE_BEHIND="1", SECRET_KEY="x")
     assert values(events)["counts.count_total_project_starred"] == 500
+
+
+def test_real_gitlab_definitions_count_correctly(make_events):
+    events = make_events(INTERNAL_EVENTS_DEFINITIONS=str(PROJECT_ROOT / "tests" / "fixtures" / "gitlab"))
+    for user in (1, 2, 2):
+        events.track("create_commit_note", user_id=user, project_id=10, namespace_id=20)
+    pulls = [("rubygems", "guest", 5), ("rubygems", "guest", 2.5), ("rubygems", "user", 1), ("npm", "guest", 4)]
+    for user, (label, prop, value) in enumerate(pulls, start=3):
+        events.track("pull_package", user_id=user, project_id=10, namespace_id=20,
+                     additional_properties={"label": label, "property": prop, "value": value, "registry_size": 9})
+    v = values(events)
+    assert v[HLL + "count_distinct_user_id_from_create_commit_note_weekly"] == 2
+    assert v[HLL + "count_distinct_user_id_from_create_commit_note_monthly"] == 2
+    assert v["counts.count_total_pull_package"] == 4
+    assert v["counts.count_total_pull_package_rubygems"] == 2
+    assert v["counts.sum_registry_size_from_pull_package"] == 12.5
+    assert v["counts.sum_registry_size_from_pull_package_weekly"] == 12.5
+    assert v[HLL + "count_distinct_label_from_pull_package_weekly"] == 2
+    # A metric over two events counts the union of their users.
+    assert v[HLL + "count_distinct_user_id_from_create_commit_note_and_pull_package_monthly"] == 6
