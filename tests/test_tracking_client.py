@@ -161,11 +161,13 @@ def test_vue_mixin_counts_from_a_method_and_from_the_template(site, page, proble
                                  **IDS):
         page.click(".project-widget button:text('HTTPS')")
         page.click(".project-widget .copy")  # the component's method calls this.trackEvent
-    with trigger_internal_events(site.app, "project_starred", page=page, **IDS):
-        page.click(".project-widget .star")  # @click="...; trackEvent('project_starred')" in the template
-    assert page.text_content(".project-widget .star").strip() == "Starred"
+    assert page.text_content(".project-widget .command").startswith(f"git clone {site.url}/")
+    with trigger_internal_events(site.app, "help_link_clicked", page=page, additional_properties={"label": "groups"},
+                                 **IDS):
+        page.click(".project-widget a:text('groups')")  # @click="trackEvent(...)" in the template, then navigates
+        page.wait_for_url("**/help#groups")
     assert tracked_total(site.app, "clone_button_clicked") == 1
-    assert tracked_total(site.app, "project_starred") == 1
+    assert tracked_total(site.app, "help_link_clicked") == 1
     assert problems == []
 
 
@@ -255,14 +257,14 @@ def test_js_test_helper_records_calls_instead_of_sending(site, page, problems, a
             const { recordInternalEvents } = await import('~/tracking/testing.js');
             const recorder = recordInternalEvents(InternalEvents);
             document.getElementById('star').click();
-            document.querySelector('.project-widget .star').click();
+            document.querySelector('.project-widget .copy').click();
             InternalEvents.track_event('issue_created', { label: 'x' });
             recorder.restore();
             return recorder.calls;
         }""")
     assert calls == [
         {"event": "project_starred", "additionalProperties": {}},
-        {"event": "project_starred", "additionalProperties": {}},
+        {"event": "clone_button_clicked", "additionalProperties": {"label": "ssh"}},
         {"event": "issue_created", "additionalProperties": {"label": "x"}},
     ]
     assert api_requests == []
@@ -292,7 +294,7 @@ def test_signed_out_visitors_send_nothing(config, page, problems, api_requests):
             page.goto(f"{site.url}/harness/project")
             page.wait_for_selector(".project-widget")
             page.click("#star")
-            page.click(".project-widget .star")
+            page.click(".project-widget .copy")
         assert api_requests == []
     finally:
         stop()

@@ -10,6 +10,11 @@ bp = Blueprint("harness", __name__, template_folder="templates")
 CSP = "default-src 'self'; img-src 'self' data:; script-src 'self'; object-src 'none'; base-uri 'none'"
 
 
+@bp.get("/help")
+def help_page():
+    return page("other")
+
+
 @bp.get("/harness/<name>")
 def page(name):
     config = current_app.config
