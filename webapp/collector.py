@@ -4,6 +4,9 @@ It speaks the tracker protocol's POST path (`/com.snowplowanalytics.snowplow/tp2
 and GET pixel path (`/i`), and lists what it got like Snowplow Micro does:
 `/micro/all`, `/micro/good`, `/micro/bad`, `/micro/reset`. Events are kept in
 Redis (the newest KEEP of each kind) so every app process sees the same list.
+
+Receiving is open (the server-side tracker posts without a session); the
+listings show what users did, so only administrators may read or reset them.
 """
 
 import base64
@@ -13,6 +16,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
 
+from .auth import admin_required
 from .internal_events.contexts import context_errors
 
 bp = Blueprint("collector", __name__)
@@ -144,22 +148,26 @@ def _listing(kind):
 
 
 @bp.get("/micro/all")
+@admin_required
 def micro_all():
     good, bad = _listing("good"), _listing("bad")
     return jsonify(total=len(good) + len(bad), good=len(good), bad=len(bad))
 
 
 @bp.get("/micro/good")
+@admin_required
 def micro_good():
     return jsonify(_listing("good"))
 
 
 @bp.get("/micro/bad")
+@admin_required
 def micro_bad():
     return jsonify(_listing("bad"))
 
 
 @bp.route("/micro/reset", methods=["GET", "POST"])
+@admin_required
 def micro_reset():
     redis, keys = _store()
     redis.delete(keys.internal("collector:good"), keys.internal("collector:bad"))

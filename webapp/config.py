@@ -33,7 +33,21 @@ def from_environment(environ=None):
         "INTERNAL_EVENTS_DEFINITIONS": env.get(
             "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")
         ),
+        "DATABASE": env.get("DATABASE_PATH") or None,  # None: webapp.sqlite in the instance folder
+        "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE"), default=False),
+        "USAGE_DATA_RATE_LIMIT": _count(env, "USAGE_DATA_RATE_LIMIT", 600),
+        "USAGE_DATA_RATE_LIMIT_WINDOW": _count(env, "USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1),
+        "USAGE_DATA_MAX_BODY_BYTES": _count(env, "USAGE_DATA_MAX_BODY_BYTES", 64 * 1024),
     }
+
+
+def _count(env, name, default, minimum=0):
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < minimum:
+        raise ConfigError(f"{name}={text!r} must be a whole number ({minimum} or more)")
+    return int(text)
 
 
 def _flag(value, default):
