@@ -59,7 +59,7 @@ test: install-test assets
 	$(BIN)/pytest
 
 ## Benchmarks: figures printed as ratios against a baseline measured in the same run.
-bench: install-test
+bench: install-test assets
 	$(BIN)/python -m bench
 
 clean:

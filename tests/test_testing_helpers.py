@@ -2,6 +2,8 @@
 
 import pytest
 
+from conftest import csrf_token_of
+from webapp.store import projects, users
 from webapp.testing import tracked_total, trigger_internal_events
 
 IDS = {"user_id": 1, "namespace_id": 2, "project_id": 3}
@@ -48,3 +50,14 @@ def test_refuses_arguments_it_would_not_check(events):
     with pytest.raises(TypeError, match="unexpected arguments: user"):
         with trigger_internal_events(events, "project_starred", user=1):
             pass
+
+
+def test_asserts_what_a_request_to_the_app_tracked(demo, client_for):
+    bob = client_for("bob")
+    token = csrf_token_of(bob.get("/acme/website").text)
+    with demo.app_context():
+        bob_id = users.by_username("bob").id
+        website = projects.visible_by_path(users.by_username("bob"), "acme", "website")
+    with trigger_internal_events(demo, "project_starred", user_id=bob_id, namespace_id=website.namespace_id,
+                                 project_id=website.id, source="python"):
+        assert bob.post("/acme/website/-/star", data={"csrf_token": token}).status_code == 302

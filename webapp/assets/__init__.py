@@ -13,13 +13,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import click
-from flask import current_app, g, send_from_directory
+from flask import current_app, send_from_directory
 from flask.cli import AppGroup
 from markupsafe import Markup
 
 from ..config import PROJECT_ROOT
 from .bundles import import_map, make_bundles
-from .csp import allow_script_source, script_hash
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +36,6 @@ def init_app(app):
     app.extensions["assets"] = SimpleNamespace(bundles=bundles, lock=threading.Lock(), built=None)
     app.add_template_global(tracking_assets)
     app.add_url_rule(f"{app.static_url_path}/{BUILT_DIR}/<path:filename>", "built_asset", _send_built)
-    # Index 0 runs last (Flask runs after_request functions in reverse), so the hash
-    # is added after whatever hook sets the Content-Security-Policy.
-    app.after_request_funcs.setdefault(None, []).insert(0, _allow_import_map)
     app.cli.add_command(assets_cli)
 
 
@@ -51,32 +47,20 @@ def tracking_assets():
     """
     assets = current_app.extensions["assets"]
     try:
-        page_assets = assets.built or _page_assets(assets)
+        return assets.built or _page_assets(assets)
     except Exception:
         log.exception("Front-end assets unavailable: run `flask --app webapp assets build`")
         return None
-    g.import_map_hash = page_assets.import_map_hash
-    return page_assets
 
 
 def _page_assets(assets):
     with assets.lock:  # one build at a time when several requests find the sources changed
         urls = {name: bundle.urls()[0] for name, bundle in assets.bundles.items()}
     text = json.dumps(import_map(urls, current_app.static_url_path), sort_keys=True).replace("<", "\\u003c")
-    page_assets = SimpleNamespace(
-        script=urls["tracking"], widgets=urls["widgets"], import_map=Markup(text), import_map_hash=script_hash(text)
-    )
+    page_assets = SimpleNamespace(script=urls["tracking"], widgets=urls["widgets"], import_map=Markup(text))
     if not assets.bundles["tracking"].env.auto_build:
         assets.built = page_assets  # production: the files do not change while the app runs
     return page_assets
-
-
-def _allow_import_map(response):
-    source = g.get("import_map_hash")
-    policy = response.headers.get("Content-Security-Policy")
-    if source and policy:
-        response.headers["Content-Security-Policy"] = allow_script_source(policy, source)
-    return response
 
 
 def _send_built(filename):
