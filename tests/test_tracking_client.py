@@ -99,6 +99,21 @@ def test_click_on_a_nested_child_counts(site, project_page, problems):
     assert problems == []
 
 
+def test_clicks_count_even_when_the_page_stops_them_and_are_never_prevented(site, project_page, problems):
+    project_page.evaluate(INSERT, """<button id="stubborn" data-event-tracking="help_link_clicked"
+        data-event-label="stubborn">Help</button>""")
+    project_page.evaluate("""() => {
+        document.getElementById('stubborn').addEventListener('click', (e) => e.stopPropagation());
+        window.seen = [];
+        document.getElementById('stubborn').addEventListener('click', (e) => seen.push(e.defaultPrevented));
+    }""")
+    with trigger_internal_events(site.app, "help_link_clicked", page=project_page,
+                                 additional_properties={"label": "stubborn"}, **site.ids):
+        project_page.click("#stubborn")
+    assert project_page.evaluate("() => seen") == [False]
+    assert problems == []
+
+
 def test_data_attributes_become_additional_properties(site, project_page, problems):
     project_page.evaluate(INSERT, """<button id="weeks" data-event-tracking="dashboard_chart_viewed"
         data-event-label="activity" data-event-property="weekly" data-event-value="12"
@@ -222,12 +237,15 @@ def test_refused_and_invalid_events_warn_and_never_break_the_page(
             InternalEvents.trackEvent(42),
             InternalEvents.trackEvent('help_link_clicked', { label: 5 }),
             InternalEvents.trackEvent('help_link_clicked', 'not an object'),
+            InternalEvents.trackEvent('dashboard_chart_viewed', { chart_weeks: 12n }),
+            (() => { const loop = {}; loop.self = loop; return InternalEvents.trackEvent('help_link_clicked', loop); })(),
         ]""")
-    assert results == [None] * 5
+    assert results == [None] * 7
     assert [[e["event"] for e in body["events"]] for body in api_requests] == [["clone_button_clicked"]]
     poll(lambda: any('"clone_button_clicked" refused' in w and "undeclared" in w for w in warnings))
     assert any('unknown event "no_such_event"' in w for w in warnings)
     assert any('label of "help_link_clicked" must be a string' in w for w in warnings)
+    assert any("BigInt" in w for w in warnings) and any("circular" in w for w in warnings)
     assert tracked_total(site.app, "clone_button_clicked") == 0
     assert problems == []
 

@@ -2,7 +2,7 @@ const CLICK_SELECTOR = '[data-event-tracking]:not([data-event-tracking-load="tru
 const LOAD_SELECTOR = '[data-event-tracking-load="true"][data-event-tracking]';
 
 /** The additional properties an element declares in its data-event-* attributes. */
-export function elementProperties(element, warn) {
+function elementProperties(element, warn) {
   const { eventLabel, eventProperty, eventValue, eventAdditional } = element.dataset;
   const properties = {};
   if (eventLabel) properties.label = eventLabel;

@@ -16,7 +16,9 @@ export function createInternalEvents(context, transport, warn) {
           event,
           namespace_id: context.namespace_id ?? undefined,
           project_id: context.project_id ?? undefined,
-          additional_properties: { ...additionalProperties },
+          // A copy made now: later changes by the caller are not sent, and what cannot be
+          // sent as JSON (cycles, BigInt) fails here, alone, not in the batch it would join.
+          additional_properties: JSON.parse(JSON.stringify(additionalProperties)),
         });
       } catch (error) {
         warn(error);
