@@ -6,7 +6,7 @@ PORT ?= 5000
 WORKERS ?= 4
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench serve install install-test chromium clean
+.PHONY: run test bench serve install install-test chromium node assets clean
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,29 +22,45 @@ install: $(BIN)/flask
 
 install-test: $(BIN)/pytest chromium
 
+# Front-end packages (Vue, terser) from package-lock.json; npm ci runs again only when the lock file changes.
+node_modules/.package-lock.json: package.json package-lock.json | node
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node:
+	@command -v npm >/dev/null || { echo "Installing Node.js for the front-end build..."; \
+	  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+
+# The tracking client and the Vue components, built by webassets into static/gen (content-hashed names).
+static/gen/.built: $(shell find static/js -type f) node_modules/.package-lock.json $(BIN)/flask
+	WEBAPP_ENV=development $(BIN)/flask --app webapp assets build >/dev/null
+	touch $@
+
+assets: static/gen/.built
+
 # Playwright cannot download its own browser here: tests use the system Chromium.
 chromium:
 	@[ -x "$(CHROMIUM)" ] || { echo "Installing Chromium for the browser tests..."; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 ## Serve the app with demo data on http://127.0.0.1:$(PORT) (embedded Redis unless REDIS_URL is set).
-run: install
+run: install assets
 	WEBAPP_ENV=development $(BIN)/flask --app webapp seed-demo
 	WEBAPP_ENV=development PORT=$(PORT) $(BIN)/flask --app webapp run --host 127.0.0.1 --port $(PORT) --reload
 
 ## The same app under gunicorn with $(WORKERS) worker processes, as in production (WEBAPP_ENV=production needs SECRET_KEY).
-serve: install
+serve: install assets
 	@if [ "$${WEBAPP_ENV:-development}" != production ]; then WEBAPP_ENV=development $(BIN)/flask --app webapp seed-demo; fi
 	WEBAPP_ENV=$${WEBAPP_ENV:-development} PORT=$(PORT) $(BIN)/gunicorn --workers $(WORKERS) \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - 'webapp:create_app()'
 
 ## Install everything the tests need, then run the whole suite.
-test: install-test
+test: install-test assets
 	$(BIN)/pytest
 
 ## Benchmarks: figures printed as ratios against a baseline measured in the same run.
-bench: install-test
+bench: install-test assets
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance static/gen static/.webassets-cache
+	rm -rf $(VENV) instance node_modules static/gen static/.webassets-cache

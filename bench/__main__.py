@@ -1,9 +1,10 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import core
+from . import bundle_size, core
 
 
 def main():
+    bundle_size.main()
     core.main()
 
 

@@ -197,6 +197,15 @@ def sign_in(client, username, password=None):
     return client
 
 
+def sign_in_page(page, base, username="bob"):
+    """Sign in through the real form in the browser."""
+    page.goto(f"{base}/users/sign_in")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f"{username}-demo")
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
 @pytest.fixture
 def client_for(demo):
     """A Flask test client signed in as the named demo user."""

@@ -182,7 +182,8 @@ def test_every_tracked_event_in_markup_is_defined(client_for, demo):
 def test_base_template_keeps_the_shared_structure(demo):
     base = (demo.jinja_loader.searchpath[0] + "/base.html")
     text = open(base).read()
-    assert '{% include "_tracking_scripts.html" ignore missing %}\n</body>' in text
+    include = text.index('{% include "_tracking_scripts.html" ignore missing %}')
+    assert include < text.index("{% block scripts %}") < text.index("</body>")  # the import map before page modules
     assert "{% block content %}" in text
 
 
@@ -194,10 +195,11 @@ def test_pages_have_a_strict_csp_and_no_inline_script(client_for, url):
     response = client_for("admin").get(url)
     assert response.status_code == 200
     policy = response.headers["Content-Security-Policy"]
-    assert "script-src 'self';" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
-    for script in Scripts(response.text).found:
-        if "src" not in script["attrs"]:
-            assert script["attrs"].get("type") == "application/json", script
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    inline = [script["attrs"] for script in Scripts(response.text).found
+              if "src" not in script["attrs"] and script["attrs"].get("type") != "application/json"]
+    assert [attrs.get("type") for attrs in inline] == ["importmap"]  # the only inline script: the tracking client's
+    assert f"script-src 'self' 'nonce-{inline[0]['nonce']}';" in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 

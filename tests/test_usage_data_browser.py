@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import serving
+from conftest import serving, sign_in_page
 from webapp.internal_events.service_ping import metric_values
 from webapp.store import projects, users
 
@@ -66,14 +66,6 @@ def wait_for(condition, timeout=10):
             return True
         time.sleep(0.05)
     return False
-
-
-def sign_in_page(page, base):
-    page.goto(f"{base}/users/sign_in")
-    page.fill("input[name=username]", "bob")
-    page.fill("input[name=password]", "bob-demo")
-    page.click("form.stacked button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_beacon_and_keepalive_fetch_from_our_page_are_counted(page, site, demo):

@@ -26,7 +26,7 @@ def create_app(config=None):
         raise RuntimeError("SECRET_KEY must be set in production")
     app.extensions["internal_events"] = build(app.config, app.instance_path)
 
-    from . import admin, auth, collector, csrf, db, groups, pages, projects, security_headers, tracking_context
+    from . import admin, assets, auth, collector, csrf, db, groups, pages, projects, security_headers, tracking_context
     from . import dashboard
     from .api import usage_data
     from .cli import internal_events_cli
@@ -42,6 +42,7 @@ def create_app(config=None):
         app.register_blueprint(collector.bp)
     app.cli.add_command(internal_events_cli)
     app.cli.add_command(seed_demo_command)
+    assets.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     return app
 

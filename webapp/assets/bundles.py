@@ -1,0 +1,59 @@
+"""What each built front-end file is made of. Built names carry a hash of their content."""
+
+from pathlib import Path
+
+from webassets import Bundle, Environment
+
+from .filters import ModulesToScript, Terser, VueComponent
+
+# Dependency order: a module comes after the modules it imports.
+TRACKING_MODULES = [
+    f"js/tracking/{name}.js"
+    for name in ("context", "validation", "transport", "dom", "mixin", "internal_events", "start")
+]
+VUE_RUNTIME = "vue/dist/vue.runtime.esm-browser.prod.js"
+COMPONENTS_DIR = "js/components"
+# The import map's prefix for our modules, as in `import { InternalEvents } from '~/tracking'`.
+SOURCE_PREFIX = "~/"
+
+
+def make_bundles(static_dir, static_url, node_modules, auto_build):
+    """The app's bundles by name; `auto_build` rebuilds a bundle when its sources change."""
+    static_dir, node_modules = Path(static_dir), Path(node_modules)
+    env = Environment(
+        directory=str(static_dir), url=static_url, auto_build=auto_build, versions="hash", url_expire=False
+    )
+    named = _bundles(static_dir, node_modules)
+    env.register(named)
+    return named
+
+
+def _bundles(static_dir, node_modules):
+    minify_script, minify_module = Terser(node_modules.parent, module=False), Terser(node_modules.parent, module=True)
+    named = {
+        "tracking": Bundle(*TRACKING_MODULES, "js/tracking/global.js",
+                           filters=[ModulesToScript("script"), minify_script], output="gen/tracking.%(version)s.js"),
+        "tracking_module": Bundle(*TRACKING_MODULES, "js/tracking/index.js",
+                                  filters=[ModulesToScript("module"), minify_module],
+                                  output="gen/tracking.module.%(version)s.js"),
+        "vue": Bundle(str(node_modules / VUE_RUNTIME), output="gen/vue.%(version)s.js"),
+        "widgets": Bundle("js/widgets.js", filters=minify_module, output="gen/widgets.%(version)s.js"),
+    }
+    for component in sorted((static_dir / COMPONENTS_DIR).glob("*.vue")):
+        named[component_specifier(component.name)] = Bundle(
+            f"{COMPONENTS_DIR}/{component.name}", filters=[VueComponent(node_modules.parent), minify_module],
+            output=f"gen/components/{component.stem}.%(version)s.js",
+        )
+    return named
+
+
+def component_specifier(filename):
+    """How modules import a component: `import ProjectWidget from '~/components/ProjectWidget.vue'`."""
+    return f"{SOURCE_PREFIX}components/{filename}"
+
+
+def import_map(urls, static_url):
+    """Bare names modules import, mapped to built files; other `~/` paths to our source modules."""
+    imports = {"vue": urls["vue"], "~/tracking": urls["tracking_module"], SOURCE_PREFIX: f"{static_url}/js/"}
+    imports.update({name: url for name, url in urls.items() if name.startswith(SOURCE_PREFIX)})
+    return {"imports": imports}
