@@ -84,9 +84,11 @@ def test_names_in_comments_generated_bundles_and_template_expressions_are_not_us
     write(project, "static/gen/tracking.min.js", "trackEvent('bundled_name')")
     write(project, "static/js/node_modules/lib/index.js", "trackEvent('vendored_name')")
     write(project, "static/js/vendor.min.js", "trackEvent('minified_name')")
-    write(project, "templates/dynamic.html", '<a data-event-tracking="{{ event_name }}">x</a>\n<b data-event-tracking-load="true"></b>')
+    write(project, "templates/dynamic.html",
+          '<a data-event-tracking="{{ event_name }}">x</a>\n<b data-event-tracking-load="true"></b>')
     write(project, "static/js/dynamic.js", "trackEvent(`${prefix}_clicked`); trackEvent(name);")
-    write(project, "webapp/doc.py", '"""Call track_event("doc_example")."""\n# track_event("commented_out")\ntrack_event(f"{x}_y")\n')
+    write(project, "webapp/doc.py",
+          '"""Call track_event("doc_example")."""\n# track_event("commented_out")\ntrack_event(f"{x}_y")\n')
     result = lint("--root", str(project))
     assert result.exit_code == 0, result.output
     assert "0 error(s)" in result.output

@@ -50,6 +50,8 @@ def source_files(root, folders=SCANNED):
     """The files below `root`'s `folders` that can hold tracking calls, generated code left out."""
     root = Path(root)
     for folder in folders:
+        if not (root / folder).is_dir():
+            continue
         for path in sorted((root / folder).rglob("*")):
             relative = path.relative_to(root)
             if (
