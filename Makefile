@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench serve install install-test chromium clean
+.PHONY: run test bench serve install install-test chromium redis-server clean
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,17 @@ $(BIN)/pytest: pyproject.toml $(BIN)/flask
 
 install: $(BIN)/flask
 
-install-test: $(BIN)/pytest chromium
+install-test: $(BIN)/pytest chromium redis-server
 
 # Playwright cannot download its own browser here: tests use the system Chromium.
 chromium:
 	@[ -x "$(CHROMIUM)" ] || { echo "Installing Chromium for the browser tests..."; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# Cluster and fault tests start (and stop) their own redis-server processes.
+redis-server:
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { echo "Installing Redis for the cluster and fault tests..."; \
+	  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 
 ## Serve the app with demo data on http://127.0.0.1:$(PORT) (embedded Redis unless REDIS_URL is set).
 run: install

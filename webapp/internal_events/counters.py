@@ -73,13 +73,12 @@ class CounterStore:
         return skipped
 
     def _add_count(self, pipe, rule, day, amount):
+        # Sums add floats and integers to the same key: INCRBY refuses a key holding "2.5",
+        # INCRBYFLOAT takes both (exact for integers below 2**64, Redis adds long doubles).
+        add = pipe.incrby if rule.kind == "total" else pipe.incrbyfloat
         daily = self.keys.daily(rule, day)
-        if isinstance(amount, float):
-            pipe.incrbyfloat(daily, amount)
-            pipe.incrbyfloat(self.keys.all_time(rule), amount)
-        else:
-            pipe.incrby(daily, amount)
-            pipe.incrby(self.keys.all_time(rule), amount)
+        add(daily, amount)
+        add(self.keys.all_time(rule), amount)
         pipe.expire(daily, RETENTION_SECONDS)
 
     def pipeline(self):
