@@ -67,7 +67,7 @@ def definitions_dir(tmp_path):
 
 
 @pytest.fixture
-def config(redis_url, key_prefix, definitions_dir):
+def config(redis_url, key_prefix, definitions_dir, tmp_path):
     return {
         "WEBAPP_ENV": "test",
         "SECRET_KEY": "test",
@@ -76,12 +76,13 @@ def config(redis_url, key_prefix, definitions_dir):
         "SNOWPLOW_COLLECTOR_URL": None,
         "SNOWPLOW_APP_ID": "internal-events-test",
         "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
+        "INTERNAL_EVENTS_SPOOL_PATH": str(tmp_path / "spool" / "internal-events-spool.sqlite3"),
     }
 
 
 @pytest.fixture
 def make_events(config, tmp_path):
-    """Build an InternalEvents with config overrides; Snowplow senders are closed afterwards."""
+    """Build an InternalEvents with config overrides; each is closed afterwards."""
     built = []
 
     def make(**overrides):
@@ -91,8 +92,7 @@ def make_events(config, tmp_path):
 
     yield make
     for events in built:
-        if events.snowplow:
-            events.snowplow.close()
+        events.close()
 
 
 @pytest.fixture

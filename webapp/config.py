@@ -4,6 +4,8 @@ import os
 from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
+# Events kept on disk while Redis is unreachable (see internal_events/spool.py).
+DEFAULT_SPOOL_LIMIT = 100_000
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,7 +34,19 @@ def from_environment(environ=None):
         "INTERNAL_EVENTS_DEFINITIONS": env.get(
             "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")
         ),
+        "INTERNAL_EVENTS_SPOOL_LIMIT": _positive_int(env, "INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT),
+        # Unset: internal-events-spool.sqlite3 in the app's instance folder.
+        "INTERNAL_EVENTS_SPOOL_PATH": env.get("INTERNAL_EVENTS_SPOOL_PATH") or None,
     }
+
+
+def _positive_int(env, name, default):
+    text = env.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) == 0:
+        raise ConfigError(f"{name}={text!r} must be a positive integer")
+    return int(text)
 
 
 def default_collector_url(env):

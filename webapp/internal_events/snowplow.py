@@ -82,6 +82,11 @@ class SnowplowSender:
         worker.join(timeout)
         return not worker.is_alive() and self.emitter.event_store.size() == 0
 
+    def status(self):
+        """Counts of this process: events the collector took, refused or missed, and still queued."""
+        return {"collector": self.collector_url, "sent": self.sent, "failed": self.failed,
+                "queued": self.emitter.event_store.size()}
+
     def close(self):
         self.emitter.cancel_flush_timer()
         if not self.flush(timeout=5.0):

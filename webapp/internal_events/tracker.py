@@ -10,8 +10,6 @@ import logging
 import math
 from collections import Counter
 
-from redis.exceptions import RedisError
-
 from .counters import unique_element
 from .errors import (
     InvalidIdentifierError,
@@ -30,9 +28,10 @@ MAX_ID = 2**63 - 1
 
 
 class InternalEvents:
-    def __init__(self, definitions, counters, snowplow=None, environment="production", raise_errors=False):
+    def __init__(self, definitions, counters, writer, snowplow=None, environment="production", raise_errors=False):
         self.live_definitions = definitions
         self.counters = counters
+        self.writer = writer
         self.snowplow = snowplow
         self.environment = environment
         self.raise_errors = raise_errors
@@ -124,18 +123,10 @@ class InternalEvents:
         return event
 
     def record(self, events):
-        """Write prepared events to Redis in one round trip and queue them for Snowplow. Never raises."""
+        """Write prepared events to Redis in one round trip (or the spool) and queue them for Snowplow. Never raises."""
         if not events:
             return
-        definitions, day = self.definitions, today()
-        try:
-            pipe = self.counters.pipeline()
-            for event in events:
-                self.counters.add_writes(pipe, definitions.rules_for(event.name), event, day)
-            pipe.execute()
-        except RedisError as error:
-            self.errors["redis"] += len(events)
-            log.error("Redis unavailable, %d event(s) not counted: %s", len(events), error)
+        self.writer.write(self.definitions, events, today())
         if self.snowplow is not None:
             for event in events:
                 try:
@@ -143,6 +134,12 @@ class InternalEvents:
                 except Exception:  # a tracker bug must never break the caller
                     self.errors["snowplow"] += 1
                     log.exception("Could not queue event %s for Snowplow", event.name)
+
+    def close(self):
+        """Stop the spool's replay thread and send what Snowplow still has queued."""
+        self.writer.close()
+        if self.snowplow is not None:
+            self.snowplow.close()
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -1,0 +1,180 @@
+"""Getting prepared events into Redis whatever Redis is doing: write now, or spool them and replay later.
+
+While Redis is unreachable, requests spool their events (a few milliseconds)
+instead of waiting on it: after a failure, writes go straight to the spool for
+`retry_after` seconds. A background thread in each process replays the spool
+once Redis answers; batches are written with `idempotent_writes`, so a replay
+interrupted at any point never counts anything twice.
+"""
+
+import logging
+import os
+import secrets
+import threading
+import time
+
+from redis.exceptions import (
+    ClusterError,
+    ConnectionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    TimeoutError,
+    TryAgainError,
+)
+
+from .idempotent_writes import queue_batch
+
+log = logging.getLogger(__name__)
+
+# Redis is down, starting, failing over or full: worth keeping the events for later.
+UNAVAILABLE = (
+    ConnectionError, TimeoutError, ClusterError, RedisClusterException, ReadOnlyError, TryAgainError,
+    OutOfMemoryError,
+)
+# Anything the Redis client raises: the server's answers and the cluster client's own complaints.
+REDIS_FAILURES = (RedisError, RedisClusterException)
+RETRY_AFTER_SECONDS = 1.0
+REPLAY_INTERVAL_SECONDS = 5.0
+REPLAY_CHUNK = 200  # batches per Redis round trip
+
+
+class CounterWriter:
+    def __init__(self, counters, spool, definitions, retry_after=RETRY_AFTER_SECONDS,
+                 replay_interval=REPLAY_INTERVAL_SECONDS):
+        """`definitions` returns the definitions in use, for replaying batches."""
+        self.counters = counters
+        self.spool = spool
+        self.definitions = definitions
+        self.retry_after = retry_after
+        self.replay_interval = replay_interval
+        self.last_error = None
+        self._unavailable_until = 0.0
+        self._may_have_spool = True  # another process, or an earlier run, may have left batches
+        self._local = threading.local()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._replayer_pid = None
+        self._replayer_lock = threading.Lock()
+
+    def write(self, definitions, events, day):
+        """Count `events` on `day` in Redis, or spool them. Never raises for an unavailable Redis."""
+        if not events:
+            return
+        self._start_replayer()
+        if time.monotonic() < self._unavailable_until:
+            self._spool(_new_writer(), 1, day, events)
+            return
+        writer, number = self._next_number()
+        try:
+            pipe = self.counters.pipeline()
+            queue_batch(pipe, self.counters, definitions, events, day, writer, number)
+            pipe.execute()
+        except UNAVAILABLE as error:
+            # Redis may have applied the batch before the failure: the writer's number decides at replay.
+            self._local.pid = None  # this writer never writes again, so its marker stays meaningful
+            self._unavailable_until = time.monotonic() + self.retry_after
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.warning("Redis unavailable (%s): spooling %d event(s)", error, len(events))
+            self._spool(writer, number, day, events)
+            return
+        except RedisError:
+            log.exception("Redis refused %d event(s); they are not counted", len(events))
+            return
+        self.last_error = None
+        if self._may_have_spool:
+            self._wake.set()
+
+    def replay(self):
+        """Write spooled batches to Redis, oldest first; return how many events were replayed.
+
+        One process replays at a time; others return 0. Raises the RedisError that stopped it.
+        """
+        replayed = 0
+        with self.spool.replay_lock() as ours:
+            if not ours:
+                return 0
+            while batches := self.spool.oldest(REPLAY_CHUNK):
+                definitions = self.definitions()
+                pipe = self.counters.pipeline()
+                markers = []
+                for batch in batches:
+                    markers += queue_batch(pipe, self.counters, definitions, batch.events, batch.day,
+                                           batch.writer, batch.number)
+                try:
+                    pipe.execute()
+                except RedisError as error:
+                    self.last_error = f"{type(error).__name__}: {error}"
+                    raise
+                # A crash here leaves the batches spooled: their markers make the next replay skip them.
+                self.spool.remove([batch.id for batch in batches])
+                replayed += sum(len(batch.events) for batch in batches)
+                self._forget(markers)
+            self._may_have_spool = False
+        if replayed:
+            self._unavailable_until = 0.0
+            self.last_error = None
+            log.info("Replayed %d spooled event(s) into Redis", replayed)
+        return replayed
+
+    def status(self):
+        return {
+            **self.spool.counts(),
+            "limit": self.spool.limit,
+            "path": str(self.spool.path),
+            "last_error": self.last_error,
+        }
+
+    def close(self):
+        self._stop.set()
+        self._wake.set()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _spool(self, writer, number, day, events):
+        self._may_have_spool = True
+        if not self.spool.append(writer, number, day, events):
+            log.error("Internal events spool full (%d events): dropped %d event(s)", self.spool.limit, len(events))
+
+    def _next_number(self):
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # new thread, forked worker or retired writer
+            local.pid, local.writer, local.number = os.getpid(), _new_writer(), 0
+        local.number += 1
+        return local.writer, local.number
+
+    def _forget(self, markers):
+        """Markers of replayed batches are never needed again; left alone they would expire anyway."""
+        try:
+            pipe = self.counters.pipeline()
+            for marker in markers:
+                pipe.delete(marker)
+            pipe.execute()
+        except RedisError:
+            pass
+
+    def _start_replayer(self):
+        if self._replayer_pid == os.getpid():
+            return
+        with self._replayer_lock:
+            if self._replayer_pid != os.getpid():
+                self._replayer_pid = os.getpid()
+                threading.Thread(target=self._replay_forever, name="internal-events-replay", daemon=True).start()
+
+    def _replay_forever(self):
+        while not self._stop.is_set():
+            self._wake.wait(self.replay_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.replay()
+            except UNAVAILABLE as error:
+                log.info("Spool not replayed yet, Redis still unavailable: %s", error)
+            except Exception:  # the replay thread must outlive any surprise
+                log.exception("Replaying the internal events spool failed")
+
+
+def _new_writer():
+    return secrets.token_hex(8)
