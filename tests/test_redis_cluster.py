@@ -142,6 +142,6 @@ def test_collector_keeps_events_on_a_cluster(cluster, config, make_events):
         good = client.get("/micro/good").get_json()
         assert sorted(e["contexts"][0]["data"]["project_id"] for e in good) == list(range(1, 13))
         assert client.post("/micro/reset").get_json()["total"] == 0
-        assert client.get("/micro/all").get_json() == {"total": 0, "good": 0, "bad": 0}
+        assert client.get("/micro/all").get_json() == {"total": 0, "good": 0, "bad": 0, "duplicates": 0}
     finally:
         server.stop()

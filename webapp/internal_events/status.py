@@ -17,9 +17,12 @@ def status(internal_events):
         },
         "tracking_errors_in_this_process": dict(internal_events.errors),
     }
+    snowplow_dropped = 0
     if internal_events.snowplow is not None:
         report["snowplow"] = internal_events.snowplow.status()
-    report["healthy"] = redis_error is None and definitions_error is None and spool["dropped"] == 0
+        snowplow_dropped = report["snowplow"]["dropped"]
+    report["healthy"] = (redis_error is None and definitions_error is None
+                         and spool["dropped"] == 0 and snowplow_dropped == 0)
     return report
 
 
