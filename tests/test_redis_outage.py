@@ -60,14 +60,14 @@ def test_redis_stopped_and_restarted_mid_stream(redis_server, make_events):
     redis_server.stop()  # while both producers are writing
     for _ in range(100):
         progress.acquire()
-    spooled = events.writer.status()["pending"]
+    spooled = events.delivery.status()["pending"]
     redis_server.start()
     for producer in producers:
         producer.join(60)
 
     # The next write after the restart wakes the replay thread: no one has to call replay.
-    wait_until(lambda: events.writer.status()["pending"] == 0, timeout=20, message="spool replayed")
-    counts = events.writer.status()
+    wait_until(lambda: events.delivery.status()["pending"] == 0, timeout=20, message="spool replayed")
+    counts = events.delivery.status()
     assert spooled > 0 and counts["replayed"] >= spooled
     assert counts["dropped"] == 0
     assert metric_values(events) == metric_values(reference)
@@ -81,7 +81,7 @@ def test_unreachable_at_start_then_full_spool_drops_newest(redis_server, make_ev
         assert events.track_many(batch) == [None] * 3
     events.track("project_created", user_id=4, project_id=2, namespace_id=3)
 
-    counts = events.writer.status()
+    counts = events.delivery.status()
     assert (counts["pending"], counts["dropped"], counts["batches"]) == (10, 3, 4)
     runner = create_app({**config, "REDIS_URL": redis_server.url}).test_cli_runner()
     report = runner.invoke(args=["internal-events", "status"])
@@ -105,11 +105,11 @@ def test_spooled_events_count_on_the_day_they_happened(redis_server, make_events
     with time_machine.travel(monday, tick=False):
         for user_id in range(5):
             events.track("project_created", user_id=user_id, project_id=1, namespace_id=1)
-    assert events.writer.status()["pending"] == 5
+    assert events.delivery.status()["pending"] == 5
 
     with time_machine.travel(monday + timedelta(minutes=5), tick=False):  # Tuesday
         redis_server.start()
-        assert events.writer.replay() == 5
+        assert events.delivery.replay() == 5
         events.track("project_created", user_id=9, project_id=1, namespace_id=1)
         values = metric_values(events)
     assert total(events, "project_created", monday.date()) == 5
@@ -131,15 +131,15 @@ def test_crash_between_redis_write_and_spool_delete_counts_once(redis_server, ma
     def crash(ids):
         raise SimulatedCrash("the process died after Redis took the batches")
 
-    monkeypatch.setattr(events.writer.spool, "remove", crash)
+    monkeypatch.setattr(events.delivery.spool, "remove", crash)
     with pytest.raises(SimulatedCrash):
-        events.writer.replay()
+        events.delivery.replay()
     assert total(events, "project_created", today()) == 7
-    assert events.writer.status()["pending"] == 7  # still spooled: the next replay sees them again
+    assert events.delivery.status()["pending"] == 7  # still spooled: the next replay sees them again
 
     monkeypatch.undo()
-    assert events.writer.replay() == 7
-    assert events.writer.status()["pending"] == 0
+    assert events.delivery.replay() == 7
+    assert events.delivery.status()["pending"] == 0
     assert total(events, "project_created", today()) == 7
 
 
@@ -160,11 +160,11 @@ def test_reply_lost_after_redis_applied_the_batch_counts_once(redis_server, make
     events.track_many(batch)  # times out after 0.3 s: spooled
     blocker.join()
     busy.close()
-    assert events.writer.status()["pending"] == 4
+    assert events.delivery.status()["pending"] == 4
     wait_until(lambda: total(events, "project_created", today()) == 5, message="Redis applied the batch")
 
-    assert events.writer.replay() == 4
-    assert events.writer.status()["pending"] == 0
+    assert events.delivery.replay() == 4
+    assert events.delivery.status()["pending"] == 0
     assert total(events, "project_created", today()) == 5
 
 

@@ -31,7 +31,7 @@ def test_workers_spooling_at_once_fill_it_exactly_to_the_limit(config):
         worker.join(60)
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
 
-    counts = build(config, config["INTERNAL_EVENTS_SPOOL_PATH"] + ".instance").writer.status()
+    counts = build(config, config["INTERNAL_EVENTS_SPOOL_PATH"] + ".instance").delivery.status()
     assert (counts["pending"], counts["dropped"], counts["batches"]) == (300, 100, 150)
 
 

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from .internal_events import current
 from .internal_events.service_ping import service_ping
 from .internal_events.status import status
-from .internal_events.writer import REDIS_FAILURES
+from .internal_events.delivery import REDIS_FAILURES
 
 internal_events_cli = AppGroup("internal-events", help="Define, check and inspect internal events.")
 
@@ -32,12 +32,12 @@ def status_command():
 @internal_events_cli.command("replay-spool")
 def replay_spool_command():
     """Write events spooled during a Redis outage into Redis now (the app also does it by itself)."""
-    writer = current().writer
+    delivery = current().delivery
     try:
-        replayed = writer.replay()
+        replayed = delivery.replay()
     except REDIS_FAILURES as error:
         raise click.ClickException(f"Replay stopped, Redis failed: {error}")
-    counts = writer.spool.counts()
+    counts = delivery.spool.counts()
     click.echo(f"Replayed {replayed} event(s); {counts['pending']} pending, {counts['dropped']} dropped so far.")
     if counts["pending"]:
         click.echo("Events still pending are being replayed by another process, or arrived meanwhile.")

@@ -10,7 +10,7 @@ from .live_definitions import LiveDefinitions
 from .snowplow import SnowplowSender
 from .spool import Spool
 from .tracker import InternalEvents
-from .writer import CounterWriter
+from .delivery import CounterDelivery
 
 # Outside development, edited definitions are picked up within this many seconds.
 RELOAD_CHECK_SECONDS = 10.0
@@ -34,7 +34,7 @@ def build(config, instance_path):
     return InternalEvents(
         definitions=definitions,
         counters=counters,
-        writer=CounterWriter(counters, spool, definitions.current),
+        delivery=CounterDelivery(counters, spool, definitions.current),
         snowplow=SnowplowSender(collector, config["SNOWPLOW_APP_ID"], env) if collector else None,
         environment=env,
         raise_errors=raises_on_tracking_errors(env),

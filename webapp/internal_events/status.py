@@ -1,12 +1,12 @@
 """What an operator needs to see about tracking: can it reach Redis, what waits in the spool, are the definitions valid."""
 
-from .writer import REDIS_FAILURES
+from .delivery import REDIS_FAILURES
 
 
 def status(internal_events):
     """A JSON-ready report; `healthy` is False when something needs a person's attention."""
     definitions_error = internal_events.live_definitions.error
-    spool = internal_events.writer.status()
+    spool = internal_events.delivery.status()
     redis_error = _redis_error(internal_events.counters.redis)
     report = {
         "redis": {"reachable": redis_error is None, "error": redis_error},

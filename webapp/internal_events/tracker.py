@@ -28,10 +28,10 @@ MAX_ID = 2**63 - 1
 
 
 class InternalEvents:
-    def __init__(self, definitions, counters, writer, snowplow=None, environment="production", raise_errors=False):
+    def __init__(self, definitions, counters, delivery, snowplow=None, environment="production", raise_errors=False):
         self.live_definitions = definitions
         self.counters = counters
-        self.writer = writer
+        self.delivery = delivery
         self.snowplow = snowplow
         self.environment = environment
         self.raise_errors = raise_errors
@@ -126,7 +126,7 @@ class InternalEvents:
         """Write prepared events to Redis in one round trip (or the spool) and queue them for Snowplow. Never raises."""
         if not events:
             return
-        self.writer.write(self.definitions, events, today())
+        self.delivery.write(self.definitions, events, today())
         if self.snowplow is not None:
             for event in events:
                 try:
@@ -137,7 +137,7 @@ class InternalEvents:
 
     def close(self):
         """Stop the spool's replay thread and send what Snowplow still has queued."""
-        self.writer.close()
+        self.delivery.close()
         if self.snowplow is not None:
             self.snowplow.close()
 

@@ -40,7 +40,7 @@ REPLAY_INTERVAL_SECONDS = 5.0
 REPLAY_CHUNK = 200  # batches per Redis round trip
 
 
-class CounterWriter:
+class CounterDelivery:
     def __init__(self, counters, spool, definitions, retry_after=RETRY_AFTER_SECONDS,
                  replay_interval=REPLAY_INTERVAL_SECONDS):
         """`definitions` returns the definitions in use, for replaying batches."""
