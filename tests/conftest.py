@@ -19,7 +19,6 @@ from webapp.config import PROJECT_ROOT
 from webapp.internal_events.setup import build
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +74,7 @@ def config(redis_url, key_prefix, definitions_dir, tmp_path):
         "REDIS_KEY_PREFIX": key_prefix,
         "SNOWPLOW_COLLECTOR_URL": None,
         "SNOWPLOW_APP_ID": "internal-events-test",
+        "WRITE_BEHIND": False,
         "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
         "INTERNAL_EVENTS_SPOOL_PATH": str(tmp_path / "spool" / "internal-events-spool.sqlite3"),
     }

@@ -145,3 +145,17 @@ def test_collector_keeps_events_on_a_cluster(cluster, config, make_events):
         assert client.get("/micro/all").get_json() == {"total": 0, "good": 0, "bad": 0, "duplicates": 0}
     finally:
         server.stop()
+
+
+def test_one_batch_of_many_distinct_users_counts_everywhere(cluster, make_events):
+    """9,000 elements for one HyperLogLog in one script call: beyond what Lua can unpack at once."""
+    calls = [{"event": "project_created", "user_id": user, "project_id": 1, "namespace_id": 1}
+             for user in range(9000)]
+    counts = []
+    for events in (make_events(REDIS_URL=cluster.url), make_events()):
+        events.track_many(calls)
+        assert not events.errors and events.delivery.refused == 0
+        counts.append(metric_values(events))
+    assert counts[0] == counts[1]
+    assert counts[0]["counts.count_total_project_created"] == 9000
+    assert abs(counts[0]["redis_hll_counters.count_distinct_user_id_from_project_created_weekly"] - 9000) < 9000 * 0.03

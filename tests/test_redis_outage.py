@@ -40,9 +40,10 @@ def total(events, event_name, day):
     return int(raw or 0)
 
 
-def test_redis_stopped_and_restarted_mid_stream(redis_server, make_events):
+@pytest.mark.parametrize("write_behind", [False, True], ids=["synchronous", "write-behind"])
+def test_redis_stopped_and_restarted_mid_stream(redis_server, make_events, write_behind):
     redis_server.start()
-    events = make_events(REDIS_URL=redis_server.url)
+    events = make_events(REDIS_URL=redis_server.url, WRITE_BEHIND=write_behind)
     reference = make_events()  # the session's Redis, which stays up
     progress = threading.Semaphore(0)
 
@@ -60,10 +61,12 @@ def test_redis_stopped_and_restarted_mid_stream(redis_server, make_events):
     redis_server.stop()  # while both producers are writing
     for _ in range(100):
         progress.acquire()
+    assert events.flush()
     spooled = events.delivery.status()["pending"]
     redis_server.start()
     for producer in producers:
         producer.join(60)
+    assert events.flush()
 
     # The next write after the restart wakes the replay thread: no one has to call replay.
     wait_until(lambda: events.delivery.status()["pending"] == 0, timeout=20, message="spool replayed")

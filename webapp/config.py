@@ -31,6 +31,7 @@ def from_environment(environ=None):
         "SNOWPLOW_COLLECTOR_URL": env.get("SNOWPLOW_COLLECTOR_URL")
         or (default_collector_url(env) if webapp_env == "development" else None),
         "SNOWPLOW_APP_ID": env.get("SNOWPLOW_APP_ID", "internal-events-flask"),
+        "WRITE_BEHIND": _flag(env.get("INTERNAL_EVENTS_WRITE_BEHIND"), default=webapp_env == "production"),
         "INTERNAL_EVENTS_DEFINITIONS": env.get(
             "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")
         ),
@@ -47,6 +48,16 @@ def _positive_int(env, name, default):
     if not text.isdigit() or int(text) == 0:
         raise ConfigError(f"{name}={text!r} must be a positive integer")
     return int(text)
+
+
+def _flag(value, default):
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{value!r} is not a yes/no value (use 1 or 0)")
 
 
 def default_collector_url(env):

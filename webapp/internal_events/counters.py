@@ -3,6 +3,11 @@
 Unique counts are HyperLogLogs (about 0.81% standard error, at most 12 KB a key);
 totals and sums are plain counters. Both are kept per UTC day so any rolling
 window is a union (PFCOUNT of several keys) or a sum of days.
+
+Writes apply at most once. Every writer (a thread of a process) numbers its
+batches, and the script writing a batch's keys for one event also keeps the
+writer's last applied number in a marker of the same slot: a batch sent again
+(a retry, a replay from the spool, a reply lost after Redis applied it) is skipped.
 """
 
 import hashlib
@@ -10,6 +15,7 @@ import json
 import uuid
 
 from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 
 from .keys import KeySpace
 from .model import IDENTIFIERS
@@ -40,46 +46,135 @@ def _number(raw):
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
-class CounterStore:
-    def __init__(self, redis, keyspace: KeySpace):
-        self.redis = redis
+# Applies a batch of merged writes for one hash slot, unless its number says it already was.
+# KEYS[1] is the writer's marker, the others the keys written.
+# ARGV: batch number, marker ttl, key ttl, then per key an op and its payload:
+#   u <n> <elements...>  PFADD to a daily HyperLogLog, refresh its expiry
+#   d <amount>           INCRBY a daily counter, refresh its expiry;   D: the same with INCRBYFLOAT
+#   a <amount>           INCRBY an all-time counter (never expires);   A: the same with INCRBYFLOAT
+# PFADD takes at most 1000 elements at a time: Lua's unpack fails beyond about 8000.
+APPLY_WRITES = """
+local done = redis.call('GET', KEYS[1])
+if done and tonumber(done) >= tonumber(ARGV[1]) then return 0 end
+local ttl = ARGV[3]
+local at = 4
+for index = 2, #KEYS do
+  local key = KEYS[index]
+  local op = ARGV[at]
+  if op == 'u' then
+    local n = tonumber(ARGV[at + 1])
+    local last = at + 1 + n
+    for first = at + 2, last, 1000 do
+      redis.call('PFADD', key, unpack(ARGV, first, math.min(first + 999, last)))
+    end
+    redis.call('EXPIRE', key, ttl)
+    at = at + 2 + n
+  else
+    local amount = ARGV[at + 1]
+    if op == 'd' or op == 'a' then redis.call('INCRBY', key, amount)
+    else redis.call('INCRBYFLOAT', key, amount) end
+    if op == 'd' or op == 'D' then redis.call('EXPIRE', key, ttl) end
+    at = at + 2
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+# Long enough for any outage the spool covers; past it, a batch in flight when Redis went down may count twice.
+MARKER_TTL_SECONDS = 30 * 86400
+
+
+class WritePlan:
+    """The Redis writes of a batch of events, merged by key and grouped by hash slot (event).
+
+    Pure bookkeeping: a hundred events of one kind become one script call that
+    adds a hundred elements and increments each counter once.
+    """
+
+    def __init__(self, keyspace: KeySpace):
         self.keys = keyspace
-        self.is_cluster = isinstance(redis, RedisCluster)
+        self.slots = {}  # event name -> {key: [op, payload]}
+        self.skipped = []  # (event, rule) pairs that lacked the data their rule counts
 
-    # -- writing ---------------------------------------------------------------------------------
-
-    def add_writes(self, pipe, rules, event, day):
-        """Queue on `pipe` every write this event makes; return the rules it skipped for lack of data."""
-        skipped = []
+    def add(self, rules, event, day):
+        writes = self.slots.setdefault(event.name, {})
         for rule in rules:
             if not rule.matches(event.properties):
                 continue
             if rule.kind == "unique":
                 element = unique_element(rule, event)
                 if element is None:
-                    skipped.append(rule)
-                    continue
-                key = self.keys.daily(rule, day)
-                pipe.pfadd(key, element)
-                pipe.expire(key, RETENTION_SECONDS)
+                    self.skipped.append((event, rule))
+                else:
+                    writes.setdefault(self.keys.daily(rule, day), ["u", []])[1].append(element)
             elif rule.kind == "total":
-                self._add_count(pipe, rule, day, 1)
+                self._count(writes, rule, day, "d", "a", 1)
+            elif "value" in event.properties:
+                self._count(writes, rule, day, "D", "A", event.properties["value"])
             else:
-                amount = event.properties.get("value")
-                if amount is None:
-                    skipped.append(rule)
-                    continue
-                self._add_count(pipe, rule, day, amount)
-        return skipped
+                self.skipped.append((event, rule))
 
-    def _add_count(self, pipe, rule, day, amount):
-        # Sums add floats and integers to the same key: INCRBY refuses a key holding "2.5",
-        # INCRBYFLOAT takes both (exact for integers below 2**64, Redis adds long doubles).
-        add = pipe.incrby if rule.kind == "total" else pipe.incrbyfloat
-        daily = self.keys.daily(rule, day)
-        add(daily, amount)
-        add(self.keys.all_time(rule), amount)
-        pipe.expire(daily, RETENTION_SECONDS)
+    def _count(self, writes, rule, day, daily_op, all_op, amount):
+        for key, op in ((self.keys.daily(rule, day), daily_op), (self.keys.all_time(rule), all_op)):
+            writes.setdefault(key, [op, 0])[1] += amount
+
+    def script_calls(self):
+        """(event, keys, args) for one script call per slot."""
+        for event, writes in self.slots.items():
+            if not writes:
+                continue
+            args = [RETENTION_SECONDS]
+            for op, payload in writes.values():
+                args += [op, len(payload), *payload] if op == "u" else [op, payload]
+            yield event, list(writes), args
+
+
+class CounterStore:
+    def __init__(self, redis, keyspace: KeySpace):
+        self.redis = redis
+        self.keys = keyspace
+        self.is_cluster = isinstance(redis, RedisCluster)
+        self._script_sha = None
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def plan(self):
+        return WritePlan(self.keys)
+
+    def write(self, plan, writer, number):
+        """Apply a plan as batch `number` of `writer`, in one round trip (one script call per slot, pipelined).
+
+        Returns the markers used. Safe to call again with the same writer and number.
+        """
+        return self.write_many([(plan, writer, number)])
+
+    def write_many(self, batches):
+        """`write` for several (plan, writer, number) batches in one round trip."""
+        calls = [
+            ([self.keys.writer_marker(event, writer), *keys], [number, MARKER_TTL_SECONDS, *args])
+            for plan, writer, number in batches
+            for event, keys, args in plan.script_calls()
+        ]
+        if calls:
+            try:
+                self._run(calls)
+            except NoScriptError:  # the server restarted or flushed its scripts: slots done are skipped
+                self._script_sha = None
+                self._run(calls)
+        return [keys[0] for keys, args in calls]
+
+    def _run(self, calls):
+        if self._script_sha is None:
+            self._script_sha = self.redis.script_load(APPLY_WRITES)
+        if len(calls) == 1:  # the common case; a pipeline would only add overhead
+            keys, args = calls[0]
+            self.redis.evalsha(self._script_sha, len(keys), *keys, *args)
+            return
+        pipe = self.pipeline()
+        for keys, args in calls:
+            # Not pipe.evalsha: a cluster pipeline refuses that method but routes the command by its keys.
+            pipe.execute_command("EVALSHA", self._script_sha, len(keys), *keys, *args)
+        pipe.execute()
 
     def pipeline(self):
         return self.redis.pipeline(transaction=False)

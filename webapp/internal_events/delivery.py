@@ -1,10 +1,12 @@
 """Getting prepared events into Redis whatever Redis is doing: write now, or spool them and replay later.
 
-While Redis is unreachable, requests spool their events (a few milliseconds)
-instead of waiting on it: after a failure, writes go straight to the spool for
+While Redis is unreachable, events are spooled (a few milliseconds) instead of
+waiting on it: after a failure, writes go straight to the spool for
 `retry_after` seconds. A background thread in each process replays the spool
-once Redis answers; batches are written with `idempotent_writes`, so a replay
-interrupted at any point never counts anything twice.
+once Redis answers. Batches are numbered per writer and Redis applies a number
+once (see counters.py): a batch in flight when Redis went down keeps its writer
+and number in the spool and its writer retires, so whatever Redis did with it,
+the replay counts it exactly once.
 """
 
 import logging
@@ -23,8 +25,6 @@ from redis.exceptions import (
     TimeoutError,
     TryAgainError,
 )
-
-from .idempotent_writes import queue_batch
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class CounterDelivery:
         self.retry_after = retry_after
         self.replay_interval = replay_interval
         self.last_error = None
+        self.refused = 0  # events Redis answered with an error, in this process: not spooled, a bug to look at
         self._unavailable_until = 0.0
         self._may_have_spool = True  # another process, or an earlier run, may have left batches
         self._local = threading.local()
@@ -68,9 +69,7 @@ class CounterDelivery:
             return
         writer, number = self._next_number()
         try:
-            pipe = self.counters.pipeline()
-            queue_batch(pipe, self.counters, definitions, events, day, writer, number)
-            pipe.execute()
+            self.counters.write(self._plan(definitions, events, day), writer, number)
         except UNAVAILABLE as error:
             # Redis may have applied the batch before the failure: the writer's number decides at replay.
             self._local.pid = None  # this writer never writes again, so its marker stays meaningful
@@ -80,6 +79,7 @@ class CounterDelivery:
             self._spool(writer, number, day, events)
             return
         except RedisError:
+            self.refused += len(events)
             log.exception("Redis refused %d event(s); they are not counted", len(events))
             return
         self.last_error = None
@@ -97,14 +97,10 @@ class CounterDelivery:
                 return 0
             while batches := self.spool.oldest(REPLAY_CHUNK):
                 definitions = self.definitions()
-                pipe = self.counters.pipeline()
-                markers = []
-                for batch in batches:
-                    markers += queue_batch(pipe, self.counters, definitions, batch.events, batch.day,
-                                           batch.writer, batch.number)
                 try:
-                    pipe.execute()
-                except RedisError as error:
+                    markers = self.counters.write_many(
+                        [(self._plan(definitions, b.events, b.day), b.writer, b.number) for b in batches])
+                except REDIS_FAILURES as error:
                     self.last_error = f"{type(error).__name__}: {error}"
                     raise
                 # A crash here leaves the batches spooled: their markers make the next replay skip them.
@@ -124,6 +120,7 @@ class CounterDelivery:
             "limit": self.spool.limit,
             "path": str(self.spool.path),
             "last_error": self.last_error,
+            "refused_in_this_process": self.refused,
         }
 
     def close(self):
@@ -136,6 +133,12 @@ class CounterDelivery:
         self._may_have_spool = True
         if not self.spool.append(writer, number, day, events):
             log.error("Internal events spool full (%d events): dropped %d event(s)", self.spool.limit, len(events))
+
+    def _plan(self, definitions, events, day):
+        plan = self.counters.plan()
+        for event in events:
+            plan.add(definitions.rules_for(event.name), event, day)
+        return plan
 
     def _next_number(self):
         local = self._local
@@ -151,7 +154,7 @@ class CounterDelivery:
             for marker in markers:
                 pipe.delete(marker)
             pipe.execute()
-        except RedisError:
+        except REDIS_FAILURES:
             pass
 
     def _start_replayer(self):

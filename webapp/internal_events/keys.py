@@ -16,8 +16,15 @@ class KeySpace:
 
     def __init__(self, prefix="ie:"):
         self.prefix = prefix
+        self._bases = {}  # rule -> key base: rules are few and keys are built for every event
 
     def rule_base(self, rule: Rule):
+        base = self._bases.get(rule)
+        if base is None:
+            base = self._bases[rule] = self._build_base(rule)
+        return base
+
+    def _build_base(self, rule):
         parts = [f"{self.prefix}{{{rule.event}}}", rule.kind[0]]
         if rule.unique:
             parts.append(rule.unique)

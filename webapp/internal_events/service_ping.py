@@ -18,6 +18,7 @@ def nest(flat):
 def metric_values(internal_events, until=None):
     """{key_path: value} for every active metric, in definition order."""
     until = until or today()
+    internal_events.flush()
     counters = internal_events.counters
     return {
         metric.key_path: counters.value(metric, until)

@@ -5,12 +5,12 @@ from pathlib import Path
 from ..config import DEFAULT_SPOOL_LIMIT, raises_on_tracking_errors
 from ..redis_connection import connect, describe
 from .counters import CounterStore
+from .delivery import CounterDelivery
 from .keys import KeySpace
 from .live_definitions import LiveDefinitions
 from .snowplow import SnowplowSender
 from .spool import Spool
 from .tracker import InternalEvents
-from .delivery import CounterDelivery
 
 # Outside development, edited definitions are picked up within this many seconds.
 RELOAD_CHECK_SECONDS = 10.0
@@ -38,4 +38,5 @@ def build(config, instance_path):
         snowplow=SnowplowSender(collector, config["SNOWPLOW_APP_ID"], env) if collector else None,
         environment=env,
         raise_errors=raises_on_tracking_errors(env),
+        write_behind=config["WRITE_BEHIND"],
     )

@@ -132,7 +132,10 @@ class SnowplowSender:
                 "queued": self.buffer.size(), "dropped": self.buffer.dropped}
 
     def close(self):
+        """Stop the timers and make a last bounded attempt to send what is queued."""
+        atexit.unregister(self.close)
         self.emitter.cancel_flush_timer()
+        self.emitter._cancel_retry_timer()  # no public way to stop retries of a closed sender
         if not self.flush(timeout=5.0):
             log.warning("Snowplow collector %s unreachable at exit: %d event(s) not sent",
                         self.collector_url, self.buffer.size())

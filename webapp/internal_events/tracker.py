@@ -20,6 +20,7 @@ from .errors import (
 )
 from .model import BASE_PROPERTIES, CUSTOM_PROPERTY_TYPES, IDENTIFIERS, TrackedEvent
 from .windows import today
+from .writer import BackgroundWriter
 
 log = logging.getLogger("webapp.internal_events")
 
@@ -28,13 +29,15 @@ MAX_ID = 2**63 - 1
 
 
 class InternalEvents:
-    def __init__(self, definitions, counters, delivery, snowplow=None, environment="production", raise_errors=False):
+    def __init__(self, definitions, counters, delivery, snowplow=None, environment="production", raise_errors=False,
+                 write_behind=False):
         self.live_definitions = definitions
         self.counters = counters
         self.delivery = delivery
         self.snowplow = snowplow
         self.environment = environment
         self.raise_errors = raise_errors
+        self.writer = BackgroundWriter(self.write) if write_behind else None
         self.errors = Counter()  # kind -> count, for this process
 
     @property
@@ -123,9 +126,23 @@ class InternalEvents:
         return event
 
     def record(self, events):
-        """Write prepared events to Redis in one round trip (or the spool) and queue them for Snowplow. Never raises."""
+        """Count prepared events and send them to Snowplow; never raises.
+
+        With write-behind the background writer does it, otherwise the caller.
+        """
         if not events:
             return
+        if self.writer is not None:
+            self.writer.submit(events)
+        else:
+            self.write(events)
+
+    def flush(self, timeout=10.0):
+        """Wait until recorded events are in Redis: call before reading counts in the same process."""
+        return self.writer is None or self.writer.flush(timeout)
+
+    def write(self, events):
+        """Count events in Redis in one round trip (in the spool while Redis is unavailable), then queue them for Snowplow."""
         self.delivery.write(self.definitions, events, today())
         if self.snowplow is not None:
             for event in events:
@@ -136,7 +153,8 @@ class InternalEvents:
                     log.exception("Could not queue event %s for Snowplow", event.name)
 
     def close(self):
-        """Stop the spool's replay thread and send what Snowplow still has queued."""
+        """Write what is queued, stop the spool's replay thread and send what Snowplow still has queued."""
+        self.flush()
         self.delivery.close()
         if self.snowplow is not None:
             self.snowplow.close()

@@ -1,0 +1,75 @@
+"""Write-behind: tracked events are written by a background thread, so a request never waits on Redis.
+
+Whatever piles up while one write is in flight goes out together in the next
+one, so under load many events share a round trip (group commit) and an idle
+process still writes each event at once. `flush` waits for everything queued;
+the process flushes at exit. A full queue makes callers write themselves
+instead of dropping events.
+"""
+
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED = 50_000
+MAX_BATCH = 1_000
+
+
+class BackgroundWriter:
+    def __init__(self, write, max_queued=MAX_QUEUED, max_batch=MAX_BATCH):
+        self._write = write
+        self._queue = queue.Queue(max_queued)
+        self._max_batch = max_batch
+        self._lock = threading.Lock()
+        self._pid = None  # the thread is started lazily, and again in a forked worker
+        atexit.register(self.flush)
+
+    def submit(self, events):
+        self._ensure_thread()
+        for event in events:
+            try:
+                self._queue.put_nowait(event)
+            except queue.Full:
+                self._write([event])
+
+    def flush(self, timeout=10.0):
+        """Wait until every submitted event is written; False if `timeout` ran out first."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline or not self._thread_alive():
+                return False
+            time.sleep(0.001)
+        return True
+
+    def _thread_alive(self):
+        return self._pid == os.getpid() and self._thread.is_alive()
+
+    def _ensure_thread(self):
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                self._thread = threading.Thread(target=self._run, name="internal-events-writer", daemon=True)
+                self._thread.start()
+                self._pid = os.getpid()
+
+    def _run(self):
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write(batch)
+            except Exception:  # a bug here must not stop every later write
+                log.exception("Writing %d internal event(s) failed", len(batch))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
