@@ -1,10 +1,11 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import core
+from . import core, outage
 
 
 def main():
     core.main()
+    outage.main()
 
 
 if __name__ == "__main__":
