@@ -8,7 +8,7 @@ import pytest
 import redis
 import time_machine
 
-from servers import RedisServer, wait_until
+from servers import AppServer, RedisServer, wait_until
 from webapp import create_app
 from webapp.internal_events.model import Rule
 from webapp.internal_events.service_ping import metric_values
@@ -184,3 +184,15 @@ def _script_running(server):
     finally:
         client.close()
     return False
+
+
+def test_something_else_answering_on_the_redis_port_spools(make_events, config):
+    """A wrong port or a proxy in the way answers garbage: the events wait, they are not thrown away."""
+    stranger = AppServer(create_app(config)).start()  # an HTTP server where Redis should be
+    try:
+        events = make_events(REDIS_URL=f"redis://127.0.0.1:{stranger.port}")
+        assert events.track("project_created", user_id=1, project_id=1, namespace_id=1)
+        assert events.delivery.status()["pending"] == 1
+        assert events.delivery.refused == 0
+    finally:
+        stranger.stop()

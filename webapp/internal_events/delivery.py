@@ -16,25 +16,22 @@ import threading
 import time
 
 from redis.exceptions import (
-    ClusterError,
-    ConnectionError,
+    ClusterDownError,
+    DataError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
     RedisError,
-    TimeoutError,
+    ResponseError,
     TryAgainError,
 )
 
 log = logging.getLogger(__name__)
 
-# Redis is down, starting, failing over or full: worth keeping the events for later.
-UNAVAILABLE = (
-    ConnectionError, TimeoutError, ClusterError, RedisClusterException, ReadOnlyError, TryAgainError,
-    OutOfMemoryError,
-)
 # Anything the Redis client raises: the server's answers and the cluster client's own complaints.
 REDIS_FAILURES = (RedisError, RedisClusterException)
+# Error answers that mean "not now": a replica, a failover, a full server, a long script.
+ANSWERS_MEANING_LATER = (ReadOnlyError, TryAgainError, ClusterDownError, OutOfMemoryError)
 RETRY_AFTER_SECONDS = 1.0
 REPLAY_INTERVAL_SECONDS = 5.0
 REPLAY_CHUNK = 200  # batches per Redis round trip
@@ -70,17 +67,17 @@ class CounterDelivery:
         writer, number = self._next_number()
         try:
             self.counters.write(self._plan(definitions, events, day), writer, number)
-        except UNAVAILABLE as error:
+        except REDIS_FAILURES as error:
+            if not unavailable(error):
+                self.refused += len(events)
+                log.exception("Redis refused %d event(s); they are not counted", len(events))
+                return
             # Redis may have applied the batch before the failure: the writer's number decides at replay.
             self._local.pid = None  # this writer never writes again, so its marker stays meaningful
             self._unavailable_until = time.monotonic() + self.retry_after
             self.last_error = f"{type(error).__name__}: {error}"
             log.warning("Redis unavailable (%s): spooling %d event(s)", error, len(events))
             self._spool(writer, number, day, events)
-            return
-        except RedisError:
-            self.refused += len(events)
-            log.exception("Redis refused %d event(s); they are not counted", len(events))
             return
         self.last_error = None
         if self._may_have_spool:
@@ -173,10 +170,22 @@ class CounterDelivery:
                 return
             try:
                 self.replay()
-            except UNAVAILABLE as error:
-                log.info("Spool not replayed yet, Redis still unavailable: %s", error)
-            except Exception:  # the replay thread must outlive any surprise
-                log.exception("Replaying the internal events spool failed")
+            except Exception as error:  # the replay thread must outlive any surprise
+                if isinstance(error, REDIS_FAILURES) and unavailable(error):
+                    log.info("Spool not replayed yet, Redis still unavailable: %s", error)
+                else:
+                    log.exception("Replaying the internal events spool failed")
+
+
+def unavailable(error):
+    """Whether a Redis failure is worth spooling for: anything but an answer refusing these very writes.
+
+    Unreachable, timed out, a stranger answering on the port (protocol error),
+    a cluster without a node for the slot, or an answer meaning "later".
+    """
+    if isinstance(error, ANSWERS_MEANING_LATER) or str(error).startswith("BUSY"):
+        return True
+    return not isinstance(error, (ResponseError, DataError))
 
 
 def _new_writer():
