@@ -2,13 +2,14 @@
 
 import random
 import threading
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
 import time_machine
 
-from servers import AppServer, RedisServer, wait_until
+from servers import AppServer, RedisServer, free_port, wait_until
 from webapp import create_app
 from webapp.internal_events.model import Rule
 from webapp.internal_events.service_ping import metric_values
@@ -193,6 +194,21 @@ def test_something_else_answering_on_the_redis_port_spools(make_events, config):
         events = make_events(REDIS_URL=f"redis://127.0.0.1:{stranger.port}")
         assert events.track("project_created", user_id=1, project_id=1, namespace_id=1)
         assert events.delivery.status()["pending"] == 1
-        assert events.delivery.refused == 0
+        assert events.delivery.lost == 0
     finally:
         stranger.stop()
+
+
+def test_an_unwritable_spool_loses_the_batch_but_never_breaks_the_caller(make_events, config):
+    events = make_events(REDIS_URL=f"redis://127.0.0.1:{free_port()}")
+    spool_file = Path(config["INTERNAL_EVENTS_SPOOL_PATH"])
+    spool_file.unlink()
+    spool_file.mkdir()  # the file is gone and a directory stands in its way
+
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        events.track("project_created", user_id=1, project_id=1, namespace_id=1)))
+    worker.start()  # a new thread opens its own connection to the spool, and fails
+    worker.join()
+    assert outcome == [True]
+    assert events.delivery.lost == 1

@@ -12,6 +12,7 @@ the replay counts it exactly once.
 import logging
 import os
 import secrets
+import sqlite3
 import threading
 import time
 
@@ -47,7 +48,9 @@ class CounterDelivery:
         self.retry_after = retry_after
         self.replay_interval = replay_interval
         self.last_error = None
-        self.refused = 0  # events Redis answered with an error, in this process: not spooled, a bug to look at
+        # Events neither counted nor spooled by this process: Redis answered their writes with an error
+        # (a bug to look at), or the spool file could not be written.
+        self.lost = 0
         self._unavailable_until = 0.0
         self._may_have_spool = True  # another process, or an earlier run, may have left batches
         self._local = threading.local()
@@ -69,7 +72,7 @@ class CounterDelivery:
             self.counters.write(self._plan(definitions, events, day), writer, number)
         except REDIS_FAILURES as error:
             if not unavailable(error):
-                self.refused += len(events)
+                self.lost += len(events)
                 log.exception("Redis refused %d event(s); they are not counted", len(events))
                 return
             # Redis may have applied the batch before the failure: the writer's number decides at replay.
@@ -117,7 +120,7 @@ class CounterDelivery:
             "limit": self.spool.limit,
             "path": str(self.spool.path),
             "last_error": self.last_error,
-            "refused_in_this_process": self.refused,
+            "lost_in_this_process": self.lost,
         }
 
     def close(self):
@@ -128,7 +131,13 @@ class CounterDelivery:
 
     def _spool(self, writer, number, day, events):
         self._may_have_spool = True
-        if not self.spool.append(writer, number, day, events):
+        try:
+            kept = self.spool.append(writer, number, day, events)
+        except sqlite3.Error:
+            self.lost += len(events)
+            log.exception("Internal events spool %s cannot be written: %d event(s) lost", self.spool.path, len(events))
+            return
+        if not kept:
             log.error("Internal events spool full (%d events): dropped %d event(s)", self.spool.limit, len(events))
 
     def _plan(self, definitions, events, day):
