@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+WORKERS ?= 4
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test bench serve install install-test chromium redis-server clean
@@ -33,7 +34,14 @@ redis-server:
 
 ## Serve the app with demo data on http://127.0.0.1:$(PORT) (embedded Redis unless REDIS_URL is set).
 run: install
+	WEBAPP_ENV=development $(BIN)/flask --app webapp seed-demo
 	WEBAPP_ENV=development PORT=$(PORT) $(BIN)/flask --app webapp run --host 127.0.0.1 --port $(PORT) --reload
+
+## The same app under gunicorn with $(WORKERS) worker processes, as in production (WEBAPP_ENV=production needs SECRET_KEY).
+serve: install
+	@if [ "$${WEBAPP_ENV:-development}" != production ]; then WEBAPP_ENV=development $(BIN)/flask --app webapp seed-demo; fi
+	WEBAPP_ENV=$${WEBAPP_ENV:-development} PORT=$(PORT) $(BIN)/gunicorn --workers $(WORKERS) \
+	  --bind 127.0.0.1:$(PORT) --access-logfile - 'webapp:create_app()'
 
 ## Install everything the tests need, then run the whole suite.
 test: install-test

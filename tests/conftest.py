@@ -5,20 +5,27 @@ suite can share a Redis with anything else.
 """
 
 import os
+import re
 import shutil
 import threading
 import uuid
-from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
 import redis
+import requests
 from werkzeug.serving import make_server
 
 from webapp import create_app
 from webapp.config import PROJECT_ROOT
 from webapp.internal_events.setup import build
+from webapp.seed import seed_demo
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
+# The system Chromium (Playwright cannot download its own here), kept off the network.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +75,7 @@ def definitions_dir(tmp_path):
 @pytest.fixture
 def config(redis_url, key_prefix, definitions_dir, tmp_path):
     return {
+        "DATABASE": str(tmp_path / "webapp.sqlite"),
         "WEBAPP_ENV": "test",
         "SECRET_KEY": "test",
         "REDIS_URL": redis_url,
@@ -105,12 +113,132 @@ def app(config):
     return create_app(config)
 
 
+@contextmanager
+def serving(wsgi_app):
+    """Serve over real HTTP on a free local port; yields the server."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's `page` fixture runs the system Chromium (CHROMIUM overrides its path)."""
+    return {**browser_type_launch_args, "executable_path": os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+            "args": CHROMIUM_FLAGS}
+
+
 @pytest.fixture
 def live_server(app):
     """The app served over real HTTP on a free local port, e.g. as the Snowplow collector."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    with serving(app) as server:
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
+# -- the demo product: seeded data, signed-in clients ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory, redis_url):
+    """The demo data seeded once (password hashing is slow on purpose); each test gets a copy."""
+    folder = tmp_path_factory.mktemp("demo")
+    app = create_app({"WEBAPP_ENV": "test", "SECRET_KEY": "test", "REDIS_URL": redis_url,
+                      "REDIS_KEY_PREFIX": "test:seed:", "SNOWPLOW_COLLECTOR_URL": None, "WRITE_BEHIND": False,
+                      "DATABASE": str(folder / "demo.sqlite")})
+    with app.app_context():
+        seed_demo()
+    return folder / "demo.sqlite"
+
+
+@pytest.fixture
+def demo(app, demo_database):
+    """`app` holding the demo users, groups and projects (see webapp/seed.py)."""
+    shutil.copyfile(demo_database, app.config["DATABASE"])
+    return app
+
+
+@pytest.fixture
+def make_demo(config, demo_database, tmp_path):
+    """More demo apps with config overrides (a rate limit, another Redis...), each with its own database copy.
+
+    They share the test's Redis key prefix, like several processes of one deployment.
+    """
+    made = []
+
+    def make(**overrides):
+        database = tmp_path / f"demo-{len(made)}.sqlite"
+        shutil.copyfile(demo_database, database)
+        made.append(create_app({**config, "DATABASE": str(database), **overrides}))
+        return made[-1]
+
+    return make
+
+
+def csrf_token_of(html):
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def submit_sign_in(client, username, password=None, **fields):
+    """Fill in and send the real sign-in form with `client` (a Flask test client or a LiveSession)."""
+    page = client.get("/users/sign_in")
+    return client.post("/users/sign_in", data={
+        "username": username, "password": password or f"{username}-demo",
+        "csrf_token": csrf_token_of(page.text), **fields})
+
+
+def sign_in(client, username, password=None):
+    response = submit_sign_in(client, username, password)
+    assert response.status_code == 302, f"could not sign in as {username}"
+    return client
+
+
+@pytest.fixture
+def client_for(demo):
+    """A Flask test client signed in as the named demo user."""
+    return lambda username: sign_in(demo.test_client(), username)
+
+
+class LiveSession(requests.Session):
+    """A requests session whose paths are relative to a live server; redirects are not followed."""
+
+    def __init__(self, base):
+        super().__init__()
+        self.base = base
+
+    def request(self, method, url, *args, **kwargs):
+        kwargs.setdefault("timeout", 10)
+        kwargs.setdefault("allow_redirects", False)
+        return super().request(method, self.base + url, *args, **kwargs)
+
+
+@pytest.fixture
+def collector(demo, live_server):
+    """An administrator's session on `live_server`, for the collector's listings: `collector.get("/micro/good")`."""
+    return sign_in(LiveSession(live_server), "admin")
+
+
+@pytest.fixture
+def collecting_server(make_demo):
+    """The demo app over HTTP, being its own Snowplow collector as in development.
+
+    Yields (app, base URL). The collector URL must be known before the app is
+    built, so the server is bound first and handed the app afterwards.
+    """
+    handler = {}
+    with serving(lambda environ, start: handler["app"](environ, start)) as server:
+        base = f"http://127.0.0.1:{server.server_port}"
+        app = handler["app"] = make_demo(SNOWPLOW_COLLECTOR_URL=base)
+        yield app, base
+        app.extensions["internal_events"].snowplow.close()
+
+
+@pytest.fixture
+def live_session_for(collecting_server):
+    """A requests session on the collecting server, signed in as the named demo user."""
+    _, base = collecting_server
+    return lambda username: sign_in(LiveSession(base), username)

@@ -1,7 +1,13 @@
-def test_home_page_lists_metrics(app):
-    response = app.test_client().get("/")
+def test_admin_area_lists_metrics(client_for):
+    response = client_for("admin").get("/admin/")
     assert response.status_code == 200
     assert b"count_distinct_user_id_from_project_created_weekly" in response.data
+
+
+def test_home_page_starts_with_the_doctype(app):
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    assert response.data.startswith(b"<!doctype html>")
 
 
 def test_unknown_page_answers_json_404(app):

@@ -12,14 +12,14 @@ from webapp.internal_events.contexts import SCHEMA_DIR, SERVICE_PING_CONTEXT, ST
 
 
 @pytest.fixture
-def sent(make_events, live_server):
+def sent(make_events, live_server, collector):
     """Track with a sender aimed at a live collector; returns a function listing what arrived."""
     events = make_events(SNOWPLOW_COLLECTOR_URL=live_server)
-    requests.get(f"{live_server}/micro/reset", timeout=5)
+    collector.get("/micro/reset")
 
     def arrived():
         assert events.snowplow.flush(timeout=10), "events still queued after flush"
-        return requests.get(f"{live_server}/micro/good", timeout=5).json()
+        return collector.get("/micro/good").json()
 
     return events, arrived
 
@@ -73,8 +73,8 @@ def test_collector_refuses_malformed_bodies_with_a_message(live_server):
         assert "payload_data" in response.json()["error"]
 
 
-def test_collector_files_events_with_invalid_contexts_as_bad(live_server):
-    requests.get(f"{live_server}/micro/reset", timeout=5)
+def test_collector_files_events_with_invalid_contexts_as_bad(live_server, collector):
+    collector.get("/micro/reset")
     contexts = {"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
                 "data": [{"schema": STANDARD_CONTEXT, "data": {"environment": "moon"}}]}
     cx = base64.urlsafe_b64encode(json.dumps(contexts).encode()).decode().rstrip("=")
@@ -82,11 +82,11 @@ def test_collector_files_events_with_invalid_contexts_as_bad(live_server):
                "data": [{"e": "se", "eid": "1", "se_ca": "c", "se_ac": "a", "cx": cx}, {"e": 5}]}
     response = requests.post(f"{live_server}/com.snowplowanalytics.snowplow/tp2", json=payload, timeout=5)
     assert response.json() == {"good": 0, "bad": 2, "duplicates": 0}
-    bad = requests.get(f"{live_server}/micro/bad", timeout=5).json()
+    bad = collector.get("/micro/bad").json()
     errors = " ".join(e for record in bad for e in record["errors"])
     assert "'moon' is not one of" in errors
     assert "string values" in errors
-    assert requests.get(f"{live_server}/micro/all", timeout=5).json() == {"total": 2, "good": 0, "bad": 2, "duplicates": 0}
+    assert collector.get("/micro/all").json() == {"total": 2, "good": 0, "bad": 2, "duplicates": 0}
 
 
 def test_sending_does_not_wait_for_the_collector(make_events):

@@ -6,6 +6,9 @@ and GET pixel path (`/i`), and lists what it got like Snowplow Micro does:
 Redis (the newest KEEP of each kind) so every app process sees the same list.
 A tracker resends a batch whose reply it missed: events whose id was already
 stored are counted as duplicates and not stored again.
+
+Receiving is open (the server-side tracker posts without a session); the
+listings show what users did, so only administrators may read or reset them.
 """
 
 import base64
@@ -16,6 +19,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
 
+from .auth import admin_required
 from .internal_events.contexts import context_errors
 
 bp = Blueprint("collector", __name__)
@@ -165,6 +169,7 @@ def _listing(kind):
 
 
 @bp.get("/micro/all")
+@admin_required
 def micro_all():
     good, bad = _listing("good"), _listing("bad")
     redis, keys = _store()
@@ -173,16 +178,19 @@ def micro_all():
 
 
 @bp.get("/micro/good")
+@admin_required
 def micro_good():
     return jsonify(_listing("good"))
 
 
 @bp.get("/micro/bad")
+@admin_required
 def micro_bad():
     return jsonify(_listing("bad"))
 
 
 @bp.route("/micro/reset", methods=["GET", "POST"])
+@admin_required
 def micro_reset():
     redis, keys = _store()
     redis.delete(*[keys.internal(f"collector:{name}") for name in ("good", "bad", "seen", "duplicates")])

@@ -35,18 +35,23 @@ def from_environment(environ=None):
         "INTERNAL_EVENTS_DEFINITIONS": env.get(
             "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")
         ),
-        "INTERNAL_EVENTS_SPOOL_LIMIT": _positive_int(env, "INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT),
+        "INTERNAL_EVENTS_SPOOL_LIMIT": _count(env, "INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT, minimum=1),
         # Unset: internal-events-spool.sqlite3 in the app's instance folder.
         "INTERNAL_EVENTS_SPOOL_PATH": env.get("INTERNAL_EVENTS_SPOOL_PATH") or None,
+        "DATABASE": env.get("DATABASE_PATH") or None,  # None: webapp.sqlite in the instance folder
+        "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE"), default=False),
+        "USAGE_DATA_RATE_LIMIT": _count(env, "USAGE_DATA_RATE_LIMIT", 600),
+        "USAGE_DATA_RATE_LIMIT_WINDOW": _count(env, "USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1),
+        "USAGE_DATA_MAX_BODY_BYTES": _count(env, "USAGE_DATA_MAX_BODY_BYTES", 64 * 1024),
     }
 
 
-def _positive_int(env, name, default):
-    text = env.get(name)
-    if text is None:
+def _count(env, name, default, minimum=0):
+    text = env.get(name, "").strip()
+    if not text:
         return default
-    if not text.isdigit() or int(text) == 0:
-        raise ConfigError(f"{name}={text!r} must be a positive integer")
+    if not text.isdigit() or int(text) < minimum:
+        raise ConfigError(f"{name}={text!r} must be a whole number ({minimum} or more)")
     return int(text)
 
 

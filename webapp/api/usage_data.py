@@ -1,0 +1,181 @@
+"""GitLab's usage-data API: the browser records internal events for the signed-in user.
+
+    POST /api/v4/usage_data/track_event   {"event": "...", "namespace_id": 1, "project_id": 2,
+                                           "additional_properties": {...}}
+    POST /api/v4/usage_data/track_events  {"events": [<as above>, ...]}   (at most 50)
+    GET  /api/v4/usage_data/service_ping  (administrators)
+
+Events go through the same core as `track_event` in Python: counted in Redis and
+sent to Snowplow from the server, with `source: "browser"` in the standard context.
+The user is always the session's; ids must name a project or namespace that user
+can see, or the event is refused and nothing is counted.
+"""
+
+import logging
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
+from redis.exceptions import RedisError
+from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
+
+from .. import csrf
+from ..auth import admin_required
+from ..internal_events import TrackingError, UnknownEventError, current
+from ..internal_events.service_ping import service_ping as service_ping_payload
+from ..store import namespaces, projects
+from . import payload, rate_limit
+from .same_origin import cross_site_problem
+
+bp = Blueprint("usage_data", __name__, url_prefix="/api/v4/usage_data")
+log = logging.getLogger(__name__)
+BODY_TYPES = ("application/json", "text/plain")  # text/plain: navigator.sendBeacon with a string
+
+
+class Refused(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+@bp.before_request
+def require_user():
+    if g.user is None:
+        abort(401, "sign in to record events: the usage-data API records events for the signed-in user only")
+
+
+@bp.post("/track_event")
+def track_event():
+    call = _checked(payload.event_call, _body())
+    _limit_rate(1)
+    try:
+        event = _prepare(call, _Visible(g.user))
+    except Refused as refused:
+        abort(refused.status, str(refused))
+    current().record([event])
+    return jsonify(event=call["event"], accepted=True)
+
+
+@bp.post("/track_events")
+def track_events():
+    items = _checked(payload.batch, _body())
+    _limit_rate(len(items))
+    visible, prepared, results = _Visible(g.user), [], []
+    for item in items:
+        try:
+            call = _checked_event(item)
+            prepared.append(_prepare(call, visible))
+            results.append({"event": call["event"], "accepted": True})
+        except Refused as refused:
+            results.append({"event": _echoed_name(item), "accepted": False,
+                            "status": refused.status, "error": str(refused)})
+    current().record(prepared)
+    return jsonify(results=results, accepted=len(prepared), refused=len(results) - len(prepared))
+
+
+@bp.get("/service_ping")
+@admin_required
+def service_ping():
+    return jsonify(service_ping_payload(current()))
+
+
+# -- the request ------------------------------------------------------------------------------
+
+
+def _body():
+    """The parsed JSON body of a same-site request of bounded size, or an error answer."""
+    problem = cross_site_problem(request.headers, request.host_url.rstrip("/"),
+                                 csrf.is_valid(request.headers.get(csrf.HEADER)))
+    if problem:
+        abort(403, problem)
+    if request.mimetype and request.mimetype not in BODY_TYPES:
+        abort(415, f"body must be sent as application/json or text/plain, not {request.mimetype[:60]}")
+    limit = current_app.config["USAGE_DATA_MAX_BODY_BYTES"]
+    too_large = f"body is larger than {limit} bytes: send fewer events per request"
+    # One byte over the limit is read (bodies without Content-Length stop there) to tell "too large" apart.
+    request.max_content_length = limit + 1
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge:  # Content-Length says so before reading
+        abort(413, too_large)
+    if len(raw) > limit:
+        abort(413, too_large)
+    return _checked(payload.parse, raw)
+
+
+def _checked(parse, value):
+    try:
+        return parse(value)
+    except payload.PayloadError as error:
+        abort(400, str(error))
+
+
+def _checked_event(item):
+    try:
+        return payload.event_call(item)
+    except payload.PayloadError as error:
+        raise Refused(400, str(error)) from None
+
+
+def _limit_rate(amount):
+    config, events = current_app.config, current()
+    try:
+        wait = rate_limit.retry_after(events.counters.redis, events.counters.keys.prefix, g.user.id, amount,
+                                      config["USAGE_DATA_RATE_LIMIT"], config["USAGE_DATA_RATE_LIMIT_WINDOW"])
+    except RedisError as error:  # without Redis nothing is counted anyway: let the core decide
+        log.warning("Rate limit not checked, Redis unavailable: %s", error)
+        return
+    if wait is not None:
+        raise TooManyRequests(f"rate limit of {config['USAGE_DATA_RATE_LIMIT']} events per "
+                              f"{config['USAGE_DATA_RATE_LIMIT_WINDOW']} s reached: retry in {wait} s",
+                              retry_after=wait)
+
+
+# -- one event --------------------------------------------------------------------------------
+
+
+def _echoed_name(item):
+    """The refused event's name for its result, unless it is no name at all or absurdly long."""
+    name = item.get("event") if isinstance(item, dict) else None
+    return name if isinstance(name, str) and len(name) <= payload.MAX_ECHOED_NAME else None
+
+
+class _Visible:
+    """The projects and namespaces of one request the user can see, each looked up once."""
+
+    def __init__(self, user):
+        self.user = user
+        self._projects, self._namespaces = {}, {}
+
+    def project(self, project_id):
+        if project_id not in self._projects:
+            self._projects[project_id] = projects.visible_by_id(self.user, project_id)
+        return self._projects[project_id]
+
+    def namespace(self, namespace_id):
+        if namespace_id not in self._namespaces:
+            self._namespaces[namespace_id] = namespaces.visible_by_id(self.user, namespace_id)
+        return self._namespaces[namespace_id]
+
+
+def _prepare(call, visible):
+    """The core's TrackedEvent for one checked call, or Refused with the status and reason."""
+    project, namespace = None, None
+    if call["project_id"] is not None:
+        project = visible.project(call["project_id"])
+        if project is None:
+            raise Refused(404, f"project {call['project_id']} not found")
+        if call["namespace_id"] not in (None, project.namespace_id):
+            raise Refused(400, f"namespace_id {call['namespace_id']} is not the namespace of project "
+                               f"{project.id} (namespace {project.namespace_id})")
+        namespace = project.namespace
+    elif call["namespace_id"] is not None:
+        namespace = visible.namespace(call["namespace_id"])
+        if namespace is None:
+            raise Refused(404, f"namespace {call['namespace_id']} not found")
+    try:
+        return current().prepare(call["event"], user_id=visible.user.id, namespace=namespace, project=project,
+                                 additional_properties=call["additional_properties"], source="browser",
+                                 strict=True)
+    except UnknownEventError:
+        raise Refused(400, f"unknown event {payload.shown(call['event'])}") from None
+    except TrackingError as error:
+        raise Refused(400, str(error)) from None

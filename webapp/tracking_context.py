@@ -1,0 +1,44 @@
+"""The tracking context every page carries for the JS client: who is signed in, and the page's namespace and project.
+
+Views name their page's namespace and project with `set_tracking_context(...)`;
+`base.html` renders the result as JSON in
+`<script type="application/json" id="internal-events-context">`, which the client
+reads without any inline script running (so the strict CSP holds):
+
+    {"user_id": 3, "namespace_id": 5, "project_id": 8,
+     "api_url": "/api/v4/usage_data/track_events", "environment": "development",
+     "events": ["admin_area_viewed", ...]}
+
+Ids are null where the page has none; `user_id` is null for signed-out visitors,
+for whom the client sends nothing (the API would answer 401).
+"""
+
+from flask import current_app, g, url_for
+
+from .internal_events import current
+
+
+def set_tracking_context(namespace=None, project=None):
+    """Events sent from this page belong to `project` (and its namespace) or to `namespace`."""
+    g.tracking_project = project
+    g.tracking_namespace = namespace if namespace is not None else getattr(project, "namespace", None)
+
+
+def page_context():
+    user = g.get("user")
+    namespace = g.get("tracking_namespace")
+    project = g.get("tracking_project")
+    return {
+        "user_id": user.id if user else None,
+        "namespace_id": namespace.id if namespace else None,
+        "project_id": project.id if project else None,
+        "api_url": url_for("usage_data.track_events"),
+        "environment": current_app.config["WEBAPP_ENV"],
+        "events": sorted(current().definitions.events),
+    }
+
+
+def init_app(app):
+    @app.context_processor
+    def inject_tracking_context():
+        return {"internal_events_context": page_context()}
