@@ -5,23 +5,30 @@ import json
 import pytest
 import requests
 
+from conftest import LiveSession, sign_in
 from servers import AppServer, wait_until
-from webapp import create_app
 from webapp.internal_events.snowplow import RetryBuffer
 
 
 @pytest.fixture
-def collector(config):
-    server = AppServer(create_app(config))
+def collector(demo):
+    """The demo app as a Snowplow collector on a port of its own, which the test may stop and start."""
+    server = AppServer(demo)
     yield server.start()
     server.stop()
 
 
-def received(collector):
-    return requests.get(collector.url + "/micro/good", timeout=5).json()
+@pytest.fixture
+def admin(collector):
+    """An administrator's session: the collector's listings are for administrators only."""
+    return sign_in(LiveSession(collector.url), "admin")
 
 
-def test_events_tracked_while_the_collector_is_down_arrive_once(collector, make_events):
+def received(admin):
+    return admin.get("/micro/good").json()
+
+
+def test_events_tracked_while_the_collector_is_down_arrive_once(collector, admin, make_events):
     events = make_events(SNOWPLOW_COLLECTOR_URL=collector.url)
     for project_id in range(1, 11):
         events.track("project_viewed", user_id=1, namespace_id=1, project_id=project_id)
@@ -34,10 +41,10 @@ def test_events_tracked_while_the_collector_is_down_arrive_once(collector, make_
     assert events.snowplow.status()["queued"] == 30
 
     collector.start()  # same port
-    wait_until(lambda: len(received(collector)) >= 40, timeout=30, message="buffered events delivered")
+    wait_until(lambda: len(received(admin)) >= 40, timeout=30, message="buffered events delivered")
     assert events.snowplow.flush(timeout=10)
 
-    good = received(collector)
+    good = received(admin)
     assert sorted(event["contexts"][0]["data"]["project_id"] for event in good) == list(range(1, 41))
     assert len({event["event_id"] for event in good}) == 40
     status = events.snowplow.status()
@@ -45,7 +52,7 @@ def test_events_tracked_while_the_collector_is_down_arrive_once(collector, make_
     assert status["sent"] == 40 and status["failed_sends"] >= 30
 
 
-def test_a_resent_batch_is_stored_once(collector, make_events):
+def test_a_resent_batch_is_stored_once(collector, admin, make_events):
     """What a tracker does when the collector took a batch but the reply never reached it."""
     events = make_events(SNOWPLOW_COLLECTOR_URL=collector.url)
     sent = []
@@ -58,8 +65,8 @@ def test_a_resent_batch_is_stored_once(collector, make_events):
     body = {"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4", "data": sent}
     again = requests.post(collector.url + "/com.snowplowanalytics.snowplow/tp2", data=json.dumps(body), timeout=5)
     assert again.json() == {"good": 0, "bad": 0, "duplicates": 5}
-    assert len(received(collector)) == 5
-    assert requests.get(collector.url + "/micro/all", timeout=5).json()["duplicates"] == 5
+    assert len(received(admin)) == 5
+    assert admin.get("/micro/all").json()["duplicates"] == 5
 
 
 def test_buffer_refills_after_failures_without_losing_or_doubling():

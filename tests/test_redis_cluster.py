@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from redis.cluster import RedisCluster
 
+from conftest import sign_in
 from servers import AppServer, RedisClusterServers
-from webapp import create_app
 from webapp.internal_events.service_ping import metric_values
 
 NOW = datetime(2025, 3, 31, 12, tzinfo=timezone.utc)
@@ -131,14 +131,14 @@ def test_every_metric_matches_a_single_server(cluster, make_events, definitions_
     assert not list(on_cluster.counters.redis.scan_iter(match="*scratch*"))
 
 
-def test_collector_keeps_events_on_a_cluster(cluster, config, make_events):
-    server = AppServer(create_app({**config, "REDIS_URL": cluster.url})).start()
+def test_collector_keeps_events_on_a_cluster(cluster, make_demo, make_events):
+    server = AppServer(make_demo(REDIS_URL=cluster.url)).start()
     try:
         events = make_events(REDIS_URL=cluster.url, SNOWPLOW_COLLECTOR_URL=server.url)
         for project_id in range(1, 13):
             events.track("project_viewed", user_id=5, namespace_id=1, project_id=project_id)
         assert events.snowplow.flush(timeout=10)
-        client = server.app.test_client()
+        client = sign_in(server.app.test_client(), "admin")
         good = client.get("/micro/good").get_json()
         assert sorted(e["contexts"][0]["data"]["project_id"] for e in good) == list(range(1, 13))
         assert client.post("/micro/reset").get_json()["total"] == 0
