@@ -1,11 +1,12 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import core, outage
+from . import api_load, core, outage
 
 
 def main():
     core.main()
     outage.main()
+    api_load.main()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 import redis
 import time_machine
 
+from conftest import sign_in
 from servers import AppServer, RedisServer, free_port, wait_until
 from webapp import create_app
 from webapp.internal_events.model import Rule
@@ -212,3 +213,15 @@ def test_an_unwritable_spool_loses_the_batch_but_never_breaks_the_caller(make_ev
     worker.join()
     assert outcome == [True]
     assert events.delivery.lost == 1
+
+
+def test_pages_that_read_counts_answer_503_without_redis(make_demo):
+    app = make_demo(REDIS_URL=f"redis://127.0.0.1:{free_port()}")
+    admin = sign_in(app.test_client(), "admin")
+    for path in ("/", "/acme/website"):  # pages that track an event work as usual
+        assert admin.get(path).status_code == 200, path
+    for path in ("/admin/", "/api/v4/usage_data/service_ping", "/micro/all"):  # pages that show counts
+        response = admin.get(path)
+        assert response.status_code == 503, path
+        assert "Redis cannot be reached" in response.get_json()["error"]
+        assert response.headers["Retry-After"] == "5"
