@@ -6,7 +6,7 @@ PORT ?= 5000
 WORKERS ?= 4
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench serve install install-test chromium node assets clean
+.PHONY: run test bench serve install install-test chromium redis-server node assets clean
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(BIN)/pytest: pyproject.toml $(BIN)/flask
 
 install: $(BIN)/flask
 
-install-test: $(BIN)/pytest chromium
+install-test: $(BIN)/pytest chromium redis-server
 
 # Front-end packages (Vue, terser) from package-lock.json; npm ci runs again only when the lock file changes.
 node_modules/.package-lock.json: package.json package-lock.json | node
@@ -42,6 +42,11 @@ assets: static/gen/.built
 chromium:
 	@[ -x "$(CHROMIUM)" ] || { echo "Installing Chromium for the browser tests..."; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# Cluster and fault tests start (and stop) their own redis-server processes.
+redis-server:
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { echo "Installing Redis for the cluster and fault tests..."; \
+	  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 
 ## Serve the app with demo data on http://127.0.0.1:$(PORT) (embedded Redis unless REDIS_URL is set).
 run: install assets

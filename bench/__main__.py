@@ -1,11 +1,13 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import bundle_size, core
+from . import api_load, bundle_size, core, outage
 
 
 def main():
     bundle_size.main()
     core.main()
+    outage.main()
+    api_load.main()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from webapp import create_app
 from webapp.config import PROJECT_ROOT
+from webapp.db import get_db
 from webapp.internal_events.setup import build
 from webapp.seed import seed_demo
 
@@ -84,12 +85,13 @@ def config(redis_url, key_prefix, definitions_dir, tmp_path):
         "SNOWPLOW_APP_ID": "internal-events-test",
         "WRITE_BEHIND": False,
         "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
+        "INTERNAL_EVENTS_SPOOL_PATH": str(tmp_path / "spool" / "internal-events-spool.sqlite3"),
     }
 
 
 @pytest.fixture
 def make_events(config, tmp_path):
-    """Build an InternalEvents with config overrides; Snowplow senders are closed afterwards."""
+    """Build an InternalEvents with config overrides; each is closed afterwards."""
     built = []
 
     def make(**overrides):
@@ -99,8 +101,7 @@ def make_events(config, tmp_path):
 
     yield make
     for events in built:
-        if events.snowplow:
-            events.snowplow.close()
+        events.close()
 
 
 @pytest.fixture
@@ -152,6 +153,8 @@ def demo_database(tmp_path_factory, redis_url):
                       "DATABASE": str(folder / "demo.sqlite")})
     with app.app_context():
         seed_demo()
+        # Connections stay open between requests: move the log into the file, which tests copy.
+        get_db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return folder / "demo.sqlite"
 
 

@@ -81,12 +81,12 @@ def test_collector_files_events_with_invalid_contexts_as_bad(live_server, collec
     payload = {"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
                "data": [{"e": "se", "eid": "1", "se_ca": "c", "se_ac": "a", "cx": cx}, {"e": 5}]}
     response = requests.post(f"{live_server}/com.snowplowanalytics.snowplow/tp2", json=payload, timeout=5)
-    assert response.json() == {"good": 0, "bad": 2}
+    assert response.json() == {"good": 0, "bad": 2, "duplicates": 0}
     bad = collector.get("/micro/bad").json()
     errors = " ".join(e for record in bad for e in record["errors"])
     assert "'moon' is not one of" in errors
     assert "string values" in errors
-    assert collector.get("/micro/all").json() == {"total": 2, "good": 0, "bad": 2}
+    assert collector.get("/micro/all").json() == {"total": 2, "good": 0, "bad": 2, "duplicates": 0}
 
 
 def test_sending_does_not_wait_for_the_collector(make_events):

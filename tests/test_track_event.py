@@ -292,7 +292,8 @@ def test_a_batch_merges_writes_per_key(events, redis_client, key_prefix):
     for user in range(3):
         event = events.prepare("project_starred", user_id=user, project_id=5)
         plan.add(rules, event, today())
-    ((keys, args),) = plan.script_calls()
+    ((event_name, keys, args),) = plan.script_calls()
+    assert event_name == "project_starred"
     assert len(keys) == len(set(keys)) == 2, "daily and all-time total, each once"
     assert args[1:] == ["d", 3, "a", 3]
 

@@ -2,10 +2,11 @@
 
 import os
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .config import PROJECT_ROOT, from_environment
+from .internal_events.delivery import REDIS_FAILURES
 from .internal_events.setup import build
 
 MAX_BODY_BYTES = 1024 * 1024  # forms and collector batches; the usage-data API has its own, smaller limit
@@ -44,7 +45,16 @@ def create_app(config=None):
     app.cli.add_command(seed_demo_command)
     assets.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
+    for failure in REDIS_FAILURES:
+        app.register_error_handler(failure, _redis_unavailable)
     return app
+
+
+def _redis_unavailable(error):
+    """Pages and listings that read counts cannot answer without Redis; tracking itself never gets here."""
+    current_app.logger.warning("Redis unavailable while answering %s: %s", request.path, error)
+    return jsonify(error="counts are unavailable right now (Redis cannot be reached): try again shortly",
+                   status=503), 503, {"Retry-After": "5"}
 
 
 def _http_error(error):

@@ -11,7 +11,9 @@ from flask.cli import AppGroup
 from .config import PROJECT_ROOT
 from .internal_events import current, generator, usage_scan
 from .internal_events.definitions import DefinitionsError, load_definitions
+from .internal_events.delivery import REDIS_FAILURES
 from .internal_events.service_ping import service_ping
+from .internal_events.status import status
 
 internal_events_cli = AppGroup("internal-events", help="Define, check and inspect internal events.")
 
@@ -21,6 +23,29 @@ internal_events_cli = AppGroup("internal-events", help="Define, check and inspec
 def service_ping_command(indent):
     """Print every active metric's current value as service ping JSON."""
     click.echo(json.dumps(service_ping(current()), indent=indent or None, sort_keys=True))
+
+
+@internal_events_cli.command("status")
+def status_command():
+    """Print Redis reachability, the spool's counts and any definitions error; exit 1 when unhealthy."""
+    report = status(current())
+    click.echo(json.dumps(report, indent=2, sort_keys=True))
+    if not report["healthy"]:
+        raise SystemExit(1)
+
+
+@internal_events_cli.command("replay-spool")
+def replay_spool_command():
+    """Write events spooled during a Redis outage into Redis now (the app also does it by itself)."""
+    delivery = current().delivery
+    try:
+        replayed = delivery.replay()
+    except REDIS_FAILURES as error:
+        raise click.ClickException(f"Replay stopped, Redis failed: {error}")
+    counts = delivery.spool.counts()
+    click.echo(f"Replayed {replayed} event(s); {counts['pending']} pending, {counts['dropped']} dropped so far.")
+    if counts["pending"]:
+        click.echo("Events still pending are being replayed by another process, or arrived meanwhile.")
 
 
 class ListOptionsCommand(click.Command):

@@ -4,6 +4,8 @@ It speaks the tracker protocol's POST path (`/com.snowplowanalytics.snowplow/tp2
 and GET pixel path (`/i`), and lists what it got like Snowplow Micro does:
 `/micro/all`, `/micro/good`, `/micro/bad`, `/micro/reset`. Events are kept in
 Redis (the newest KEEP of each kind) so every app process sees the same list.
+A tracker resends a batch whose reply it missed: events whose id was already
+stored are counted as duplicates and not stored again.
 
 Receiving is open (the server-side tracker posts without a session); the
 listings show what users did, so only administrators may read or reset them.
@@ -12,6 +14,7 @@ listings show what users did, so only administrators may read or reset them.
 import base64
 import binascii
 import json
+import time
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
@@ -22,6 +25,7 @@ from .internal_events.contexts import context_errors
 bp = Blueprint("collector", __name__)
 
 KEEP = 1000
+SEEN_KEEP = 10 * KEEP  # event ids remembered for spotting resent events
 PAYLOAD_SCHEMA_PREFIX = "iglu:com.snowplowanalytics.snowplow/payload_data/"
 CONTEXTS_SCHEMA_PREFIX = "iglu:com.snowplowanalytics.snowplow/contexts/"
 STRUCT_FIELDS = {"se_ca": "category", "se_ac": "action", "se_la": "label", "se_pr": "property", "se_va": "value"}
@@ -100,6 +104,22 @@ def _keep(kind, records):
     pipe.execute()
 
 
+def _first_arrivals(events):
+    """The events whose id this collector has not seen before; counts the others as duplicates."""
+    redis, keys = _store()
+    seen, duplicates = keys.internal("collector:seen"), keys.internal("collector:duplicates")
+    now = time.time()
+    pipe = redis.pipeline(transaction=False)
+    for event in events:
+        pipe.zadd(seen, {event["event_id"]: now}, nx=True)
+    pipe.zremrangebyrank(seen, 0, -SEEN_KEEP - 1)
+    added = pipe.execute()[:-1]
+    first = [event for event, new in zip(events, added) if new]
+    if len(first) < len(events):
+        redis.incrby(duplicates, len(events) - len(first))
+    return first
+
+
 def _receive(raw_events):
     received_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     good, bad = [], []
@@ -114,11 +134,12 @@ def _receive(raw_events):
             bad.append({"errors": problems, "event": event, "raw": raw, "received_at": received_at})
         else:
             good.append(event)
-    if good:
-        _keep("good", good)
+    new = _first_arrivals(good) if good else []
+    if new:
+        _keep("good", new)
     if bad:
         _keep("bad", bad)
-    return good, bad
+    return new, bad, len(good) - len(new)
 
 
 @bp.post("/com.snowplowanalytics.snowplow/tp2")
@@ -128,14 +149,14 @@ def receive_post():
         return jsonify(error="body must be a Snowplow payload_data JSON object with a 'data' list"), 400
     if not str(body.get("schema", "")).startswith(PAYLOAD_SCHEMA_PREFIX):
         return jsonify(error=f"schema must be {PAYLOAD_SCHEMA_PREFIX}..."), 400
-    good, bad = _receive(body["data"])
-    return jsonify(good=len(good), bad=len(bad))
+    good, bad, duplicates = _receive(body["data"])
+    return jsonify(good=len(good), bad=len(bad), duplicates=duplicates)
 
 
 @bp.get("/i")
 def receive_get():
-    good, bad = _receive([request.args.to_dict()])
-    return jsonify(good=len(good), bad=len(bad))
+    good, bad, duplicates = _receive([request.args.to_dict()])
+    return jsonify(good=len(good), bad=len(bad), duplicates=duplicates)
 
 
 def stored_events(kind="good", limit=KEEP):
@@ -156,7 +177,9 @@ def _listing(kind):
 @admin_required
 def micro_all():
     good, bad = _listing("good"), _listing("bad")
-    return jsonify(total=len(good) + len(bad), good=len(good), bad=len(bad))
+    redis, keys = _store()
+    duplicates = int(redis.get(keys.internal("collector:duplicates")) or 0)
+    return jsonify(total=len(good) + len(bad), good=len(good), bad=len(bad), duplicates=duplicates)
 
 
 @bp.get("/micro/good")
@@ -175,5 +198,5 @@ def micro_bad():
 @admin_required
 def micro_reset():
     redis, keys = _store()
-    redis.delete(keys.internal("collector:good"), keys.internal("collector:bad"))
-    return jsonify(total=0, good=0, bad=0)
+    redis.delete(*[keys.internal(f"collector:{name}") for name in ("good", "bad", "seen", "duplicates")])
+    return jsonify(total=0, good=0, bad=0, duplicates=0)

@@ -4,6 +4,8 @@ import os
 from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
+# Events kept on disk while Redis is unreachable (see internal_events/spool.py).
+DEFAULT_SPOOL_LIMIT = 100_000
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,6 +35,9 @@ def from_environment(environ=None):
         "INTERNAL_EVENTS_DEFINITIONS": env.get(
             "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")
         ),
+        "INTERNAL_EVENTS_SPOOL_LIMIT": _count(env, "INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT, minimum=1),
+        # Unset: internal-events-spool.sqlite3 in the app's instance folder.
+        "INTERNAL_EVENTS_SPOOL_PATH": env.get("INTERNAL_EVENTS_SPOOL_PATH") or None,
         "DATABASE": env.get("DATABASE_PATH") or None,  # None: webapp.sqlite in the instance folder
         # Edited templates show on the next request in development, like edited definitions.
         "TEMPLATES_AUTO_RELOAD": webapp_env == "development",

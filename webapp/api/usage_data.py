@@ -14,12 +14,12 @@ can see, or the event is refused and nothing is counted.
 import logging
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
-from redis.exceptions import RedisError
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from .. import csrf
 from ..auth import admin_required
 from ..internal_events import TrackingError, UnknownEventError, current
+from ..internal_events.delivery import REDIS_FAILURES
 from ..internal_events.service_ping import service_ping as service_ping_payload
 from ..store import namespaces, projects
 from . import payload, rate_limit
@@ -120,7 +120,7 @@ def _limit_rate(amount):
     try:
         wait = rate_limit.retry_after(events.counters.redis, events.counters.keys.prefix, g.user.id, amount,
                                       config["USAGE_DATA_RATE_LIMIT"], config["USAGE_DATA_RATE_LIMIT_WINDOW"])
-    except RedisError as error:  # without Redis nothing is counted anyway: let the core decide
+    except REDIS_FAILURES as error:  # without Redis nothing is counted anyway: let the core decide
         log.warning("Rate limit not checked, Redis unavailable: %s", error)
         return
     if wait is not None:

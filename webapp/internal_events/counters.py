@@ -3,6 +3,11 @@
 Unique counts are HyperLogLogs (about 0.81% standard error, at most 12 KB a key);
 totals and sums are plain counters. Both are kept per UTC day so any rolling
 window is a union (PFCOUNT of several keys) or a sum of days.
+
+Writes apply at most once. Every writer (a thread of a process) numbers its
+batches, and the script writing a batch's keys for one event also keeps the
+writer's last applied number in a marker of the same slot: a batch sent again
+(a retry, a replay from the spool, a reply lost after Redis applied it) is skipped.
 """
 
 import hashlib
@@ -41,18 +46,27 @@ def _number(raw):
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
-# Applies a batch of merged writes for one hash slot. ARGV: ttl, then per key an op and its payload:
+# Applies a batch of merged writes for one hash slot, unless its number says it already was.
+# KEYS[1] is the writer's marker, the others the keys written.
+# ARGV: batch number, marker ttl, key ttl, then per key an op and its payload:
 #   u <n> <elements...>  PFADD to a daily HyperLogLog, refresh its expiry
 #   d <amount>           INCRBY a daily counter, refresh its expiry;   D: the same with INCRBYFLOAT
 #   a <amount>           INCRBY an all-time counter (never expires);   A: the same with INCRBYFLOAT
+# PFADD takes at most 1000 elements at a time: Lua's unpack fails beyond about 8000.
 APPLY_WRITES = """
-local ttl = ARGV[1]
-local at = 2
-for _, key in ipairs(KEYS) do
+local done = redis.call('GET', KEYS[1])
+if done and tonumber(done) >= tonumber(ARGV[1]) then return 0 end
+local ttl = ARGV[3]
+local at = 4
+for index = 2, #KEYS do
+  local key = KEYS[index]
   local op = ARGV[at]
   if op == 'u' then
     local n = tonumber(ARGV[at + 1])
-    redis.call('PFADD', key, unpack(ARGV, at + 2, at + 1 + n))
+    local last = at + 1 + n
+    for first = at + 2, last, 1000 do
+      redis.call('PFADD', key, unpack(ARGV, first, math.min(first + 999, last)))
+    end
     redis.call('EXPIRE', key, ttl)
     at = at + 2 + n
   else
@@ -63,8 +77,11 @@ for _, key in ipairs(KEYS) do
     at = at + 2
   end
 end
-return #KEYS
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
 """
+# Long enough for any outage the spool covers; past it, a batch in flight when Redis went down may count twice.
+MARKER_TTL_SECONDS = 30 * 86400
 
 
 class WritePlan:
@@ -102,14 +119,14 @@ class WritePlan:
             writes.setdefault(key, [op, 0])[1] += amount
 
     def script_calls(self):
-        """(keys, args) for one script call per slot."""
-        for writes in self.slots.values():
+        """(event, keys, args) for one script call per slot."""
+        for event, writes in self.slots.items():
             if not writes:
                 continue
             args = [RETENTION_SECONDS]
             for op, payload in writes.values():
                 args += [op, len(payload), *payload] if op == "u" else [op, payload]
-            yield list(writes), args
+            yield event, list(writes), args
 
 
 class CounterStore:
@@ -124,16 +141,27 @@ class CounterStore:
     def plan(self):
         return WritePlan(self.keys)
 
-    def write(self, plan):
-        """Apply a plan in one round trip (one script call per slot, pipelined)."""
-        calls = list(plan.script_calls())
-        if not calls:
-            return
-        try:
-            self._run(calls)
-        except NoScriptError:  # the server restarted or flushed its scripts
-            self._script_sha = None
-            self._run(calls)
+    def write(self, plan, writer, number):
+        """Apply a plan as batch `number` of `writer`, in one round trip (one script call per slot, pipelined).
+
+        Returns the markers used. Safe to call again with the same writer and number.
+        """
+        return self.write_many([(plan, writer, number)])
+
+    def write_many(self, batches):
+        """`write` for several (plan, writer, number) batches in one round trip."""
+        calls = [
+            ([self.keys.writer_marker(event, writer), *keys], [number, MARKER_TTL_SECONDS, *args])
+            for plan, writer, number in batches
+            for event, keys, args in plan.script_calls()
+        ]
+        if calls:
+            try:
+                self._run(calls)
+            except NoScriptError:  # the server restarted or flushed its scripts: slots done are skipped
+                self._script_sha = None
+                self._run(calls)
+        return [keys[0] for keys, args in calls]
 
     def _run(self, calls):
         if self._script_sha is None:
@@ -144,7 +172,8 @@ class CounterStore:
             return
         pipe = self.pipeline()
         for keys, args in calls:
-            pipe.evalsha(self._script_sha, len(keys), *keys, *args)
+            # Not pipe.evalsha: a cluster pipeline refuses that method but routes the command by its keys.
+            pipe.execute_command("EVALSHA", self._script_sha, len(keys), *keys, *args)
         pipe.execute()
 
     def pipeline(self):

@@ -103,6 +103,9 @@ def _read_yaml(path, shown, problems):
     except (OSError, UnicodeDecodeError) as error:
         problems.append(Problem(shown, "", f"cannot be read ({error})"))
         return None
+    except RecursionError:  # PyYAML recurses once per level of nesting
+        problems.append(Problem(shown, "", "is nested too deeply to be a definition"))
+        return None
     if not isinstance(document, dict):
         problems.append(Problem(shown, "", "must be a YAML mapping of fields"))
         return None

@@ -42,5 +42,9 @@ class KeySpace:
         """A key of its own slot for short-lived work such as merging HLLs of several events."""
         return f"{self.prefix}{{scratch:{name}}}"
 
+    def writer_marker(self, event, writer):
+        """The last batch number of `writer` applied to `event`'s keys, in their slot (see idempotent_writes)."""
+        return f"{self.prefix}{{{event}}}:w:{writer}"
+
     def internal(self, name):
         return f"{self.prefix}{{_internal}}:{name}"

@@ -54,6 +54,10 @@ class LiveDefinitions:
                 self.error = error
                 log.error("Keeping the last valid internal events definitions: %s", error)
                 return False
+            except Exception as error:  # a loader bug must not take tracking down with it
+                self.error = error
+                log.exception("Keeping the last valid internal events definitions: loading failed")
+                return False
             self.error = None
             log.info("Reloaded internal events definitions from %s", self.folder)
             return True

@@ -10,8 +10,6 @@ import logging
 import math
 from collections import Counter
 
-from redis.exceptions import RedisError
-
 from .counters import unique_element
 from .errors import (
     InvalidIdentifierError,
@@ -31,10 +29,11 @@ MAX_ID = 2**63 - 1
 
 
 class InternalEvents:
-    def __init__(self, definitions, counters, snowplow=None, environment="production", raise_errors=False,
+    def __init__(self, definitions, counters, delivery, snowplow=None, environment="production", raise_errors=False,
                  write_behind=False):
         self.live_definitions = definitions
         self.counters = counters
+        self.delivery = delivery
         self.snowplow = snowplow
         self.environment = environment
         self.raise_errors = raise_errors
@@ -143,16 +142,8 @@ class InternalEvents:
         return self.writer is None or self.writer.flush(timeout)
 
     def write(self, events):
-        """Write events to Redis in one round trip, then queue them for Snowplow."""
-        definitions, day = self.definitions, today()
-        plan = self.counters.plan()
-        for event in events:
-            plan.add(definitions.rules_for(event.name), event, day)
-        try:
-            self.counters.write(plan)
-        except RedisError as error:
-            self.errors["redis"] += len(events)
-            log.error("Redis unavailable, %d event(s) not counted: %s", len(events), error)
+        """Count events in Redis in one round trip (in the spool while Redis is unavailable), then queue them for Snowplow."""
+        self.delivery.write(self.definitions, events, today())
         if self.snowplow is not None:
             for event in events:
                 try:
@@ -160,6 +151,13 @@ class InternalEvents:
                 except Exception:  # a tracker bug must never break the caller
                     self.errors["snowplow"] += 1
                     log.exception("Could not queue event %s for Snowplow", event.name)
+
+    def close(self):
+        """Write what is queued, stop the spool's replay thread and send what Snowplow still has queued."""
+        self.flush()
+        self.delivery.close()
+        if self.snowplow is not None:
+            self.snowplow.close()
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -1,0 +1,209 @@
+"""The usage-data API under gunicorn on loopback, beside a do-nothing Flask endpoint served the same way.
+
+Concurrent client processes send single events (`track_event`) and batches of 50
+(`track_events`) as a signed-in user, with the browser's same-origin headers.
+The app runs as in production (write-behind, Snowplow off, the rate limit set out
+of reach); rounds alternate between the contenders, each figure is the median
+round. After the run the servers stop (flushing what they queued) and the
+counts in Redis must equal what the clients were told was accepted.
+"""
+
+import http.client
+import json
+import multiprocessing
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import redis
+import requests
+
+from webapp.config import PROJECT_ROOT, from_environment
+from webapp.internal_events.model import Rule
+from webapp.internal_events.setup import build
+from tests.servers import free_port, wait_until
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# Two per core: a worker waiting on Redis or SQLite leaves its core to another. Both servers get the same.
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+ROUNDS = 3
+SECONDS = 3.0  # per contender and round
+BATCH = 50  # the API's maximum per request
+EVENT = "project_viewed"  # four unique metrics and the event's totals
+NOOP = "baseline: do-nothing Flask endpoint"
+SINGLE = "track_event, one event a request"
+BATCHED = f"track_events, {BATCH} events a request"
+
+
+def gunicorn(app, env, port):
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",
+         "--graceful-timeout", "30", app],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def answering(url):
+    try:
+        requests.get(url, timeout=5)
+        return True
+    except requests.RequestException:  # not listening yet, or a worker still starting
+        return False
+
+
+def sign_in(base):
+    """The session cookie of the demo user alice, through the real sign-in form."""
+    session = requests.Session()
+    page = session.get(f"{base}/users/sign_in", timeout=10).text
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    answer = session.post(f"{base}/users/sign_in", allow_redirects=False, timeout=10,
+                          data={"username": "alice", "password": "alice-demo", "csrf_token": token})
+    assert answer.status_code == 302, "sign-in failed"
+    return "; ".join(f"{name}={value}" for name, value in session.cookies.items())
+
+
+def client(port, path, body, headers, seconds, results):
+    """One client process: requests back to back for `seconds`; puts (latencies, statuses) on `results`."""
+    latencies, statuses = [], {}
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+            connection.close()
+        except OSError as error:
+            status = type(error).__name__
+        latencies.append(time.perf_counter() - start)
+        statuses[status] = statuses.get(status, 0) + 1
+    results.put((latencies, statuses))
+
+
+def load(port, path, body, headers):
+    """CLIENTS processes at once for SECONDS: (requests/s, latencies, statuses)."""
+    results = multiprocessing.Queue()
+    processes = [multiprocessing.Process(target=client, args=(port, path, body, headers, SECONDS, results))
+                 for _ in range(CLIENTS)]
+    start = time.perf_counter()
+    for process in processes:
+        process.start()
+    gathered = [results.get() for _ in processes]
+    elapsed = time.perf_counter() - start
+    for process in processes:
+        process.join()
+    latencies = [value for lat, _ in gathered for value in lat]
+    statuses = {}
+    for _, counts in gathered:
+        for status, count in counts.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return len(latencies) / elapsed, latencies, statuses
+
+
+def main():
+    folder = tempfile.mkdtemp()
+    prefix = f"bench:api:{uuid.uuid4().hex[:8]}:"
+    env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL,
+           "INTERNAL_EVENTS_KEY_PREFIX": prefix, "DATABASE_PATH": f"{folder}/webapp.sqlite",
+           "WEBAPP_INSTANCE_PATH": folder, "USAGE_DATA_RATE_LIMIT": str(10**12)}
+    env.pop("SNOWPLOW_COLLECTOR_URL", None)
+    subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"], cwd=PROJECT_ROOT, check=True,
+                   env={**env, "WEBAPP_ENV": "test"}, stdout=subprocess.DEVNULL)
+    app_port, noop_port = free_port(), free_port()
+    servers = [gunicorn("webapp:create_app()", env, app_port), gunicorn("bench.noop_app:app", env, noop_port)]
+    try:
+        wait_until(lambda: answering(f"http://127.0.0.1:{app_port}/users/sign_in"), timeout=30, message="app")
+        wait_until(lambda: answering(f"http://127.0.0.1:{noop_port}/"), timeout=30, message="baseline")
+        figures, accepted = run(app_port, noop_port, sign_in(f"http://127.0.0.1:{app_port}"), env)
+    finally:
+        for server in servers:  # SIGTERM: workers finish, write what they queued, and exit
+            server.send_signal(signal.SIGTERM)
+            server.wait(60)
+    counted = count(env, folder)
+    clean(prefix)
+    report(figures, accepted, counted)
+
+
+def run(app_port, noop_port, cookie, env):
+    origin = f"http://127.0.0.1:{app_port}"
+    headers = {"Content-Type": "application/json", "Origin": origin, "Sec-Fetch-Site": "same-origin",
+               "Cookie": cookie}
+    project_id = website_id(env)
+    one = {"event": EVENT, "project_id": project_id}
+    contenders = {
+        NOOP: (noop_port, "/noop", json.dumps(one), {"Content-Type": "application/json"}, 1),
+        SINGLE: (app_port, "/api/v4/usage_data/track_event", json.dumps(one), headers, 1),
+        BATCHED: (app_port, "/api/v4/usage_data/track_events", json.dumps({"events": [one] * BATCH}), headers,
+                  BATCH),
+    }
+    figures = {name: [] for name in contenders}
+    accepted = 0
+    for _ in range(ROUNDS):
+        for name, (port, path, body, extra, per_request) in contenders.items():
+            rate, latencies, statuses = load(port, path, body, extra)
+            figures[name].append((rate, rate * per_request, latencies, statuses))
+            if port == app_port:
+                accepted += statuses.get(200, 0) * per_request
+    return figures, accepted
+
+
+def website_id(env):
+    """The demo project the events name (public, alice is a member)."""
+    from webapp import create_app
+    from webapp.store import projects, users
+
+    app = create_app({"DATABASE": env["DATABASE_PATH"], "WEBAPP_ENV": "test", "SECRET_KEY": "bench",
+                      "REDIS_URL": REDIS_URL, "SNOWPLOW_COLLECTOR_URL": None})
+    with app.app_context():
+        return projects.visible_by_path(users.by_username("alice"), "acme", "website").id
+
+
+def count(env, folder):
+    """The event's all-time total in Redis, as the servers left it."""
+    events = build(from_environment({k: v for k, v in env.items()}), folder)
+    try:
+        return int(events.counters.redis.get(events.counters.keys.all_time(Rule(EVENT))) or 0)
+    finally:
+        events.close()
+
+
+def clean(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start:start + 1000])
+    client.close()
+
+
+def report(figures, accepted, counted):
+    print(f"\n== usage-data API under gunicorn ({WORKERS} workers, sync), {CLIENTS} client processes, "
+          f"{ROUNDS} alternating rounds of {SECONDS:.0f} s; loopback, same 2 cores ==")
+    print(f"{'contender':40} {'requests/s':>11} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    medians = {}
+    for name, rounds in figures.items():
+        rate = statistics.median(r[0] for r in rounds)
+        events = statistics.median(r[1] for r in rounds)
+        latencies = sorted(value for r in rounds for value in r[2])
+        errors = sum(count for r in rounds for status, count in r[3].items() if status != 200)
+        medians[name] = (rate, events, errors)
+        p50, p99 = latencies[len(latencies) // 2] * 1e3, latencies[int(len(latencies) * 0.99)] * 1e3
+        print(f"{name:40} {rate:11,.0f} {events:10,.0f} {p50:8.1f} {p99:8.1f} {errors:7}")
+    ratios = [s[0] / n[0] for s, n in zip(figures[SINGLE], figures[NOOP])]
+    ratio = statistics.median(ratios)
+    batched = medians[BATCHED][1]
+    errors = sum(errors for _, _, errors in medians.values())
+    exact = counted == accepted
+    print(f"single-event requests vs do-nothing endpoint: {ratio:.0%} (target >= 50%: "
+          f"{'met' if ratio >= 0.5 else 'NOT met'})")
+    print(f"batched ingestion: {batched:,.0f} events/s (target >= 20,000: {'met' if batched >= 20_000 else 'NOT met'})")
+    print(f"errors: {errors} (target 0: {'met' if errors == 0 else 'NOT met'}); "
+          f"counted after the run: {counted:,} of {accepted:,} accepted ({'exact' if exact else 'NOT exact'})")

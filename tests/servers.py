@@ -1,0 +1,155 @@
+"""Throwaway servers that fault and scale tests may stop and restart: redis-server processes and app servers.
+
+Each runs on a free local port chosen once, so a restarted server comes back
+where its clients expect it.
+"""
+
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import redis
+from werkzeug.serving import make_server
+
+CLUSTER_BUS_OFFSET = 10000  # a cluster node also listens on its port + 10000
+
+
+def free_port(with_bus=False):
+    """A free local port; `with_bus` also needs port + 10000 free, for a cluster node's bus."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if not with_bus:
+            return port
+        if port + CLUSTER_BUS_OFFSET <= 65535 and _bindable(port + CLUSTER_BUS_OFFSET):
+            return port
+
+
+def _bindable(port):
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_until(condition, timeout=10.0, interval=0.05, message="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{message} not met within {timeout} s")
+        time.sleep(interval)
+
+
+class RedisServer:
+    """One redis-server process; `persistent` keeps data across stop/start like a production server."""
+
+    def __init__(self, directory, *options, persistent=False):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port(with_bus="--cluster-enabled" in options)
+        self.options = list(options)
+        if persistent:
+            self.options += ["--appendonly", "yes"]  # a clean stop (SIGTERM) writes everything out
+        else:
+            self.options += ["--appendonly", "no"]
+        self.process = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self):
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                   "--dir", str(self.directory), *self.options]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        try:
+            wait_until(lambda: self._answers(client), message=f"redis-server on port {self.port}")
+        finally:
+            client.close()
+        return self
+
+    def stop(self):
+        """SIGTERM: the server finishes what it is doing, flushes its log and exits, like a clean shutdown."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+    def _answers(self, client):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+        try:
+            return client.ping()
+        except redis.ConnectionError:
+            return False
+
+
+class RedisClusterServers:
+    """A Redis Cluster of `size` masters, no replicas; `url` is what REDIS_URL takes."""
+
+    def __init__(self, directory, size=3):
+        self.nodes = [
+            RedisServer(Path(directory) / f"node{i}", "--cluster-enabled", "yes",
+                        "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+            for i in range(size)
+        ]
+
+    @property
+    def url(self):
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self):
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30,
+        )
+        for node in self.nodes:
+            client = redis.Redis(port=node.port)
+            try:
+                wait_until(lambda: client.cluster("info")["cluster_state"] == "ok",
+                           message=f"cluster_state:ok on port {node.port}")
+            finally:
+                client.close()
+        return self
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()
+
+
+class AppServer:
+    """A WSGI app served over real HTTP on a fixed local port, in a thread; can be stopped and started again."""
+
+    def __init__(self, app, port=None):
+        self.app = app
+        self.port = port or free_port()
+        self.server = self.thread = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(5)
+        self.server = self.thread = None

@@ -1,0 +1,129 @@
+"""Definitions edited while the app runs: a bad edit never crashes tracking, keeps the last valid set and is reported."""
+
+import logging
+import os
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from webapp import create_app
+from webapp.internal_events.definitions import Definitions
+
+METRIC = "metrics/counts_all/count_total_project_created.yml"
+EVENT = "events/project_created.yml"
+
+
+@pytest.fixture
+def live_events(make_events):
+    events = make_events()
+    events.live_definitions.check_interval = 0  # look at the files on every call, as development does
+    return events
+
+
+def write(path, content):
+    """Write and move the mtime forward, so even a same-size rewrite within one clock tick is noticed."""
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+
+
+def track_project_created(events):
+    return events.track("project_created", user_id=1, namespace_id=2, project_id=3)
+
+
+@pytest.mark.parametrize("file, content, reported", [
+    (EVENT, "action: project_created\ndescription: [unclosed", "is not valid YAML"),
+    (EVENT, b"\xff\xfe not utf-8", "cannot be read"),
+    (EVENT, "[" * 5000 + "]" * 5000, "nested too deeply"),
+    (METRIC, yaml.safe_dump({"key_path": "counts.x", "description": "d", "time_frame": "7d",
+                             "data_source": "internal_events", "status": "active",
+                             "events": [{"name": "no_such_event"}]}), "is not defined in events/"),
+    (METRIC, "", "must be a YAML mapping"),
+])
+def test_bad_edit_keeps_the_last_valid_set_and_says_why(live_events, definitions_dir, caplog, file, content, reported):
+    before = live_events.definitions
+    write(definitions_dir / file, content)
+
+    with caplog.at_level(logging.ERROR):
+        assert track_project_created(live_events)
+    assert live_events.definitions is before
+    assert reported in str(live_events.live_definitions.error)
+    assert any("Keeping the last valid" in r.message and reported in r.message for r in caplog.records)
+
+
+def test_fixing_the_file_clears_the_error_and_takes_the_new_set(live_events, definitions_dir):
+    path = definitions_dir / EVENT
+    original = path.read_text()
+    write(path, "description: [")
+    track_project_created(live_events)
+    assert live_events.live_definitions.error is not None
+
+    write(path, original)
+    write(definitions_dir / "events" / "new_thing_happened.yml",
+          "action: new_thing_happened\ndescription: A new event added while running\n")
+    assert live_events.track("new_thing_happened")
+    assert live_events.live_definitions.error is None
+
+
+def test_status_command_and_pages_while_definitions_are_broken(config, definitions_dir):
+    app = create_app(config)
+    app.extensions["internal_events"].live_definitions.check_interval = 0
+    write(definitions_dir / EVENT, "description: [")
+
+    assert app.test_client().get("/").status_code == 200
+    result = app.test_cli_runner().invoke(args=["internal-events", "status"])
+    assert result.exit_code == 1
+    assert "project_created.yml" in result.output and "is not valid YAML" in result.output
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@st.composite
+def edits(draw):
+    """A definitions file after a careless edit: fields replaced, removed or added, or any text at all."""
+    file = draw(st.sampled_from([EVENT, METRIC]))
+    kind = draw(st.sampled_from(["fields", "text", "bytes"]))
+    if kind == "text":
+        return file, draw(st.text(max_size=200))
+    if kind == "bytes":
+        return file, draw(st.binary(max_size=200))
+    return file, {"fields": draw(st.lists(st.tuples(st.text(max_size=20), json_values | st.just(None)),
+                                          min_size=1, max_size=4)),
+                  "remove": draw(st.lists(st.text(max_size=20), max_size=2))}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edit=edits())
+def test_no_edit_ever_breaks_tracking(live_events, definitions_dir, edit):
+    file, change = edit
+    path = definitions_dir / file
+    original = path.read_text()
+    if isinstance(change, dict):
+        document = yaml.safe_load(original)
+        fields = dict(change["fields"])
+        # Edit the real fields most of the time: a random name rarely hits one.
+        for name, value in zip(sorted(document), fields.values()):
+            document[name] = value
+        for name in change["remove"]:
+            document.pop(name, None)
+        change = yaml.safe_dump(document)
+    try:
+        write(path, change)
+        definitions = live_events.definitions
+        assert isinstance(definitions, Definitions)
+        assert "project_viewed" in definitions.events
+        assert live_events.track("project_viewed", user_id=1, namespace_id=2, project_id=3)
+    finally:
+        write(path, original)
+    live_events.definitions  # reloads the original
+    assert live_events.live_definitions.error is None

@@ -1,0 +1,113 @@
+"""`make serve`: gunicorn worker processes share nothing in memory, yet every event counts once and the rate limit holds."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+
+import pytest
+import requests
+
+from conftest import LiveSession, sign_in
+from servers import free_port, wait_until
+from webapp.config import PROJECT_ROOT, from_environment
+from webapp.internal_events.model import Rule
+from webapp.internal_events.setup import build
+
+WORKERS = 3
+LIMIT = 500  # events per user and hour
+WINDOW = 3600
+API = "/api/v4/usage_data"
+
+
+@pytest.fixture
+def served(tmp_path, redis_url, key_prefix):
+    """`make serve` on a free port, with this test's Redis key prefix and its own database."""
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
+           "DATABASE_PATH": str(tmp_path / "webapp.sqlite"), "WEBAPP_INSTANCE_PATH": str(tmp_path),
+           "USAGE_DATA_RATE_LIMIT": str(LIMIT), "USAGE_DATA_RATE_LIMIT_WINDOW": str(WINDOW)}
+    env.pop("WEBAPP_ENV", None)  # make serve's own default: development, with the demo data
+    server = subprocess.Popen(["make", "--no-print-directory", "serve", f"PORT={port}", f"WORKERS={WORKERS}"],
+                              cwd=PROJECT_ROOT, env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(base), timeout=60, interval=0.2, message="make serve")
+        yield base, {**env, "WEBAPP_ENV": "development"}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # make, gunicorn and its workers: the group this test started
+        server.wait(30)
+
+
+def _answers(base):
+    try:
+        return requests.get(f"{base}/users/sign_in", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def same_origin(session):
+    session.headers.update({"Origin": session.base, "Sec-Fetch-Site": "same-origin"})
+    return session
+
+
+def send(session, events):
+    if len(events) == 1:
+        answer = session.post(f"{API}/track_event", json=events[0])
+        return answer, (1 if answer.status_code == 200 else 0)
+    answer = session.post(f"{API}/track_events", json={"events": events})
+    return answer, (answer.json()["accepted"] if answer.status_code == 200 else 0)
+
+
+def test_counts_are_exact_across_workers_and_the_rate_limit_is_shared(served):
+    base, env = served
+    started = time.time()
+    users = {name: same_origin(sign_in(LiveSession(base), name)) for name in ("alice", "bob", "admin")}
+    event = {"event": "project_viewed", "project_id": _website_id(env["DATABASE_PATH"])}
+
+    # 150 events per user, single and batched, all users at once: every worker gets some.
+    work = [(session, [event] * size) for session in users.values() for size in [1] * 50 + [10] * 10]
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda job: send(*job), work))
+    assert all(answer.status_code == 200 for answer, _ in outcomes)
+    accepted = sum(count for _, count in outcomes)
+    assert accepted == 450
+
+    # Bob goes over his limit from several threads: exactly what fits is accepted, batches whole.
+    lock, refused = threading.Lock(), []
+
+    def over(_):
+        answer, count = send(users["bob"], [event] * 10)
+        if answer.status_code == 429:
+            with lock:
+                refused.append(answer)
+        return count
+
+    with ThreadPoolExecutor(8) as pool:
+        over_limit = sum(pool.map(over, range(40)))
+    if int(started // WINDOW) == int(time.time() // WINDOW):  # unless the run straddled the hour
+        assert over_limit == LIMIT - 150
+    assert over_limit <= LIMIT
+    assert len(refused) == 40 - over_limit // 10
+    assert all(r.headers["Retry-After"].isdigit() and "rate limit" in r.json()["error"] for r in refused)
+
+    events = build(from_environment(env), env["WEBAPP_INSTANCE_PATH"])
+    try:
+        counted = int(events.counters.redis.get(events.counters.keys.all_time(Rule("project_viewed"))) or 0)
+        writers = list(events.counters.redis.scan_iter(match=events.counters.keys.writer_marker("project_viewed", "*")))
+    finally:
+        events.close()
+    assert counted == accepted + over_limit
+    assert len(writers) >= 2, "the events were written by more than one worker process"
+
+
+def _website_id(database):
+    """The demo's public project acme/website, as make serve seeded it."""
+    with closing(sqlite3.connect(database)) as db:
+        return db.execute("SELECT p.id FROM projects p JOIN namespaces n ON n.id = p.namespace_id"
+                          " WHERE n.path = 'acme' AND p.path = 'website'").fetchone()[0]

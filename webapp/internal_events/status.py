@@ -1,0 +1,34 @@
+"""What an operator needs to see about tracking: can it reach Redis, what waits in the spool, are the definitions valid."""
+
+from .delivery import REDIS_FAILURES
+
+
+def status(internal_events):
+    """A JSON-ready report; `healthy` is False when something needs a person's attention."""
+    definitions_error = internal_events.live_definitions.error
+    spool = internal_events.delivery.status()
+    redis_error = _redis_error(internal_events.counters.redis)
+    report = {
+        "redis": {"reachable": redis_error is None, "error": redis_error},
+        "spool": spool,
+        "definitions": {
+            "folder": str(internal_events.live_definitions.folder),
+            "error": str(definitions_error) if definitions_error else None,
+        },
+        "tracking_errors_in_this_process": dict(internal_events.errors),
+    }
+    snowplow_dropped = 0
+    if internal_events.snowplow is not None:
+        report["snowplow"] = internal_events.snowplow.status()
+        snowplow_dropped = report["snowplow"]["dropped"]
+    report["healthy"] = (redis_error is None and definitions_error is None
+                         and spool["dropped"] == 0 and snowplow_dropped == 0)
+    return report
+
+
+def _redis_error(client):
+    try:
+        client.ping()
+    except REDIS_FAILURES as error:
+        return f"{type(error).__name__}: {error}"
+    return None
