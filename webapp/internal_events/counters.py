@@ -94,25 +94,21 @@ class WritePlan:
     def __init__(self, keyspace: KeySpace):
         self.keys = keyspace
         self.slots = {}  # event name -> {key: [op, payload]}
-        self.skipped = []  # (event, rule) pairs that lacked the data their rule counts
 
     def add(self, rules, event, day):
+        """Queue the writes of `event`'s rules; a rule lacking its data is left out (`prepare` reports it)."""
         writes = self.slots.setdefault(event.name, {})
         for rule in rules:
             if not rule.matches(event.properties):
                 continue
             if rule.kind == "unique":
                 element = unique_element(rule, event)
-                if element is None:
-                    self.skipped.append((event, rule))
-                else:
+                if element is not None:
                     writes.setdefault(self.keys.daily(rule, day), ["u", []])[1].append(element)
             elif rule.kind == "total":
                 self._count(writes, rule, day, "d", "a", 1)
             elif "value" in event.properties:
                 self._count(writes, rule, day, "D", "A", event.properties["value"])
-            else:
-                self.skipped.append((event, rule))
 
     def _count(self, writes, rule, day, daily_op, all_op, amount):
         for key, op in ((self.keys.daily(rule, day), daily_op), (self.keys.all_time(rule), all_op)):
