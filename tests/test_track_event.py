@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -305,6 +306,19 @@ def test_write_behind_is_exact_and_shares_round_trips(make_events, round_trips):
     assert events.flush()
     assert len(round_trips) < 2000, "events queued while a write is in flight go out together"
     assert values(events)["counts.count_total_project_starred"] == 2000
+
+
+def test_write_behind_lingers_so_a_trickle_of_events_shares_a_round_trip(make_events, round_trips):
+    events = make_events(WEBAPP_ENV="production", WRITE_BEHIND=True)
+    events.track("project_starred", user_id=0, project_id=1)  # connects and loads the script
+    assert events.flush()
+    round_trips.clear()
+    for user in range(1, 10):  # a few hundred requests a second
+        events.track("project_starred", user_id=user, project_id=1)
+        time.sleep(0.002)
+    assert events.flush()
+    assert len(round_trips) == 1
+    assert values(events)["counts.count_total_project_starred"] == 10
 
 
 def test_write_behind_flushes_when_the_process_exits(events):
