@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 from flask import render_template
 
-from conftest import csrf_token_of, submit_sign_in
+from conftest import csrf_token_of, sign_in, submit_sign_in
 from webapp.internal_events import current
 from webapp.internal_events.windows import today
 from webapp.store import namespaces, projects, users
@@ -74,6 +74,15 @@ def test_sign_in_sets_a_httponly_samesite_lax_session_cookie(demo):
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert page_context(client.get("/").text)["user_id"] is not None
+
+
+def test_secret_key_rotation_keeps_sessions_signed_with_a_fallback_and_drops_others(demo):
+    client = sign_in(demo.test_client(), "alice")
+    client.get("/")  # the session is complete (CSRF token made) and signed with SECRET_KEY "test"
+    demo.config.update(SECRET_KEY="rotated", SECRET_KEY_FALLBACKS=["test"])
+    assert page_context(client.get("/").text)["user_id"] is not None
+    demo.config.update(SECRET_KEY_FALLBACKS=[])
+    assert page_context(client.get("/").text)["user_id"] is None
 
 
 def test_wrong_password_is_refused(demo):

@@ -27,13 +27,15 @@ def create_app(config=None):
         raise RuntimeError("SECRET_KEY must be set in production")
     app.extensions["internal_events"] = build(app.config, app.instance_path)
 
-    from . import admin, assets, auth, collector, csrf, db, groups, pages, projects, security_headers, tracking_context
+    from . import admin, assets, auth, collector, csrf, db, groups, pages, projects, security_headers, session_cookie
+    from . import tracking_context
     from . import dashboard
     from .api import usage_data
     from .cli import internal_events_cli
     from .seed import seed_demo_command
 
     db.init_app(app)
+    session_cookie.init_app(app)
     csrf.init_app(app, exempt_blueprints={usage_data.bp.name, collector.bp.name})
     security_headers.init_app(app)
     tracking_context.init_app(app)

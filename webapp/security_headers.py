@@ -37,6 +37,9 @@ def content_security_policy(nonce=None):
     return "; ".join(parts)
 
 
+DEFAULT_POLICY = content_security_policy()  # most responses have no nonce: built once
+
+
 def csp_nonce():
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -48,7 +51,9 @@ def init_app(app):
 
     @app.after_request
     def add_headers(response):
-        response.headers.setdefault("Content-Security-Policy", content_security_policy(g.get("csp_nonce")))
+        nonce = g.get("csp_nonce")
+        response.headers.setdefault("Content-Security-Policy",
+                                    content_security_policy(nonce) if nonce else DEFAULT_POLICY)
         for name, value in OTHER_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
