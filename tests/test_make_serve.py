@@ -14,6 +14,7 @@ import requests
 
 from conftest import LiveSession, sign_in
 from servers import free_port, wait_until
+from webapp.api.rate_limit import RateLimit
 from webapp.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.model import Rule
 from webapp.internal_events.setup import build
@@ -78,7 +79,8 @@ def test_counts_are_exact_across_workers_and_the_rate_limit_is_shared(served):
     accepted = sum(count for _, count in outcomes)
     assert accepted == 450
 
-    # Bob goes over his limit from several threads: exactly what fits is accepted, batches whole.
+    # Bob goes over his limit from several threads: never more than fits, batches whole. Each other
+    # worker may still hold part of a block of his allowance (see webapp/api/rate_limit.py).
     lock, refused = threading.Lock(), []
 
     def over(_):
@@ -91,7 +93,7 @@ def test_counts_are_exact_across_workers_and_the_rate_limit_is_shared(served):
     with ThreadPoolExecutor(8) as pool:
         over_limit = sum(pool.map(over, range(40)))
     if int(started // WINDOW) == int(time.time() // WINDOW):  # unless the run straddled the hour
-        assert over_limit == LIMIT - 150
+        assert LIMIT - 150 - (WORKERS - 1) * RateLimit(LIMIT, WINDOW).block <= over_limit <= LIMIT - 150
     assert over_limit <= LIMIT
     assert len(refused) == 40 - over_limit // 10
     assert all(r.headers["Retry-After"].isdigit() and "rate limit" in r.json()["error"] for r in refused)

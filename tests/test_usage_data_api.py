@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import sign_in
-from webapp.api.rate_limit import retry_after
+from webapp.api.rate_limit import RateLimit
 from webapp.internal_events import current
 from webapp.internal_events.service_ping import metric_values
 from webapp.store import namespaces, projects, users
@@ -312,14 +312,37 @@ def test_rate_limit_zero_turns_it_off(make_demo):
 
 
 def test_rate_limit_windows_start_afresh(redis_client, key_prefix):
-    window = 60
+    window, limit = 60, RateLimit(3, 60)
     start = 1_000_000 * window + 10  # 10 s into a window
-    assert retry_after(redis_client, key_prefix, 7, 3, 3, window, now=start) is None
-    assert retry_after(redis_client, key_prefix, 7, 1, 3, window, now=start + 5) == 45
-    assert retry_after(redis_client, key_prefix, 7, 1, 3, window, now=start + 49.6) == 1  # rounds up, never 0
-    assert retry_after(redis_client, key_prefix, 7, 3, 3, window, now=start + 50) is None  # the next window
-    assert retry_after(redis_client, key_prefix, 8, 3, 3, window, now=start + 5) is None  # another user
+    assert limit.retry_after(redis_client, key_prefix, 7, 3, now=start) is None
+    assert limit.retry_after(redis_client, key_prefix, 7, 1, now=start + 5) == 45
+    assert limit.retry_after(redis_client, key_prefix, 7, 1, now=start + 49.6) == 1  # rounds up, never 0
+    assert limit.retry_after(redis_client, key_prefix, 7, 3, now=start + 50) is None  # the next window
+    assert limit.retry_after(redis_client, key_prefix, 8, 3, now=start + 5) is None  # another user
     assert 0 < redis_client.ttl(f"{key_prefix}{{rate_limit:7}}:{1_000_001}") <= window + 1
+
+
+def test_rate_limit_takes_the_allowance_from_redis_in_blocks(redis_client, key_prefix):
+    limit, now = RateLimit(500, 3600), 1_000_000 * 3600 + 10
+    key = f"{key_prefix}{{rate_limit:7}}:{1_000_000}"
+    assert limit.block == 10
+    for _ in range(10):
+        assert limit.retry_after(redis_client, key_prefix, 7, 1, now=now) is None
+    assert int(redis_client.get(key)) == 10  # ten events, one round trip
+    assert limit.retry_after(redis_client, key_prefix, 7, 4, now=now) is None
+    assert limit.retry_after(redis_client, key_prefix, 7, 25, now=now) is None  # more than is left, or in a block
+    assert int(redis_client.get(key)) == 39  # the 6 left of the second block, and just the 19 missing
+
+
+
+def test_processes_sharing_a_limit_never_pass_it_and_strand_at_most_a_block_each(redis_client, key_prefix):
+    processes, now = [RateLimit(500, 3600) for _ in range(3)], 1_000_000 * 3600 + 10
+    accepted = 0
+    for turn in range(700):  # users send single events and batches, spread over the processes
+        amount = 1 if turn % 3 else 7 if turn % 5 else 50
+        if processes[turn % len(processes)].retry_after(redis_client, key_prefix, 7, amount, now=now) is None:
+            accepted += amount
+    assert 500 - (len(processes) - 1) * processes[0].block <= accepted <= 500
 
 
 def test_rate_limit_comes_from_the_environment():

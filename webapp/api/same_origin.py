@@ -8,10 +8,8 @@ this also stops sibling subdomains, which count as same-site.
 """
 
 
-def cross_site_problem(headers, own_origin, has_valid_token=False):
-    """Why this request must be refused as cross-site, or None when it comes from our own pages."""
-    if has_valid_token:
-        return None
+def cross_site_problem(headers, own_origin):
+    """Why this request must be refused as cross-site (unless it has the CSRF token), or None."""
     site = headers.get("Sec-Fetch-Site")
     if site is not None and site != "same-origin":
         return f"cross-site request refused (Sec-Fetch-Site: {site[:40]})"

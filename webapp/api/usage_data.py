@@ -36,6 +36,13 @@ class Refused(Exception):
         self.status = status
 
 
+@bp.record_once
+def _set_up_rate_limit(state):
+    config = state.app.config
+    state.app.extensions["usage_data_rate_limit"] = rate_limit.RateLimit(config["USAGE_DATA_RATE_LIMIT"],
+                                                                         config["USAGE_DATA_RATE_LIMIT_WINDOW"])
+
+
 @bp.before_request
 def require_user():
     if g.user is None:
@@ -82,9 +89,8 @@ def service_ping():
 
 def _body():
     """The parsed JSON body of a same-site request of bounded size, or an error answer."""
-    problem = cross_site_problem(request.headers, request.host_url.rstrip("/"),
-                                 csrf.is_valid(request.headers.get(csrf.HEADER)))
-    if problem:
+    problem = cross_site_problem(request.headers, f"{request.scheme}://{request.host}")
+    if problem and not csrf.is_valid(request.headers.get(csrf.HEADER)):
         abort(403, problem)
     if request.mimetype and request.mimetype not in BODY_TYPES:
         abort(415, f"body must be sent as application/json or text/plain, not {request.mimetype[:60]}")
@@ -116,16 +122,14 @@ def _checked_event(item):
 
 
 def _limit_rate(amount):
-    config, events = current_app.config, current()
+    limit, counters = current_app.extensions["usage_data_rate_limit"], current().counters
     try:
-        wait = rate_limit.retry_after(events.counters.redis, events.counters.keys.prefix, g.user.id, amount,
-                                      config["USAGE_DATA_RATE_LIMIT"], config["USAGE_DATA_RATE_LIMIT_WINDOW"])
+        wait = limit.retry_after(counters.redis, counters.keys.prefix, g.user.id, amount)
     except REDIS_FAILURES as error:  # without Redis nothing is counted anyway: let the core decide
         log.warning("Rate limit not checked, Redis unavailable: %s", error)
         return
     if wait is not None:
-        raise TooManyRequests(f"rate limit of {config['USAGE_DATA_RATE_LIMIT']} events per "
-                              f"{config['USAGE_DATA_RATE_LIMIT_WINDOW']} s reached: retry in {wait} s",
+        raise TooManyRequests(f"rate limit of {limit.limit} events per {limit.window} s reached: retry in {wait} s",
                               retry_after=wait)
 
 
