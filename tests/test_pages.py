@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 from flask import render_template
 
-from conftest import csrf_token_of, sign_in, submit_sign_in
+from conftest import csrf_token_of, submit_sign_in
 from webapp.internal_events import current
 from webapp.internal_events.windows import today
 from webapp.store import namespaces, projects, users
@@ -74,15 +74,6 @@ def test_sign_in_sets_a_httponly_samesite_lax_session_cookie(demo):
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert page_context(client.get("/").text)["user_id"] is not None
-
-
-def test_secret_key_rotation_keeps_sessions_signed_with_a_fallback_and_drops_others(demo):
-    client = sign_in(demo.test_client(), "alice")
-    client.get("/")  # the session is complete (CSRF token made) and signed with SECRET_KEY "test"
-    demo.config.update(SECRET_KEY="rotated", SECRET_KEY_FALLBACKS=["test"])
-    assert page_context(client.get("/").text)["user_id"] is not None
-    demo.config.update(SECRET_KEY_FALLBACKS=[])
-    assert page_context(client.get("/").text)["user_id"] is None
 
 
 def test_wrong_password_is_refused(demo):
@@ -220,6 +211,16 @@ def test_a_nonced_inline_script_is_the_only_one_allowed(demo):
     assert f"script-src 'self' 'nonce-{nonce}';" in response.headers["Content-Security-Policy"]
     other = demo.test_client().get("/import-map")
     assert nonce not in other.headers["Content-Security-Policy"]
+
+
+def test_every_answer_gets_the_security_headers_once_and_a_view_may_set_its_own(demo):
+    demo.add_url_rule("/framed", view_func=lambda: ("", {"X-Frame-Options": "SAMEORIGIN"}))
+    client = demo.test_client()
+    for response in (client.get("/"), client.post("/api/v4/usage_data/track_event"), client.get("/framed")):
+        for name in ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"):
+            assert len(response.headers.getlist(name)) == 1, (response.request.path, name)
+    assert client.get("/framed").headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert client.get("/").headers["X-Frame-Options"] == "DENY"
 
 
 # -- visibility ---------------------------------------------------------------------------------

@@ -51,9 +51,12 @@ def init_app(app):
 
     @app.after_request
     def add_headers(response):
-        nonce = g.get("csp_nonce")
-        response.headers.setdefault("Content-Security-Policy",
-                                    content_security_policy(nonce) if nonce else DEFAULT_POLICY)
+        """Each header unless the view set its own; one pass over the headers (this runs on every API call)."""
+        present = {name.lower() for name in response.headers.keys()}
+        if "content-security-policy" not in present:
+            nonce = g.get("csp_nonce")
+            response.headers.add("Content-Security-Policy", content_security_policy(nonce) if nonce else DEFAULT_POLICY)
         for name, value in OTHER_HEADERS.items():
-            response.headers.setdefault(name, value)
+            if name.lower() not in present:
+                response.headers.add(name, value)
         return response
