@@ -22,6 +22,7 @@ from webapp.internal_events import (
 )
 from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.windows import today
+from webapp.internal_events.writer import BackgroundWriter
 
 HLL = "redis_hll_counters."
 
@@ -319,6 +320,14 @@ def test_write_behind_lingers_so_a_trickle_of_events_shares_a_round_trip(make_ev
     assert events.flush()
     assert len(round_trips) == 1
     assert values(events)["counts.count_total_project_starred"] == 10
+
+
+def test_flush_does_not_wait_out_the_linger():
+    written = []
+    writer = BackgroundWriter(written.extend, linger=3600)
+    writer.submit(["an event"])
+    assert writer.flush(timeout=30)
+    assert written == ["an event"]
 
 
 def test_write_behind_flushes_when_the_process_exits(events):

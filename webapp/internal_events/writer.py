@@ -4,9 +4,9 @@ The thread waits a few milliseconds after an event arrives before writing, and
 writes whatever piled up meanwhile in one round trip (group commit, like
 Kafka's `linger.ms`): at a few hundred requests a second per worker that is one
 Redis call per dozen events instead of one per event, and counts are at most
-LINGER late. `flush` waits for everything queued;
-the process flushes at exit. A full queue makes callers write themselves
-instead of dropping events.
+LINGER late. `flush` cuts the wait short and returns once everything queued is
+written; the process flushes at exit. A full queue makes callers write
+themselves instead of dropping events.
 """
 
 import atexit
@@ -30,6 +30,8 @@ class BackgroundWriter:
         self._queue = queue.Queue(max_queued)
         self._max_batch = max_batch
         self._lock = threading.Lock()
+        self._hurry = threading.Event()  # set while a flush waits: write at once, do not linger
+        self._flushes = 0
         self._pid = None  # the thread is started lazily, and again in a forked worker
         atexit.register(self.flush)
 
@@ -44,11 +46,20 @@ class BackgroundWriter:
     def flush(self, timeout=10.0):
         """Wait until every submitted event is written; False if `timeout` ran out first."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if time.monotonic() > deadline or not self._thread_alive():
-                return False
-            time.sleep(0.001)
-        return True
+        with self._lock:
+            self._flushes += 1
+            self._hurry.set()
+        try:
+            while self._queue.unfinished_tasks:
+                if time.monotonic() > deadline or not self._thread_alive():
+                    return False
+                time.sleep(0.001)
+            return True
+        finally:
+            with self._lock:
+                self._flushes -= 1
+                if not self._flushes:
+                    self._hurry.clear()
 
     def _thread_alive(self):
         return self._pid == os.getpid() and self._thread.is_alive()
@@ -65,8 +76,8 @@ class BackgroundWriter:
     def _run(self):
         while True:
             batch = [self._queue.get()]
-            if self._queue.qsize() < self._max_batch:  # one sleep, not a wake-up per arriving event
-                time.sleep(self._linger)
+            if self._queue.qsize() < self._max_batch:  # one wait, not a wake-up per arriving event
+                self._hurry.wait(self._linger)
             while len(batch) < self._max_batch:
                 try:
                     batch.append(self._queue.get_nowait())
