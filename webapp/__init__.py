@@ -27,9 +27,8 @@ def create_app(config=None):
         raise RuntimeError("SECRET_KEY must be set in production")
     app.extensions["internal_events"] = build(app.config, app.instance_path)
 
-    from . import admin, assets, auth, collector, csrf, db, groups, pages, projects, security_headers, session_cookie
-    from . import tracking_context
-    from . import dashboard
+    from . import (admin, assets, auth, collector, csrf, dashboard, db, groups, pages, projects, security_headers,
+                   session_cookie, tracking_context)
     from .api import usage_data
     from .cli import internal_events_cli
     from .seed import seed_demo_command

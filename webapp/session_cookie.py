@@ -2,7 +2,7 @@
 
 Flask builds a new serializer for every request (which serializes an empty dict
 to probe its type) and verifies the cookie's HMAC every time; together that was
-about a seventh of an API request's CPU under gunicorn. Here the serializer is
+about a tenth of an API request's CPU under gunicorn. Here the serializer is
 built once per set of keys, and cookies that verified are remembered: a later
 request with the same cookie only checks its age. The cache holds what the
 signature vouched for, so a forged or altered cookie never gets in, and it

@@ -1,11 +1,11 @@
 """A per-user limit on events recorded through the API, shared by every worker through Redis.
 
 Fixed windows: each user has one counter in Redis per window of `window`
-seconds. A round trip for every request would cost about a third of the API's
-throughput, so each process takes a user's allowance in blocks (a fiftieth of
-the limit, at most 100 events) and spends them locally. No user records more
-than `limit` events in a window; one may be refused up to (processes - 1)
-blocks early, while other processes still hold part of a block.
+seconds. A round trip for every request would cost more than a third of the
+API's throughput, so each process takes a user's allowance in blocks (a
+fiftieth of the limit, at most 100 events) and spends them locally. No user
+records more than `limit` events in a window; one may be refused up to
+(processes - 1) blocks early, while other processes still hold part of a block.
 """
 
 import math

@@ -1,6 +1,6 @@
 """Write-behind: tracked events are written by a background thread, so a request never waits on Redis.
 
-The thread waits a few milliseconds after an event arrives before writing, and
+The thread waits LINGER (50 ms) after an event arrives before writing, and
 writes whatever piled up meanwhile in one round trip (group commit, like
 Kafka's `linger.ms`): at a few hundred requests a second per worker that is one
 Redis call per dozen events instead of one per event, and counts are at most
