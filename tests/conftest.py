@@ -254,3 +254,17 @@ def live_session_for(collecting_server):
     """A requests session on the collecting server, signed in as the named demo user."""
     _, base = collecting_server
     return lambda username: sign_in(LiveSession(base), username)
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Counts the requests sent to Redis (a pipeline or script call is one), calling through to the real ones."""
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(connection, command, check_health=True):
+        sent.append(command)
+        return original(connection, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent

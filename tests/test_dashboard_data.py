@@ -73,6 +73,18 @@ def test_event_rows_count_every_event_and_name_its_metrics(events):
     )
 
 
+def test_the_whole_dashboard_and_the_service_ping_read_in_a_few_round_trips(events, round_trips):
+    track_days_ago(events, 0)
+    events.counters.redis.ping()  # connected
+    round_trips.clear()
+    rows = metric_rows(events, NOW.date())
+    event_rows(events, NOW.date(), rows)
+    assert len(round_trips) == 3, "metric values, weekly series, event totals"
+    round_trips.clear()
+    metric_values(events, NOW.date())
+    assert len(round_trips) == 1
+
+
 def test_search_matches_every_word_anywhere_in_a_row(events):
     metrics = metric_rows(events, NOW.date())
     found = [row.key_path for row in metrics if matches(row, "CLONE ssh")]

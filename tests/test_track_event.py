@@ -204,20 +204,6 @@ def test_production_logs_and_counts_mistakes_without_raising(make_events, caplog
     assert "Unknown additional property 'colour'" in caplog.text
 
 
-@pytest.fixture
-def round_trips(monkeypatch):
-    """Counts the requests sent to Redis (a pipeline or script call is one), calling through to the real ones."""
-    sent = []
-    original = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(connection, command, check_health=True):
-        sent.append(command)
-        return original(connection, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    return sent
-
-
 def test_track_event_is_one_round_trip(events, round_trips):
     events.track("project_viewed", user_id=0, project_id=1, namespace_id=1)  # loads the script once
     round_trips.clear()

@@ -53,10 +53,15 @@ def matches(row, query):
 
 
 def metric_rows(internal_events, day):
+    """A row per metric file; every value and weekly series is read in two round trips."""
     by_file = {}
     for metric in internal_events.definitions.metrics:
         by_file.setdefault(metric.path, []).append(metric)
-    counters, rows = internal_events.counters, []
+    counters = internal_events.counters
+    values = iter(counters.values([(m, day) for metrics in by_file.values() for m in metrics]))
+    # Every frame of a file reads the same rules: one series serves them all.
+    weeks = iter(counters.weekly_series([metrics[0] for metrics in by_file.values()], day))
+    rows = []
     for path, metrics in by_file.items():
         first = metrics[0]
         rows.append(
@@ -67,10 +72,9 @@ def metric_rows(internal_events, day):
                 kind=first.kind,
                 status=first.status,
                 events=first.events,
-                values={m.time_frame: counters.value(m, day) for m in metrics},
+                values={m.time_frame: next(values) for m in metrics},
                 reported={m.time_frame: m.key_path for m in metrics},
-                # Every frame of a file reads the same rules: one series serves them all.
-                weeks=tuple(counters.weekly_values(first, day)),
+                weeks=tuple(next(weeks)),
             )
         )
     return sorted(rows, key=lambda row: row.key_path)
@@ -78,22 +82,19 @@ def metric_rows(internal_events, day):
 
 def event_rows(internal_events, day, metrics):
     """Each event's own totals (kept for every event, with or without metrics) and the metrics counting it."""
-    counters, rows = internal_events.counters, []
-    for name, event in sorted(internal_events.definitions.events.items()):
-        totals = Rule(name)
-        rows.append(
-            EventRow(
-                name=name,
-                description=event.description,
-                path=event.path,
-                values={
-                    frame: counters.value(Metric(name, frame, (totals,), event.path), day)
-                    for frame in TIME_FRAMES
-                },
-                metrics=tuple(row.key_path for row in metrics if name in row.events),
-            )
+    events = sorted(internal_events.definitions.events.items())
+    totals = [Metric(name, frame, (Rule(name),), event.path) for name, event in events for frame in TIME_FRAMES]
+    values = iter(internal_events.counters.values([(metric, day) for metric in totals]))
+    return [
+        EventRow(
+            name=name,
+            description=event.description,
+            path=event.path,
+            values={frame: next(values) for frame in TIME_FRAMES},
+            metrics=tuple(row.key_path for row in metrics if name in row.events),
         )
-    return rows
+        for name, event in events
+    ]
 
 
 def recent_event(record, user_names=None):

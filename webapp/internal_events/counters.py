@@ -41,6 +41,10 @@ def _canonical_number(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+def _total(raw_values):
+    return sum(_number(v) for v in raw_values if v is not None)
+
+
 def _number(raw):
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     return int(text) if text.lstrip("-").isdigit() else float(text)
@@ -178,36 +182,57 @@ class CounterStore:
     # -- reading ---------------------------------------------------------------------------------
 
     def value(self, metric, until):
-        if metric.time_frame == "all":
-            return self._sum([self.keys.all_time(rule) for rule in metric.rules])
-        return self._over_days(metric, days_of(metric.time_frame, until))
+        return self.values([(metric, until)])[0]
+
+    def values(self, queries):
+        """The values of many (metric, until) pairs, read in one round trip."""
+        return self._read([(metric, self._frame_keys(metric, until)) for metric, until in queries])
 
     def weekly_values(self, metric, until):
         """[(last day of week, value)] for the chart's rolling weeks; `all` metrics chart their weekly totals."""
-        return [
-            (last, self._over_days(metric, days_back(last, 7))) for first, last in chart_weeks(until)
-        ]
+        return self.weekly_series([metric], until)[0]
 
-    def _over_days(self, metric, days):
-        keys = [self.keys.daily(rule, day) for rule in metric.rules for day in days]
-        if metric.kind == "unique":
-            return self._pfcount(keys, several_events=len(metric.events) > 1)
-        return self._sum(keys)
+    def weekly_series(self, metrics, until):
+        """`weekly_values` of many metrics, read in one round trip."""
+        lasts = [last for first, last in chart_weeks(until)]
+        values = iter(self._read([(metric, self._daily_keys(metric, days_back(last, 7)))
+                                  for metric in metrics for last in lasts]))
+        return [[(last, next(values)) for last in lasts] for _ in metrics]
 
-    def _sum(self, keys):
-        if self.is_cluster:
-            pipe = self.pipeline()
-            for key in keys:
-                pipe.get(key)
-            values = pipe.execute()
-        else:
-            values = self.redis.mget(keys)
-        return sum(_number(v) for v in values if v is not None)
+    def _frame_keys(self, metric, until):
+        if metric.time_frame == "all":
+            return [self.keys.all_time(rule) for rule in metric.rules]
+        return self._daily_keys(metric, days_of(metric.time_frame, until))
 
-    def _pfcount(self, keys, several_events):
-        if not (self.is_cluster and several_events):
-            return self.redis.pfcount(*keys)
-        # A cluster cannot union HLLs across slots: copy them into one scratch slot first.
+    def _daily_keys(self, metric, days):
+        return [self.keys.daily(rule, day) for rule in metric.rules for day in days]
+
+    def _read(self, reads):
+        """The value of each (metric, keys) read: a union count or a sum, all in one pipeline.
+
+        Each read leaves a function that takes its own replies from the pipeline's.
+        """
+        pipe, finishers = self.pipeline(), []
+        for metric, keys in reads:
+            if metric.kind == "unique" and self.is_cluster and len(metric.events) > 1:
+                union = self._union_count_across_slots(keys)
+                finishers.append(lambda replies, union=union: union)
+            elif metric.kind == "unique":  # keys of one event share a slot
+                # Not pipe.pfcount: a cluster pipeline refuses that method but routes the command by its keys.
+                pipe.execute_command("PFCOUNT", *keys)
+                finishers.append(next)
+            elif self.is_cluster:  # a cluster pipeline cannot MGET across slots
+                for key in keys:
+                    pipe.get(key)
+                finishers.append(lambda replies, n=len(keys): _total(next(replies) for _ in range(n)))
+            else:
+                pipe.mget(keys)
+                finishers.append(lambda replies: _total(next(replies)))
+        replies = iter(pipe.execute())
+        return [finish(replies) for finish in finishers]
+
+    def _union_count_across_slots(self, keys):
+        """A cluster cannot union HLLs across slots: copy them into one scratch slot first."""
         pipe = self.pipeline()
         for key in keys:
             pipe.get(key)
