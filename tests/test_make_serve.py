@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 import requests
@@ -43,6 +44,20 @@ def served(tmp_path, redis_url, key_prefix):
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # make, gunicorn and its workers: the group this test started
         server.wait(30)
+        # make exits at once; the workers still send what Snowplow queued, to keys this test then cleans.
+        wait_until(lambda: not _running_in_group(server.pid), timeout=30, message="gunicorn to stop")
+
+
+def _running_in_group(group):
+    """Whether a live (not zombie) process of this process group is left, read from /proc."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
 
 
 def _answers(base):
