@@ -141,6 +141,6 @@ def test_the_page_carries_no_inline_script(client_for):
     # Data, and the page's import map allowed by its nonce: nothing that runs.
     assert all('type="application/json"' in attrs or ('type="importmap"' in attrs and "nonce=" in attrs)
                for attrs in inline)
-    assert '<script type="module" src="/static/js/dashboard.js' in html
+    assert re.search(r'<script type="module" src="/static/gen/js/dashboard\.[0-9a-f]{8}\.js', html)
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     json.loads(re.search(r'id="internal-events-context">(.*?)</script>', html).group(1))
