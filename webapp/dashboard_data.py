@@ -1,100 +1,304 @@
-"""What the metrics dashboard shows: every event and metric with its values, and the latest Snowplow events.
+"""What the metrics dashboard shows: the catalogue of events and metrics, their values, the overview, recent events.
 
-Values come from the same counters the service ping reads, so the dashboard and
-the ping always agree. No Flask here: the views only render what this returns.
+Values come from the same counters the service ping reads (`CounterStore.values` and
+`weekly_series`), so the dashboard and the ping always agree. The catalogue is read from
+the definitions alone; only the rows on screen (or, to sort by value, the rows that
+match) are read from Redis. No Flask here: the views only render what this returns.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from .internal_events.contexts import STANDARD_CONTEXT
-from .internal_events.model import TIME_FRAMES, Metric, Rule
+from .internal_events.model import IDENTIFIERS, TIME_FRAMES, UNIQUE_FIELDS, Metric, Rule
+from .internal_events.windows import FRAME_DAYS, chart_weeks
+
+CHANGE_FRAMES = ("7d", "28d")  # frames compared with the same length of time just before
+FILTERS = ("product_group", "status", "tier", "time_frame", "data_source", "unique")
+SORTS = ("name", "value_7d", "value_28d", "value_all", "change_7d", "change_28d")
+PAGE_SIZE = 50
+UNIQUE_AS_WRITTEN = {field: name for name, field in UNIQUE_FIELDS.items()}  # "user" -> "user.id"
 
 
 @dataclass(frozen=True)
-class MetricRow:
-    """One metric definition file: its values per time frame and its weekly series for the chart."""
+class EventUse:
+    """An event as a metric counts it: optionally unique by a field and filtered by properties."""
+
+    name: str
+    unique: str | None  # as definitions write it: "user.id", "label"...
+    filter: dict
+
+
+@dataclass(frozen=True)
+class MetricEntry:
+    """One metric definition file: what the dictionary lists and the metric page describes."""
 
     key_path: str  # as written in the file; the service ping adds a suffix per time frame
     path: str
     description: str
-    kind: str
+    product_group: str
     status: str
-    events: tuple
-    values: dict  # time frame -> current value, for the frames it reports
-    reported: dict  # time frame -> key path in the service ping
-    weeks: tuple  # ((last day, value), ...) oldest first
+    tiers: tuple
+    data_source: str
+    kind: str
+    events: tuple  # EventUse
+    metrics: dict  # time frame -> Metric
+
+    @property
+    def name(self):
+        return self.key_path
+
+    @property
+    def time_frames(self):
+        return tuple(self.metrics)
+
+    @property
+    def reported(self):
+        return {frame: metric.key_path for frame, metric in self.metrics.items()}
+
+    @property
+    def event_names(self):
+        return tuple(dict.fromkeys(use.name for use in self.events))
+
+    def facets(self):
+        """The values this entry has for each filter."""
+        return {
+            "product_group": {self.product_group}, "status": {self.status}, "tier": set(self.tiers),
+            "time_frame": set(self.time_frames), "data_source": {self.data_source},
+            "unique": {use.unique or "none (total)" for use in self.events},
+        }
 
     @property
     def search_text(self):
-        return _searchable(self.key_path, self.description, self.path, *self.events, *self.reported.values())
+        return _searchable(self.key_path, self.description, self.path, self.product_group, *self.event_names,
+                           *self.reported.values())
 
 
 @dataclass(frozen=True)
-class EventRow:
+class EventEntry:
     name: str
     description: str
     path: str
-    values: dict  # time frame -> how many times it was tracked
-    metrics: tuple  # key paths of the metrics counting it
+    product_group: str
+    tiers: tuple
+    identifiers: tuple
+    metrics: tuple  # key paths of the metric files counting it
+
+    @property
+    def totals(self):
+        """The event's own totals, kept for every event whatever its metrics count."""
+        return {frame: Metric(self.name, frame, (Rule(self.name),), self.path) for frame in TIME_FRAMES}
+
+    def facets(self):
+        return {"product_group": {self.product_group}, "tier": set(self.tiers), "time_frame": set(TIME_FRAMES),
+                "status": set(), "data_source": {"internal_events"}, "unique": set()}
 
     @property
     def search_text(self):
-        return _searchable(self.name, self.description, self.path, *self.metrics)
+        return _searchable(self.name, self.description, self.path, self.product_group, *self.metrics)
 
 
 def _searchable(*parts):
     return " ".join(parts).lower()
 
 
-def matches(row, query):
-    """Every word of `query` appears in the row's name, description, file or related names."""
-    return all(word in row.search_text for word in (query or "").lower().split())
+def matches(entry, query):
+    """Every word of `query` appears in the entry's name, description, file, group or related names."""
+    return all(word in entry.search_text for word in (query or "").lower().split())
 
 
-def metric_rows(internal_events, day):
-    """A row per metric file; every value and weekly series is read in two round trips."""
+def catalogue(definitions):
+    """(metric entries, event entries), each sorted by name; no Redis."""
     by_file = {}
-    for metric in internal_events.definitions.metrics:
+    for metric in definitions.metrics:
         by_file.setdefault(metric.path, []).append(metric)
-    counters = internal_events.counters
-    values = iter(counters.values([(m, day) for metrics in by_file.values() for m in metrics]))
-    # Every frame of a file reads the same rules: one series serves them all.
-    weeks = iter(counters.weekly_series([metrics[0] for metrics in by_file.values()], day))
-    rows = []
-    for path, metrics in by_file.items():
-        first = metrics[0]
-        rows.append(
-            MetricRow(
-                key_path=first.raw["key_path"],
-                path=path,
-                description=first.description,
-                kind=first.kind,
-                status=first.status,
-                events=first.events,
-                values={m.time_frame: next(values) for m in metrics},
-                reported={m.time_frame: m.key_path for m in metrics},
-                weeks=tuple(next(weeks)),
-            )
+    metrics = sorted((_metric_entry(path, group) for path, group in by_file.items()), key=lambda e: e.key_path)
+    counted_by = {}
+    for entry in metrics:
+        for name in entry.event_names:
+            counted_by.setdefault(name, []).append(entry.key_path)
+    events = [
+        EventEntry(
+            name=name, description=event.description, path=event.path,
+            product_group=str(event.raw.get("product_group") or "unknown"), tiers=tuple(event.raw.get("tiers") or ()),
+            identifiers=tuple(i for i in IDENTIFIERS if i in event.identifiers), metrics=tuple(counted_by.get(name, ())),
         )
-    return sorted(rows, key=lambda row: row.key_path)
-
-
-def event_rows(internal_events, day, metrics):
-    """Each event's own totals (kept for every event, with or without metrics) and the metrics counting it."""
-    events = sorted(internal_events.definitions.events.items())
-    totals = [Metric(name, frame, (Rule(name),), event.path) for name, event in events for frame in TIME_FRAMES]
-    values = iter(internal_events.counters.values([(metric, day) for metric in totals]))
-    return [
-        EventRow(
-            name=name,
-            description=event.description,
-            path=event.path,
-            values={frame: next(values) for frame in TIME_FRAMES},
-            metrics=tuple(row.key_path for row in metrics if name in row.events),
-        )
-        for name, event in events
+        for name, event in sorted(definitions.events.items())
     ]
+    return metrics, events
+
+
+def _metric_entry(path, metrics):
+    first = metrics[0]
+    raw = first.raw
+    return MetricEntry(
+        key_path=raw.get("key_path", first.key_path), path=path, description=first.description,
+        product_group=str(raw.get("product_group") or "unknown"), status=first.status,
+        tiers=tuple(raw.get("tiers") or ()), data_source=str(raw.get("data_source") or "internal_events"),
+        kind=first.kind,
+        events=tuple(EventUse(rule.event, UNIQUE_AS_WRITTEN.get(rule.unique), dict(rule.filter)) for rule in first.rules),
+        metrics={metric.time_frame: metric for metric in metrics},
+    )
+
+
+def facet_options(entries):
+    """Every value each filter can take among `entries`, sorted, for the filter menus."""
+    options = {name: set() for name in FILTERS}
+    for entry in entries:
+        for name, values in entry.facets().items():
+            options[name] |= values
+    return {name: sorted(values) for name, values in options.items()}
+
+
+def select(entries, query="", filters=None):
+    """The entries matching the search and every filter given (a filter maps a facet to one wanted value)."""
+    wanted = {name: value for name, value in (filters or {}).items() if value}
+    return [
+        entry for entry in entries
+        if matches(entry, query) and all(value in entry.facets().get(name, ()) for name, value in wanted.items())
+    ]
+
+
+# -- values --------------------------------------------------------------------------------------
+
+
+def figures(counters, entries, day):
+    """Each entry's value per time frame and its change against the period just before, in one round trip.
+
+    Returns [{"values": {frame: n}, "change": {frame: n - previous}}] in the order of `entries`.
+    """
+    queries, shape = [], []
+    for entry in entries:
+        metrics = entry.metrics if isinstance(entry, MetricEntry) else entry.totals
+        frames = tuple(metrics)
+        queries += [(metrics[frame], day) for frame in frames]
+        compared = tuple(frame for frame in CHANGE_FRAMES if frame in metrics)
+        queries += [(metrics[frame], day - timedelta(days=FRAME_DAYS[frame])) for frame in compared]
+        shape.append((frames, compared))
+    values = iter(counters.values(queries)) if queries else iter(())
+    result = []
+    for frames, compared in shape:
+        now = {frame: next(values) for frame in frames}
+        result.append({"values": now, "change": {frame: now[frame] - next(values) for frame in compared}})
+    return result
+
+
+def sort_key(sort):
+    """A key for `sorted(zip(entries, figures))`: names ascending; values and changes largest first."""
+    if sort not in SORTS or sort == "name":
+        return lambda pair: (pair[0].name,)
+    what, frame = sort.split("_", 1)
+    field = "values" if what == "value" else "change"
+
+    def key(pair):
+        number = pair[1][field].get(frame)
+        return (number is None, -(number or 0), pair[0].name)
+
+    return key
+
+
+def page_of(items, page, size=None):
+    """(the items of 1-based `page`, clamped to the pages there are, that page, the number of pages)."""
+    size = size or PAGE_SIZE
+    pages = max(1, -(-len(items) // size))
+    page = min(max(page, 1), pages)
+    return items[(page - 1) * size:page * size], page, pages
+
+
+def weekly_series(counters, entry, day):
+    """The entry's 12 rolling weeks ((last day, value), oldest first): a metric's own, or an event's totals."""
+    metric = next(iter(entry.metrics.values())) if isinstance(entry, MetricEntry) else entry.totals["7d"]
+    return counters.weekly_series([metric], day)[0]
+
+
+# -- the overview ----------------------------------------------------------------------------------
+
+PERIODS = {"7d": "Last 7 days", "28d": "Last 28 days", "12w": "Last 12 weeks"}
+TOP_EVENTS = 10
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    value: float
+    previous: float | None
+
+    @property
+    def change(self):
+        return None if self.previous is None else self.value - self.previous
+
+    @property
+    def change_percent(self):
+        if not self.previous:
+            return None
+        return round(100 * (self.value - self.previous) / self.previous)
+
+
+def overview(counters, definitions, day, period):
+    """Top-line figures, the main chart's points and the top events of `period` (one of PERIODS).
+
+    Every event's own totals summed per day: one read per day shown or compared.
+    """
+    names = sorted(definitions.events)
+    if not names:
+        return {"figures": [], "points": [], "top": []}
+    everything = tuple(Rule(name) for name in names)
+    days = max(56, 84 if period == "12w" else 0)
+    daily = dict(zip(
+        (day - timedelta(days=back) for back in range(days)),
+        counters.values([(Metric("all events", "1d", everything, ""), day - timedelta(days=back))
+                         for back in range(days)]),
+    ))
+
+    def total(first_back, count):
+        return sum(daily[day - timedelta(days=back)] for back in range(first_back, first_back + count))
+
+    users = _active_users(counters, definitions, day)
+    figures_ = [
+        Figure("Events today", total(0, 1), total(1, 1)),
+        Figure("Events, 7 days", total(0, 7), total(7, 7)),
+        Figure("Events, 28 days", total(0, 28), total(28, 28)),
+        *users,
+    ]
+    if period == "12w":
+        points = [(last, sum(daily[last - timedelta(days=i)] for i in range(7))) for _, last in chart_weeks(day)]
+    else:
+        points = [(day - timedelta(days=back), daily[day - timedelta(days=back)])
+                  for back in reversed(range(FRAME_DAYS[period]))]
+    return {"figures": figures_, "points": points, "top": _top_events(counters, names, day, period)}
+
+
+def _active_users(counters, definitions, day):
+    """Distinct users over every event some metric counts unique by user.id (the only place users are kept)."""
+    rules = tuple(dict.fromkeys(
+        rule for metric in definitions.metrics for rule in metric.rules if rule.unique == "user" and not rule.filter
+    ))
+    if not rules:
+        return []
+    union = {frame: Metric("active users", frame, rules, "") for frame in CHANGE_FRAMES}
+    values = iter(counters.values([
+        (union[frame], until) for frame in CHANGE_FRAMES for until in (day, day - timedelta(days=FRAME_DAYS[frame]))
+    ]))
+    return [Figure(f"Active users, {FRAME_DAYS[frame]} days", next(values), next(values)) for frame in CHANGE_FRAMES]
+
+
+def _top_events(counters, names, day, period):
+    """The events tracked most in the period, with the change against the period before (none for 12 weeks)."""
+    frame = "84d" if period == "12w" else period
+    metrics = [Metric(name, frame, (Rule(name),), "") for name in names]
+    queries = [(metric, day) for metric in metrics]
+    if frame in CHANGE_FRAMES:
+        queries += [(metric, day - timedelta(days=FRAME_DAYS[frame])) for metric in metrics]
+    values = counters.values(queries)
+    current, previous = values[:len(names)], values[len(names):] or [None] * len(names)
+    ranked = sorted(
+        (Figure(name, value, before) for name, value, before in zip(names, current, previous) if value),
+        key=lambda figure: (-figure.value, figure.label),
+    )
+    return ranked[:TOP_EVENTS]
+
+
+# -- recent events ---------------------------------------------------------------------------------
 
 
 def recent_event(record, user_names=None):
