@@ -13,7 +13,6 @@ from . import dashboard_data
 from .auth import admin_required, login_required
 from .collector import stored_events
 from .internal_events import current
-from .internal_events.contexts import hashed_user_id
 from .internal_events.model import TIME_FRAMES
 from .internal_events.windows import today
 from .store import users
@@ -53,7 +52,8 @@ def _collector_on():
 def _recent():
     if not _collector_on():
         return []
-    names = {hashed_user_id(user.id): user.username for user in users.everyone()}
+    privacy = current().privacy
+    names = {privacy.pseudonym(user.id): user.username for user in users.everyone()}
     return [dashboard_data.recent_event(record, names) for record in stored_events("good", RECENT_EVENTS)]
 
 
