@@ -12,6 +12,7 @@ from .config import PROJECT_ROOT
 from .internal_events import current, generator, usage_scan
 from .internal_events.definitions import DefinitionsError, load_definitions
 from .internal_events.delivery import REDIS_FAILURES
+from .internal_events.inventory import inventory
 from .internal_events.service_ping import service_ping
 from .internal_events.status import status
 
@@ -32,6 +33,26 @@ def status_command():
     click.echo(json.dumps(report, indent=2, sort_keys=True))
     if not report["healthy"]:
         raise SystemExit(1)
+
+
+@internal_events_cli.command("inventory")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def inventory_command(as_json):
+    """List what is collected, from the definitions: events, their properties, identifiers sent to Snowplow, metrics."""
+    listed = inventory(_loaded(_definitions_folder()))
+    if as_json:
+        click.echo(json.dumps(listed, indent=2))
+        return
+    click.echo("Every Snowplow event carries: " + ", ".join(item["field"] for item in listed["snowplow_context"]))
+    for event in listed["events"]:
+        click.echo(f"\nevent {event['name']}: {event['description']}")
+        for prop in event["properties"]:
+            click.echo(f"  property {prop['name']} ({prop['sent_as']})")
+        for identifier in event["identifiers_to_snowplow"]:
+            click.echo(f"  to Snowplow: {identifier['field']} = {identifier['form']}")
+    click.echo("\nmetrics (aggregate only):")
+    for metric in listed["metrics"]:
+        click.echo(f"  {metric['key_path']}: {metric['kept_as']}")
 
 
 @internal_events_cli.command("replay-spool")
