@@ -13,8 +13,9 @@ from .internal_events import current, generator, usage_scan
 from .internal_events.definitions import DefinitionsError, load_definitions
 from .internal_events.delivery import REDIS_FAILURES
 from .internal_events.inventory import inventory
-from .internal_events.service_ping import service_ping
+from .internal_events.service_ping import SERVICE_PING_OFF, service_ping
 from .internal_events.status import status
+from .internal_events.switches import NAMES as SWITCHES
 
 internal_events_cli = AppGroup("internal-events", help="Define, check and inspect internal events.")
 
@@ -22,8 +23,25 @@ internal_events_cli = AppGroup("internal-events", help="Define, check and inspec
 @internal_events_cli.command("service-ping")
 @click.option("--indent", default=2, show_default=True, help="JSON indentation (0 for one line).")
 def service_ping_command(indent):
-    """Print every active metric's current value as service ping JSON."""
+    """Print every active metric's current value as service ping JSON (unless the operator turned it off)."""
+    if not current().privacy.switches.is_on("service_ping"):
+        raise click.ClickException(SERVICE_PING_OFF)
     click.echo(json.dumps(service_ping(current()), indent=indent or None, sort_keys=True))
+
+
+@internal_events_cli.command("switch")
+@click.argument("name", type=click.Choice(SWITCHES))
+@click.argument("state", type=click.Choice(["on", "off", "default"]))
+def switch_command(name, state):
+    """Turn Snowplow or the service ping on or off for every process now; `default` returns to the configuration."""
+    switches = current().privacy.switches
+    try:
+        switches.set(name, state)
+    except REDIS_FAILURES as error:
+        raise click.ClickException(f"the switch is kept in Redis, which failed: {error}")
+    shown = switches.states()[name]
+    click.echo(f"{name} is {'on' if shown['on'] else 'off'} (set by {shown['set_by']}); "
+               f"every process follows within {switches.check_seconds:g} s.")
 
 
 @internal_events_cli.command("status")

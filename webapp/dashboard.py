@@ -14,6 +14,7 @@ from .auth import admin_required, login_required
 from .collector import stored_events
 from .internal_events import current
 from .internal_events.model import TIME_FRAMES
+from .internal_events.privacy_status import privacy_status
 from .internal_events.windows import today
 from .store import users
 from .weekly_chart import HEIGHT, WIDTH, bars
@@ -78,6 +79,7 @@ def index():
         recent_limit=RECENT_EVENTS,
         collector_on=_collector_on(),
         collector_url=sender.collector_url if sender else None,
+        privacy=privacy_status(current()),
         query=request.args.get("q", ""),
         matches=dashboard_data.matches,
         frames=TIME_FRAMES,
