@@ -6,7 +6,6 @@ import re
 import pytest
 from conftest import LiveSession, sign_in
 
-from webapp.internal_events.contexts import hashed_user_id
 from webapp.store import namespaces, projects, users
 
 PAGE, DATA = "/admin/metrics/", "/admin/metrics/data.json"
@@ -186,7 +185,7 @@ def test_recent_events_name_users_namespaces_and_projects(collecting_server):
     recent = admin.get(DATA).json()["regions"]["recent-events"]
     rows = re.findall(r"<tr>.*?</tr>", recent, re.S)
     assert len(rows) == 2
-    assert "<code>project_viewed</code>" in rows[0] and hashed_user_id(999)[:12] in rows[0]
+    assert "<code>project_viewed</code>" in rows[0] and events.privacy.pseudonym(999)[:12] in rows[0]
     assert "<td>Acme Corp</td>" in rows[0] and "<td>acme/website</td>" in rows[0]
     assert "<code>help_link_clicked</code>" in rows[1] and "<td>alice</td>" in rows[1]
     assert "label=projects" in rows[1] and not re.search(r"\dZ<|T\d\d:", re.sub(r'datetime="[^"]*"', "", rows[1]))

@@ -13,7 +13,7 @@ from . import time_chart
 from .auth import admin_required, login_required
 from .collector import stored_events
 from .internal_events import current
-from .internal_events.contexts import hashed_user_id
+from .internal_events.privacy_status import privacy_status
 from .internal_events.windows import today
 from .snippets import snippets
 from .store import namespaces, projects, users
@@ -88,7 +88,7 @@ def _overview_context():
 @admin_required
 def index():
     sender = current().snowplow
-    return render_template("dashboard/index.html", **_overview_context(),
+    return render_template("dashboard/index.html", **_overview_context(), privacy=privacy_status(current()),
                            collector_url=sender.collector_url if sender else None, poll_seconds=_poll_seconds())
 
 
@@ -102,7 +102,8 @@ def overview_data():
 def _recent():
     if "collector" not in current_app.blueprints:
         return []
-    names = {hashed_user_id(user.id): user.username for user in users.everyone()}
+    privacy = current().privacy
+    names = {privacy.pseudonym(user.id): user.username for user in users.everyone()}
     rows = [data.recent_event(record, names) for record in stored_events("good", RECENT_EVENTS)]
     return [{**row, "namespace": _name(namespaces.visible_by_id, row["namespace_id"]),
              "project": _name(projects.visible_by_id, row["project_id"], full=True)} for row in rows]
