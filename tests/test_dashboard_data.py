@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 import time_machine
 
-from webapp.dashboard_data import (catalogue, facet_options, figures, overview, page_of, recent_event, select,
+from webapp.dashboard_data import (OverviewMemory, catalogue, facet_options, figures, overview, page_of, recent_event, select,
                                    sort_key, weekly_series)
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.service_ping import metric_values
@@ -82,7 +82,7 @@ def test_the_overview_compares_each_period_with_the_one_before(events):
     for days in (0, 0, 1, 8, 30):
         track_days_ago(events, days, name="project_created", user_id=days + 1)
     track_days_ago(events, 0, name="admin_area_viewed", user_id=50)
-    view = overview(events.counters, events.definitions, NOW.date(), "7d")
+    view = overview(events.counters, events.definitions, NOW.date(), "7d", OverviewMemory())
     got = {f.label: (f.value, f.previous) for f in view["figures"]}
     assert got == {
         "Events today": (3, 1), "Events, 7 days": (4, 1), "Events, 28 days": (5, 1),
@@ -90,9 +90,26 @@ def test_the_overview_compares_each_period_with_the_one_before(events):
     }
     assert [v for _, v in view["points"]] == [0, 0, 0, 0, 0, 1, 3]
     assert [(f.label, f.value, f.change) for f in view["top"]] == [("project_created", 3, 2), ("admin_area_viewed", 1, 1)]
-    weekly = overview(events.counters, events.definitions, NOW.date(), "12w")
+    weekly = overview(events.counters, events.definitions, NOW.date(), "12w", OverviewMemory())
     assert [v for _, v in weekly["points"]][-2:] == [1, 4] and len(weekly["points"]) == 12
     assert weekly["top"][0].value == 5 and weekly["top"][0].change is None  # nothing kept 24 weeks back
+
+
+def test_polls_read_today_and_remember_completed_days(events, round_trips):
+    track_days_ago(events, 0, name="project_created")
+    track_days_ago(events, 3, name="project_created")
+    memory = OverviewMemory()
+    events.counters.redis.ping()  # connected
+    round_trips.clear()
+    first = overview(events.counters, events.definitions, NOW.date(), "28d", memory)
+    cold = sum(len(b"".join(c) if isinstance(c, list) else c) for c in round_trips)
+    track_days_ago(events, 0, name="project_created")
+    round_trips.clear()
+    second = overview(events.counters, events.definitions, NOW.date(), "28d", memory)
+    warm = sum(len(b"".join(c) if isinstance(c, list) else c) for c in round_trips)
+    assert len(round_trips) == 1 and warm * 20 < cold  # today's keys only; active users remembered
+    assert [f.value for f in first["figures"][:3]] == [1, 2, 2]
+    assert [f.value for f in second["figures"][:3]] == [2, 3, 3]
 
 
 def test_one_page_of_the_dictionary_reads_redis_once(events, round_trips):

@@ -71,7 +71,8 @@ def _overview_context():
     if period not in data.PERIODS:
         abort(400, f"period must be one of {', '.join(data.PERIODS)}")
     internal_events, day = current(), today()
-    view = data.overview(internal_events.counters, internal_events.definitions, day, period)
+    memory = current_app.extensions.setdefault("dashboard_overview", data.OverviewMemory())
+    view = data.overview(internal_events.counters, internal_events.definitions, day, period, memory)
     weekly = period == "12w"
     return dict(
         day=day, period=period, periods=data.PERIODS, figures=view["figures"], top=view["top"],

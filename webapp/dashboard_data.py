@@ -6,18 +6,19 @@ the definitions alone; only the rows on screen (or, to sort by value, the rows t
 match) are read from Redis. No Flask here: the views only render what this returns.
 """
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 
 from .internal_events.contexts import STANDARD_CONTEXT
-from .internal_events.model import IDENTIFIERS, TIME_FRAMES, UNIQUE_FIELDS, Metric, Rule
+from .internal_events.model import IDENTIFIERS, TIME_FRAMES, Metric, Rule
 from .internal_events.windows import FRAME_DAYS, chart_weeks
 
 CHANGE_FRAMES = ("7d", "28d")  # frames compared with the same length of time just before
 FILTERS = ("product_group", "status", "tier", "time_frame", "data_source", "unique")
 SORTS = ("name", "value_7d", "value_28d", "value_all", "change_7d", "change_28d")
 PAGE_SIZE = 50
-UNIQUE_AS_WRITTEN = {field: name for name, field in UNIQUE_FIELDS.items()}  # "user" -> "user.id"
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class MetricEntry:
     def event_names(self):
         return tuple(dict.fromkeys(use.name for use in self.events))
 
+    @cached_property
     def facets(self):
         """The values this entry has for each filter."""
         return {
@@ -68,7 +70,7 @@ class MetricEntry:
             "unique": {use.unique or "none (total)" for use in self.events},
         }
 
-    @property
+    @cached_property
     def search_text(self):
         return _searchable(self.key_path, self.description, self.path, self.product_group, *self.event_names,
                            *self.reported.values())
@@ -89,11 +91,12 @@ class EventEntry:
         """The event's own totals, kept for every event whatever its metrics count."""
         return {frame: Metric(self.name, frame, (Rule(self.name),), self.path) for frame in TIME_FRAMES}
 
+    @cached_property
     def facets(self):
         return {"product_group": {self.product_group}, "tier": set(self.tiers), "time_frame": set(TIME_FRAMES),
                 "status": set(), "data_source": {"internal_events"}, "unique": set()}
 
-    @property
+    @cached_property
     def search_text(self):
         return _searchable(self.name, self.description, self.path, self.product_group, *self.metrics)
 
@@ -107,8 +110,17 @@ def matches(entry, query):
     return all(word in entry.search_text for word in (query or "").lower().split())
 
 
+_LAST_CATALOGUE = {}  # definitions never change once loaded: the catalogue of the newest is built once
+
+
 def catalogue(definitions):
     """(metric entries, event entries), each sorted by name; no Redis."""
+    if _LAST_CATALOGUE.get("definitions") is not definitions:
+        _LAST_CATALOGUE.update(definitions=definitions, entries=_build_catalogue(definitions))
+    return _LAST_CATALOGUE["entries"]
+
+
+def _build_catalogue(definitions):
     by_file = {}
     for metric in definitions.metrics:
         by_file.setdefault(metric.path, []).append(metric)
@@ -136,16 +148,21 @@ def _metric_entry(path, metrics):
         product_group=str(raw.get("product_group") or "unknown"), status=first.status,
         tiers=tuple(raw.get("tiers") or ()), data_source=str(raw.get("data_source") or "internal_events"),
         kind=first.kind,
-        events=tuple(EventUse(rule.event, UNIQUE_AS_WRITTEN.get(rule.unique), dict(rule.filter)) for rule in first.rules),
+        events=tuple(EventUse(rule.event, _as_written(rule.unique), dict(rule.filter)) for rule in first.rules),
         metrics={metric.time_frame: metric for metric in metrics},
     )
+
+
+def _as_written(unique):
+    """A rule's unique field as definitions write it: "user" -> "user.id", "label" -> "label"."""
+    return f"{unique}.id" if unique in IDENTIFIERS else unique
 
 
 def facet_options(entries):
     """Every value each filter can take among `entries`, sorted, for the filter menus."""
     options = {name: set() for name in FILTERS}
     for entry in entries:
-        for name, values in entry.facets().items():
+        for name, values in entry.facets.items():
             options[name] |= values
     return {name: sorted(values) for name, values in options.items()}
 
@@ -155,7 +172,7 @@ def select(entries, query="", filters=None):
     wanted = {name: value for name, value in (filters or {}).items() if value}
     return [
         entry for entry in entries
-        if matches(entry, query) and all(value in entry.facets().get(name, ()) for name, value in wanted.items())
+        if matches(entry, query) and all(value in entry.facets.get(name, ()) for name, value in wanted.items())
     ]
 
 
@@ -234,68 +251,107 @@ class Figure:
         return round(100 * (self.value - self.previous) / self.previous)
 
 
-def overview(counters, definitions, day, period):
+class Remembered:
+    """Values kept for `seconds` in this process: what the overview's polls need not read again."""
+
+    def __init__(self, seconds):
+        self.seconds, self._values = seconds, {}
+
+    def recall(self, key):
+        """The value kept under `key`, or None when there is none or it is too old."""
+        kept = self._values.get(key)
+        return kept[1] if kept and time.monotonic() <= kept[0] else None
+
+    def keep(self, key, value, stretch=1.0):
+        """Keep `value` for `stretch` times the usual time (spreads out when many things expire)."""
+        self._values[key] = (time.monotonic() + self.seconds * stretch, value)
+
+    def keep_only(self, wanted):
+        """Forget every key that fails `wanted` (days that left the window, definitions that changed)."""
+        self._values = {key: value for key, value in self._values.items() if wanted(key)}
+
+
+@dataclass(frozen=True)
+class OverviewMemory:
+    """What one app's overview remembers between polls.
+
+    A completed day moves only when late events are replayed (the spool), so its counts are kept for
+    30 to 60 minutes, each day its own time so that no poll reads them all again; today's are read at
+    every poll. Active users are unions over thousands of keys: one minute.
+    """
+
+    days: Remembered = field(default_factory=lambda: Remembered(1800))
+    users: Remembered = field(default_factory=lambda: Remembered(60))
+
+
+def overview(counters, definitions, day, period, memory):
     """Top-line figures, the main chart's points and the top events of `period` (one of PERIODS).
 
-    Every event's own totals summed per day: one read per day shown or compared.
+    Built from each event's own count per day: today's read at every call, earlier days remembered.
     """
-    names = sorted(definitions.events)
+    names = tuple(sorted(definitions.events))
     if not names:
         return {"figures": [], "points": [], "top": []}
-    everything = tuple(Rule(name) for name in names)
-    days = max(56, 84 if period == "12w" else 0)
-    daily = dict(zip(
-        (day - timedelta(days=back) for back in range(days)),
-        counters.values([(Metric("all events", "1d", everything, ""), day - timedelta(days=back))
-                         for back in range(days)]),
-    ))
+    span = 84 if period == "12w" else 56  # the chart's 12 weeks, or 28 days and the 28 before
+    days = [day - timedelta(days=back) for back in range(span)]
+    daily = _daily_counts(counters, names, days, memory.days)
+    per_day = [sum(daily[d].values()) for d in days]  # newest first
 
     def total(first_back, count):
-        return sum(daily[day - timedelta(days=back)] for back in range(first_back, first_back + count))
+        return sum(per_day[first_back:first_back + count])
 
-    users = _active_users(counters, definitions, day)
+    def event_total(name, first_back, count):
+        return sum(daily[d][name] for d in days[first_back:first_back + count])
+
     figures_ = [
         Figure("Events today", total(0, 1), total(1, 1)),
         Figure("Events, 7 days", total(0, 7), total(7, 7)),
         Figure("Events, 28 days", total(0, 28), total(28, 28)),
-        *users,
+        *_active_users(counters, definitions, day, memory.users),
     ]
     if period == "12w":
-        points = [(last, sum(daily[last - timedelta(days=i)] for i in range(7))) for _, last in chart_weeks(day)]
+        points = [(last, total((day - last).days, 7)) for _, last in chart_weeks(day)]
+        top = [Figure(name, event_total(name, 0, 84), None) for name in names]
     else:
-        points = [(day - timedelta(days=back), daily[day - timedelta(days=back)])
-                  for back in reversed(range(FRAME_DAYS[period]))]
-    return {"figures": figures_, "points": points, "top": _top_events(counters, names, day, period)}
+        length = FRAME_DAYS[period]
+        points = [(days[back], per_day[back]) for back in reversed(range(length))]
+        top = [Figure(name, event_total(name, 0, length), event_total(name, length, length)) for name in names]
+    ranked = sorted((figure for figure in top if figure.value), key=lambda figure: (-figure.value, figure.label))
+    return {"figures": figures_, "points": points, "top": ranked[:TOP_EVENTS]}
 
 
-def _active_users(counters, definitions, day):
+def _daily_counts(counters, names, days, memory):
+    """{day: {event: count}} for `days` (newest first): the first read now, earlier ones when not remembered."""
+    memory.keep_only(lambda key: key[1] == names and key[0] in days)
+    known = {d: memory.recall((d, names)) for d in days[1:]}
+    missing = [days[0]] + [d for d, counts in known.items() if counts is None]
+    read = iter(counters.values([(Metric(name, "1d", (Rule(name),), ""), d) for d in missing for name in names]))
+    fresh = {d: dict(zip(names, read)) for d in missing}
+    for index, d in enumerate(missing[1:]):
+        memory.keep((d, names), fresh[d], stretch=1 + index / len(days))
+    return {d: fresh[d] if d in fresh else known[d] for d in days}
+
+
+def _active_users(counters, definitions, day, memory):
     """Distinct users over every event some metric counts unique by user.id (the only place users are kept)."""
     rules = tuple(dict.fromkeys(
         rule for metric in definitions.metrics for rule in metric.rules if rule.unique == "user" and not rule.filter
     ))
     if not rules:
         return []
-    union = {frame: Metric("active users", frame, rules, "") for frame in CHANGE_FRAMES}
-    values = iter(counters.values([
-        (union[frame], until) for frame in CHANGE_FRAMES for until in (day, day - timedelta(days=FRAME_DAYS[frame]))
-    ]))
-    return [Figure(f"Active users, {FRAME_DAYS[frame]} days", next(values), next(values)) for frame in CHANGE_FRAMES]
-
-
-def _top_events(counters, names, day, period):
-    """The events tracked most in the period, with the change against the period before (none for 12 weeks)."""
-    frame = "84d" if period == "12w" else period
-    metrics = [Metric(name, frame, (Rule(name),), "") for name in names]
-    queries = [(metric, day) for metric in metrics]
-    if frame in CHANGE_FRAMES:
-        queries += [(metric, day - timedelta(days=FRAME_DAYS[frame])) for metric in metrics]
-    values = counters.values(queries)
-    current, previous = values[:len(names)], values[len(names):] or [None] * len(names)
-    ranked = sorted(
-        (Figure(name, value, before) for name, value, before in zip(names, current, previous) if value),
-        key=lambda figure: (-figure.value, figure.label),
-    )
-    return ranked[:TOP_EVENTS]
+    key = (day, rules)
+    figures_ = memory.recall(key)
+    if figures_ is None:
+        union = {frame: Metric("active users", frame, rules, "") for frame in CHANGE_FRAMES}
+        values = iter(counters.values([
+            (union[frame], until) for frame in CHANGE_FRAMES
+            for until in (day, day - timedelta(days=FRAME_DAYS[frame]))
+        ]))
+        figures_ = [Figure(f"Active users, {FRAME_DAYS[frame]} days", next(values), next(values))
+                    for frame in CHANGE_FRAMES]
+        memory.keep_only(lambda kept: kept == key)
+        memory.keep(key, figures_)
+    return figures_
 
 
 # -- recent events ---------------------------------------------------------------------------------
