@@ -34,9 +34,15 @@ test('a page without a project sends no project', () => {
 });
 
 test('signed-out visitors send nothing', () => {
-  const { internalEvents, sent } = tracker({ ...SIGNED_IN, user_id: null });
+  const { internalEvents, sent } = tracker({ ...SIGNED_IN, user_id: null, signed_in: false });
   internalEvents.trackEvent('project_starred');
   assert.deepEqual(sent, []);
+});
+
+test('a visitor with a privacy signal is signed in without a user id on the page, and still counted', () => {
+  const { internalEvents, sent } = tracker({ ...SIGNED_IN, user_id: null, signed_in: true });
+  internalEvents.trackEvent('project_starred');
+  assert.equal(sent.length, 1);
 });
 
 test('an invalid call warns and sends nothing', () => {
