@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from ..config import DEFAULT_SPOOL_LIMIT, raises_on_tracking_errors
+from ..config import DEFAULT_SNOWPLOW_OUTBOX_LIMIT, DEFAULT_SPOOL_LIMIT, collector_token, raises_on_tracking_errors
 from ..redis_connection import connect, describe
 from .counters import CounterStore
 from .delivery import CounterDelivery
 from .keys import KeySpace
 from .live_definitions import LiveDefinitions
 from .snowplow import SnowplowSender
+from .snowplow_outbox import Outbox, outbox_file
 from .spool import Spool
 from .tracker import InternalEvents
 
@@ -35,8 +36,15 @@ def build(config, instance_path):
         definitions=definitions,
         counters=counters,
         delivery=CounterDelivery(counters, spool, definitions.current),
-        snowplow=SnowplowSender(collector, config["SNOWPLOW_APP_ID"], env) if collector else None,
+        snowplow=_snowplow(config, collector, instance_path) if collector else None,
         environment=env,
         raise_errors=raises_on_tracking_errors(env),
         write_behind=config["WRITE_BEHIND"],
     )
+
+
+def _snowplow(config, collector, instance_path):
+    folder = config.get("SNOWPLOW_OUTBOX_DIR") or Path(instance_path)
+    outbox = Outbox(outbox_file(folder, collector), config.get("SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT))
+    return SnowplowSender(collector, config["SNOWPLOW_APP_ID"], config["WEBAPP_ENV"], outbox,
+                          token=collector_token(config))

@@ -145,12 +145,17 @@ class InternalEvents:
         """Count events in Redis in one round trip (in the spool while Redis is unavailable), then queue them for Snowplow."""
         self.delivery.write(self.definitions, events, today())
         if self.snowplow is not None:
-            for event in events:
-                try:
-                    self.snowplow.send(event)
-                except Exception:  # a tracker bug must never break the caller
-                    self.errors["snowplow"] += 1
-                    log.exception("Could not queue event %s for Snowplow", event.name)
+            try:
+                with self.snowplow.batch():  # the events reach the outbox on disk in one write
+                    for event in events:
+                        try:
+                            self.snowplow.send(event)
+                        except Exception:  # a tracker bug must never break the caller
+                            self.errors["snowplow"] += 1
+                            log.exception("Could not queue event %s for Snowplow", event.name)
+            except Exception:  # the outbox cannot be written: the caller's request still succeeds
+                self.errors["snowplow_outbox"] += len(events)
+                log.exception("Could not keep %d event(s) for Snowplow", len(events))
 
     def close(self):
         """Write what is queued, stop the spool's replay thread and send what Snowplow still has queued."""
