@@ -1,6 +1,6 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import api_load, bundle_size, core, outage, snowplow_outage
+from . import api_load, bundle_size, core, outage, privacy, snowplow_outage
 
 
 def main():
@@ -9,6 +9,7 @@ def main():
     outage.main()
     snowplow_outage.main()
     api_load.main()
+    privacy.main()
 
 
 if __name__ == "__main__":

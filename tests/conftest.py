@@ -188,6 +188,13 @@ def collector_headers(config):
     return {"Authorization": f"Bearer {collector_token(config)}", "Content-Type": "application/json"}
 
 
+def reset_collector(session):
+    """Empty the app's collector as an administrator would: a POST with the page's CSRF token."""
+    page = session.get("/")
+    token = csrf_token_of(page.text if hasattr(page, "text") else page.get_data(as_text=True))
+    assert session.post("/micro/reset", headers={"X-CSRF-Token": token}).status_code == 200
+
+
 def csrf_token_of(html):
     return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
 

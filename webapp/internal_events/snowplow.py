@@ -71,10 +71,11 @@ class OutboxEmitter:
 
 
 class SnowplowSender:
-    def __init__(self, collector_url, app_id, environment, outbox, token=None, flush_interval=FLUSH_INTERVAL_SECONDS,
-                 **post_limits):
+    def __init__(self, collector_url, app_id, environment, pseudonym_key, outbox, token=None,
+                 flush_interval=FLUSH_INTERVAL_SECONDS, **post_limits):
         self.collector_url = collector_url
         self.environment = environment
+        self.pseudonym_key = pseudonym_key
         self.outbox = outbox
         self.emitter = OutboxEmitter(outbox)
         self.tracker = Tracker("internal-events", self.emitter, app_id=app_id, encode_base64=True)
@@ -97,7 +98,7 @@ class SnowplowSender:
                 property_=base.get("property"),
                 value=base.get("value"),
                 context=[
-                    SelfDescribingJson(STANDARD_CONTEXT, standard_context(event, self.environment, custom)),
+                    SelfDescribingJson(STANDARD_CONTEXT, standard_context(event, self.environment, custom, self.pseudonym_key)),
                     SelfDescribingJson(SERVICE_PING_CONTEXT, service_ping_context(event)),
                 ],
             )

@@ -1,6 +1,7 @@
 """What an operator needs to see about tracking: can it reach Redis, what waits in the spool, are the definitions valid."""
 
 from .delivery import REDIS_FAILURES
+from .privacy_status import privacy_status
 
 
 def status(internal_events):
@@ -16,6 +17,7 @@ def status(internal_events):
             "error": str(definitions_error) if definitions_error else None,
         },
         "tracking_errors_in_this_process": dict(internal_events.errors),
+        "privacy": privacy_status(internal_events),
     }
     snowplow_ok = True
     if internal_events.snowplow is not None:
@@ -23,7 +25,8 @@ def status(internal_events):
         # Every process's outbox figures: events lost for good, or an outbox nothing can wait in.
         snowplow_ok = snowplow["error"] is None and snowplow["dropped"] == 0 and snowplow["rejected"] == 0
     report["healthy"] = (redis_error is None and definitions_error is None
-                         and spool["dropped"] == 0 and snowplow_ok)
+                         and spool["dropped"] == 0 and snowplow_ok
+                         and not report["privacy"]["snowplow_withheld_opt_outs_unreadable"])
     return report
 
 
