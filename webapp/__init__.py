@@ -6,7 +6,7 @@ from flask import Flask, current_app, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
-from .config import PROJECT_ROOT, from_environment
+from .config import PROJECT_ROOT, collector_enabled, from_environment
 from .errors import error_response
 from .internal_events.delivery import REDIS_FAILURES
 from .internal_events.setup import build
@@ -43,7 +43,7 @@ def create_app(config=None):
     for blueprint in (auth.bp, pages.bp, groups.bp, admin.bp, dashboard.bp, usage_data.bp, projects.bp, privacy.bp):
         app.register_blueprint(blueprint)
     groups.init_app(app)
-    if app.config.get("COLLECTOR_ENABLED", app.config["WEBAPP_ENV"] != "production"):
+    if collector_enabled(app.config):
         app.register_blueprint(collector.bp)
     app.cli.add_command(internal_events_cli)
     app.cli.add_command(seed_demo_command)

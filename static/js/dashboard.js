@@ -24,7 +24,8 @@ function start(dashboard) {
     const ask = ++asked;
     try {
       const response = await fetch(`${dashboard.dataset.url}${window.location.search}`, {
-        headers: { Accept: 'application/json' }, cache: 'no-store',
+        headers: { Accept: 'application/json' },
+        cache: 'no-store',
       });
       if (response.status === 401 || response.status === 403) {
         status.textContent = 'Live updates stopped: sign in again as an administrator and reload.';
