@@ -12,6 +12,7 @@ from .config import PROJECT_ROOT
 from .internal_events import current, generator, usage_scan
 from .internal_events.definitions import DefinitionsError, load_definitions
 from .internal_events.delivery import REDIS_FAILURES
+from .internal_events.instance_uuid import instance_uuid
 from .internal_events.service_ping import service_ping
 from .internal_events.status import status
 
@@ -21,8 +22,9 @@ internal_events_cli = AppGroup("internal-events", help="Define, check and inspec
 @internal_events_cli.command("service-ping")
 @click.option("--indent", default=2, show_default=True, help="JSON indentation (0 for one line).")
 def service_ping_command(indent):
-    """Print every active metric's current value as service ping JSON."""
-    click.echo(json.dumps(service_ping(current()), indent=indent or None, sort_keys=True))
+    """Print every reported metric's value as service ping JSON, with the instance's uuid and version."""
+    payload = service_ping(current(), instance_uuid(current_app.instance_path))
+    click.echo(json.dumps(payload, indent=indent or None, sort_keys=True))
 
 
 @internal_events_cli.command("status")
@@ -212,21 +214,22 @@ def lint_command(root):
     An event used but not defined is an error (non-zero exit); an event or metric
     defined but never used is a warning.
     """
-    folder = _definitions_folder()
-    try:
-        definitions = load_definitions(folder)
-    except DefinitionsError as error:
-        for problem in error.problems:
-            click.echo(f"{problem.path}: error: {problem.field + ': ' if problem.field else ''}{problem.message}")
-        raise SystemExit(1)
+    live = current().live_definitions
+    live.reload_if_changed()  # read again only when edited since the app started
+    loaded = live.latest
+    for level, problems in (("error", loaded.problems), ("warning", loaded.warnings)):
+        for problem in problems:
+            click.echo(f"{problem.path}: {level}: {problem.field + ': ' if problem.field else ''}{problem.message}")
+    definitions = loaded.definitions
     usages = usage_scan.scan(root)
     findings = usage_scan.check(usages, definitions)
     for finding in findings:
         click.echo(str(finding))
-    errors = sum(finding.level == "error" for finding in findings)
+    errors = len(loaded.problems) + sum(finding.level == "error" for finding in findings)
+    warnings = len(loaded.warnings) + sum(finding.level != "error" for finding in findings)
     click.echo(
-        f"{len(definitions.events)} events, {len(usages)} usages in {', '.join(usage_scan.SCANNED)}:"
-        f" {errors} error(s), {len(findings) - errors} warning(s)"
+        f"{len(definitions.events)} events, {len(definitions.metrics)} metrics, {len(usages)} usages in"
+        f" {', '.join(usage_scan.SCANNED)}: {errors} error(s), {warnings} warning(s)"
     )
     if errors:
         raise SystemExit(1)

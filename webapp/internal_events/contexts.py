@@ -53,6 +53,8 @@ def standard_context(event, environment, custom_properties, now=None):
     }
     if custom_properties:
         data["extra"] = custom_properties
+    if event.feature_enabled_by_namespace_ids is not None:
+        data["feature_enabled_by_namespace_ids"] = list(event.feature_enabled_by_namespace_ids)
     return data
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from .definitions import DefinitionsError, load_definitions, validator
-from .model import IDENTIFIERS, TIME_FRAME_SUFFIX, TIME_FRAMES, UNIQUE_FIELDS
+from .definition_warnings import MAX_ACTION_LENGTH
+from .definitions import DefinitionsError, load_definitions
+from .model import IDENTIFIERS, TIME_FRAME_SUFFIX, TIME_FRAMES, unique_field
 
 UNIQUE_CHOICES = ("user.id", "project.id", "namespace.id")
 TIERS = ("free", "premium", "ultimate")
@@ -87,7 +88,7 @@ def check_event_name(name):
     name = (name or "").strip()
     if not name:
         raise GeneratorError("the event name is missing (--event)")
-    limit = validator("event").schema["properties"]["action"]["maxLength"]
+    limit = MAX_ACTION_LENGTH
     if len(name) > limit:
         raise GeneratorError(f"event name '{name}' is {len(name)} characters long; the limit is {limit}")
     if not EVENT_NAME.match(name):
@@ -147,7 +148,7 @@ def check_identifiers(identifiers, unique):
         raise GeneratorError(
             f"unknown identifier(s) {', '.join(wrong)}: allowed are {', '.join(IDENTIFIERS)}"
         )
-    needed = UNIQUE_FIELDS[unique] if unique else None
+    needed = unique_field(unique) if unique else None
     if needed and needed not in identifiers:
         raise GeneratorError(f"--unique {unique} needs '{needed}' in --identifiers")
     return tuple(name for name in IDENTIFIERS if name in identifiers)
@@ -288,7 +289,7 @@ def plan(request, folder, definitions, force=False):
         files.append(NewFile(event_file, event_document(replace(request, group=group))))
     else:
         group = check_group(request.group) if request.group else existing.raw.get("product_group")
-        needed = UNIQUE_FIELDS[unique] if unique else None
+        needed = unique_field(unique) if unique else None
         if needed and needed not in existing.identifiers:
             raise GeneratorError(
                 f"event '{event}' ({existing.path}) has no '{needed}' identifier, so a metric cannot count"

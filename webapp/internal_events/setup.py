@@ -23,6 +23,7 @@ def build(config, instance_path):
     definitions = LiveDefinitions(
         config["INTERNAL_EVENTS_DEFINITIONS"],
         check_interval=1.0 if env == "development" else RELOAD_CHECK_SECONDS,
+        strict=raises_on_tracking_errors(env) and not config.get("INTERNAL_EVENTS_SKIP_INVALID"),
     )
     url, prefix = config.get("REDIS_URL"), config["REDIS_KEY_PREFIX"]
     counters = CounterStore(connect(url, instance_path), KeySpace(prefix))

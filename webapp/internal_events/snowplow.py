@@ -98,7 +98,7 @@ class SnowplowSender:
         custom = {k: v for k, v in event.properties.items() if k not in BASE_PROPERTIES}
         self.tracker.track(
             StructuredEvent(
-                category=CATEGORY,
+                category=event.category or CATEGORY,
                 action=event.name,
                 label=base.get("label"),
                 property_=base.get("property"),
