@@ -45,7 +45,7 @@ def track_project_created(events):
 @pytest.mark.parametrize("file, content, reported", [
     (EVENT, "action: project_created\ndescription: [unclosed", "is not valid YAML"),
     (EVENT, b"\xff\xfe not utf-8", "cannot be read"),
-    (EVENT, "[" * 5000 + "]" * 5000, "nested too deeply"),
+    (EVENT, "[" * 5000 + "]" * 5000, "exceeded maximum nesting depth"),
     (METRIC, yaml.safe_dump({"key_path": "counts.x", "description": "d", "time_frame": "7d",
                              "data_source": "internal_events", "status": "active",
                              "events": [{"name": "no_such_event"}]}), "is not defined in events/"),

@@ -41,11 +41,10 @@ def test_seeds_example_writes_event_and_unique_metric(generate, definitions_dir,
         "description": "Project archived",
         "internal_events": True,
         "action": "project_archived",
-        "category": "InternalEventTracking",
         "identifiers": ["user", "namespace", "project"],
         "product_group": "project_management",
         "milestone": default_milestone(),
-        "introduced_by_url": None,
+        "introduced_by_url": "TODO",
         "tiers": ["free", "premium", "ultimate"],
     }
     text = metric_file.read_text()
@@ -126,7 +125,12 @@ def test_every_descriptive_option_lands_in_the_files(generate, definitions_dir):
     "args, message",
     [
         (["--unique", "user.id", "--time-frames", "7d", "all"], "time frame 'all' cannot be used with --unique"),
-        (["--unique", "label"], "'label' is not one of 'user.id', 'project.id', 'namespace.id'"),
+        (["--unique", "user_id"], "'user_id' is not one of 'user.id', 'project.id', 'namespace.id', 'label'"),
+        (["--unique", "label", "--operator", "sum(value)"], "cannot be combined with --unique label"),
+        (["--filter", "label"], "filter 'label' must be property=value"),
+        (["--filter", "value=big"], "filter value=big: the value property is a number"),
+        (["--property", "requestId"], "property name 'requestId' must be lowercase words"),
+        (["--property", "user"], "property name 'user' must be lowercase words joined by _ and not one of"),
         (["--time-frames", "1d"], "invalid time frame '1d': allowed are 7d, 28d, all"),
         (["--tiers", "free", "gold"], "unknown tier(s) gold"),
         (["--identifiers", "user", "organization"], "unknown identifier(s) organization"),
@@ -243,15 +247,15 @@ def test_the_running_app_picks_up_and_counts_the_new_event(app, generate):
 
 def test_interactive_mode_asks_for_everything_missing(generate, definitions_dir):
     answers = "\n".join(
-        ["Bad-Name", "project_archived", "A maintainer archived a project", "project_management",
-         "label", "project.id", "7d all", "28d", "y"]
+        ["Bad-Name", "project_archived", "A maintainer archived a project", "project_management", "",
+         "user_id", "project.id", "", "7d all", "28d", "y"]
     )
     result = generate("--interactive", input=answers + "\n")
     assert result.exit_code == 0, result.output
     # Allowed values are shown, and refused answers are asked again with the reason.
     assert "event name 'Bad-Name' is not in the naming style" in result.output
-    assert "(user.id, project.id, namespace.id, none)" in result.output
-    assert "Error: 'label' is not one of" in result.output
+    assert "(user.id, project.id, namespace.id, label, property, value, none, sum(value))" in result.output
+    assert "Error: 'user_id' is not one of" in result.output
     assert "Time frames [7d/28d]" in result.output
     assert "time frame 'all' cannot be used with --unique project.id" in result.output
 
@@ -266,7 +270,7 @@ def test_interactive_mode_asks_for_everything_missing(generate, definitions_dir)
 
 def test_interactive_mode_asks_only_for_what_is_missing(generate, definitions_dir):
     # The event exists: neither its description nor its group is asked.
-    result = generate("--event", "project_created", "--interactive", input="namespace.id\n\ny\n")
+    result = generate("--event", "project_created", "--interactive", input="namespace.id\n\n\ny\n")
     assert result.exit_code == 0, result.output
     assert "Description" not in result.output and "Product group" not in result.output
     assert "only a metric will be added" in result.output
@@ -277,7 +281,7 @@ def test_interactive_mode_asks_only_for_what_is_missing(generate, definitions_di
 
 def test_interactive_totals_offer_all_time_by_default(generate, definitions_dir):
     result = generate("--event", "project_archived", "--group", "project_management", "--description", "Archived",
-                      "--interactive", input="none\n\ny\n")
+                      "--interactive", input="\nnone\n\n\ny\n")
     assert result.exit_code == 0, result.output
     assert "Time frames [7d/28d/all]" in result.output
     metric = read(definitions_dir / "metrics" / "counts_all" / "count_total_project_archived.yml")
@@ -287,7 +291,7 @@ def test_interactive_totals_offer_all_time_by_default(generate, definitions_dir)
 
 def test_declining_the_preview_writes_nothing(generate, definitions_dir):
     before = snapshot(definitions_dir)
-    result = generate(*SEEDS_EXAMPLE, "--interactive", input="\n\nn\n")
+    result = generate(*SEEDS_EXAMPLE, "--interactive", input="\n\n\n\nn\n")
     assert result.exit_code == 1
     assert "# definitions/events/project_archived.yml" in result.output
     assert "Write these files?" in result.output

@@ -53,7 +53,7 @@ def replay_spool_command():
 class ListOptionsCommand(click.Command):
     """Lets a list option take several words, `--time-frames 7d 28d`, as GitLab's generator does."""
 
-    list_options = ("--time-frames", "--tiers", "--identifiers")
+    list_options = ("--time-frames", "--tiers", "--identifiers", "--event", "-e")
 
     def parse_args(self, ctx, args):
         return super().parse_args(ctx, spread_list_options(args, self.list_options))
@@ -95,13 +95,20 @@ def _checked(check):
 
 
 @internal_events_cli.command("generate", cls=ListOptionsCommand)
-@click.option("--event", "-e", help="Event name, e.g. project_created.")
+@click.option("--event", "-e", "events", multiple=True,
+              help="Event name, e.g. project_created; repeat it for a metric over several events.")
 @click.option("--group", "-g", help="Product group owning the event, e.g. project_management.")
 @click.option(
     "--unique",
     type=click.Choice(generator.UNIQUE_CHOICES),
-    help="Count unique users, projects or namespaces. Without it the metric counts totals.",
+    help="Count distinct users, projects, namespaces or label/property/value values. Without it: totals.",
 )
+@click.option("--operator", type=click.Choice(generator.OPERATOR_CHOICES), help="Sum the events' value instead.")
+@click.option("--filter", "filters", multiple=True,
+              help="Count only events whose property has this value: label=rubygems (repeatable).")
+@click.option("--property", "properties", multiple=True,
+              help="A custom additional property of a new event: name or name=description (repeatable).")
+@click.option("--key-name", help="The key path's middle part instead of the event names (e.g. for filters).")
 @click.option(
     "--time-frames",
     multiple=True,
@@ -109,23 +116,25 @@ def _checked(check):
 )
 @click.option("--description", help="What happened, for the event definition. Default: from the name.")
 @click.option("--metric-description", help="Default: 'Count of unique users who triggered <event>' or similar.")
-@click.option("--category", default=generator.DEFAULT_CATEGORY, show_default=True)
+@click.option("--category", help="Snowplow category of the new event's calls that pass none."
+                                 " Default: InternalEventTracking.")
 @click.option("--identifiers", multiple=True, help="Ids the event carries. Default: user namespace project.")
 @click.option("--tiers", multiple=True, help="Default: free premium ultimate.")
 @click.option("--milestone", help="Release introducing it. Default: this package's major.minor version.")
-@click.option("--introduced-by-url", help="Link to the merge request.")
+@click.option("--introduced-by-url", help="Link to the merge request. Default: TODO, as GitLab's generator.")
 @click.option("--force", is_flag=True, help="Overwrite an existing metric file.")
 @click.option(
     "--interactive/--no-interactive",
     default=None,
     help="Ask for missing values. Default: ask when run on a terminal.",
 )
-def generate_command(interactive, force, **options):
-    """Write an event definition (if new) and a metric of it into the definitions folder."""
+def generate_command(interactive, force, events, **options):
+    """Write event definitions (for new events) and a metric of them into the definitions folder."""
     folder = _definitions_folder()
     definitions = _loaded(folder)
     if interactive is None:
         interactive = sys.stdin.isatty()
+    options.update(event=events[0] if events else None, more_events=events[1:])
     if interactive:
         options = _ask_missing(options, definitions)
     elif not options["event"]:
@@ -155,8 +164,22 @@ def generate_command(interactive, force, **options):
     )
 
 
+COUNT_CHOICES = (*generator.UNIQUE_CHOICES, "none", *generator.OPERATOR_CHOICES)
+
+
+def _list_answer(check):
+    """A prompt `value_proc` for a comma-separated answer checked by a generator check; a refusal asks again."""
+
+    def proc(text):
+        items = tuple(item.strip() for item in text.split(",") if item.strip())
+        _checked(check)(items)
+        return items
+
+    return proc
+
+
 def _ask_missing(options, definitions):
-    """Prompt for what the command line left out, showing what is allowed."""
+    """Prompt for what the command line left out, showing what is allowed: the same choices as the options."""
     options = dict(options)
     if options["event"]:
         options["event"] = _checked(generator.check_event_name)(options["event"])
@@ -177,13 +200,23 @@ def _ask_missing(options, definitions):
             options["group"] = click.prompt(
                 "Product group (e.g. project_management)", value_proc=_checked(generator.check_group)
             )
-    if not options["unique"] and not options["time_frames"]:
-        options["unique"] = click.prompt(
-            "Count unique values of (none counts totals)",
-            type=click.Choice([*generator.UNIQUE_CHOICES, "none"]),
+        if not options["properties"]:
+            options["properties"] = click.prompt(
+                "Custom additional properties (name or name=description, separated by commas; empty for none)",
+                default="", show_default=False, value_proc=_list_answer(generator.check_properties))
+    if not options["unique"] and not options["operator"] and not options["time_frames"]:
+        counted = click.prompt(
+            "Count unique values of (none counts totals, sum(value) sums the value)",
+            type=click.Choice(COUNT_CHOICES),
             default="user.id",
         )
-        options["unique"] = generator.check_unique(options["unique"])
+        options["operator"] = generator.check_operator(counted if counted in generator.OPERATOR_CHOICES else None,
+                                                       None)
+        options["unique"] = generator.check_unique(None if options["operator"] else counted)
+    if not options["filters"]:
+        options["filters"] = click.prompt(
+            "Count only events where (property=value, separated by commas; empty for all events)",
+            default="", show_default=False, value_proc=_list_answer(generator.check_filters))
     if not options["time_frames"]:
         allowed = generator.default_time_frames(options["unique"])
         options["time_frames"] = click.prompt(

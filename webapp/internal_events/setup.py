@@ -12,8 +12,9 @@ from .snowplow import SnowplowSender
 from .spool import Spool
 from .tracker import InternalEvents
 
-# Outside development, edited definitions are picked up within this many seconds.
-RELOAD_CHECK_SECONDS = 10.0
+# Edited definitions are picked up within this many seconds by a background check. Tests reload when they
+# edit (0: no background thread outliving each test's app and folder).
+RELOAD_CHECK_SECONDS = {"development": 1.0, "test": 0, "production": 10.0}
 SPOOL_FILE = "internal-events-spool.sqlite3"
 
 
@@ -22,7 +23,7 @@ def build(config, instance_path):
     collector = config.get("SNOWPLOW_COLLECTOR_URL")
     definitions = LiveDefinitions(
         config["INTERNAL_EVENTS_DEFINITIONS"],
-        check_interval=1.0 if env == "development" else RELOAD_CHECK_SECONDS,
+        check_interval=RELOAD_CHECK_SECONDS[env],
         strict=raises_on_tracking_errors(env) and not config.get("INTERNAL_EVENTS_SKIP_INVALID"),
     )
     url, prefix = config.get("REDIS_URL"), config["REDIS_KEY_PREFIX"]
