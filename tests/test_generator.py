@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from webapp.cli import spread_list_options
-from webapp.internal_events.definitions import load_definitions
+from webapp.internal_events.definitions import load, load_definitions
 from webapp.internal_events.generator import default_milestone
 from webapp.internal_events.windows import today
 
@@ -304,3 +304,64 @@ def test_list_options_take_several_words():
         ("--time-frames", "--tiers"),
     ) == ["--time-frames", "7d", "--time-frames", "28d", "--event", "x_y", "--tiers", "free", "--tiers", "premium",
           "--force"]
+
+
+SHAPES = [
+    # (options, key path, what the metric counts)
+    (["--event", "code_pushed", "--event", "code_merged", "--unique", "user.id"],
+     "redis_hll_counters.count_distinct_user_id_from_code_pushed_and_code_merged_weekly", ("unique", "user")),
+    (["--event", "code_pushed", "--unique", "label", "--time-frames", "28d"],
+     "redis_hll_counters.count_distinct_label_from_code_pushed_monthly", ("unique", "label")),
+    (["--event", "code_pushed", "--unique", "property"],
+     "redis_hll_counters.count_distinct_property_from_code_pushed_weekly", ("unique", "property")),
+    (["--event", "code_pushed", "--unique", "value"],
+     "redis_hll_counters.count_distinct_value_from_code_pushed_monthly", ("unique", "value")),
+    (["--event", "code_pushed", "--filter", "label=main", "--filter", "files=3", "--property", "files=Files changed"],
+     "counts.count_total_code_pushed_with_files_3_with_label_main", ("total", None)),
+    (["--event", "code_pushed", "--event", "code_merged", "--operator", "sum(value)", "--time-frames", "all"],
+     "sums.sum_value_from_code_pushed_and_code_merged", ("sum", None)),
+    (["--event", "code_pushed", "--property", "language", "--key-name", "pushes"],
+     "counts.count_total_pushes_weekly", ("total", None)),
+]
+
+
+@pytest.mark.parametrize("options, key_path, counts", SHAPES)
+def test_each_metric_shape_loads_and_satisfies_gitlab_s_schema_rules(generate, definitions_dir, options, key_path,
+                                                                      counts):
+    result = generate(*options, "--group", "source_code")
+    assert result.exit_code == 0, result.output
+    loaded = load(definitions_dir)
+    assert loaded.problems == ()
+    # The generated files need nothing GitLab's schemas would ask for (introduced_by_url a string, ...).
+    generated = [line.split(" ", 1)[1].split("/", 1)[1] for line in result.output.splitlines()
+                 if line.startswith("created ")]
+    assert generated and not [w for w in loaded.warnings if w.path.split("/", 1)[1] in generated]
+    metric = loaded.definitions.metric(key_path)
+    assert (metric.kind, metric.rules[0].unique) == counts
+
+
+def test_custom_properties_filters_and_category_land_in_the_event(generate, definitions_dir):
+    result = generate("--event", "code_pushed", "--group", "source_code", "--property", "language=Programming language",
+                      "--filter", "label=main", "--category", "Projects::PushController")
+    assert result.exit_code == 0, result.output
+    event = read(definitions_dir / "events" / "code_pushed.yml")
+    assert event["category"] == "Projects::PushController"  # Snowplow's category for calls that pass none
+    assert event["additional_properties"] == {"language": {"description": "Programming language"},
+                                              "label": {"description": "Label"}}
+    metric = read(definitions_dir / "metrics" / "counts_all" / "count_total_code_pushed_with_label_main.yml")
+    assert metric["events"] == [{"name": "code_pushed", "filter": {"label": "main"}}]
+    assert load_definitions(definitions_dir).events["code_pushed"].category == "Projects::PushController"
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--unique", "label"], "event 'project_created' (definitions/events/project_created.yml) has no additional"
+                            " property label"),
+    (["--filter", "colour=red"], "has no additional property colour"),
+    (["--operator", "sum(value)"], "has no additional property value"),
+])
+def test_an_existing_event_must_declare_what_the_metric_reads(generate, definitions_dir, options, message):
+    before = snapshot(definitions_dir)
+    result = generate("--event", "project_created", *options)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert snapshot(definitions_dir) == before

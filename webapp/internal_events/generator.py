@@ -210,7 +210,7 @@ def check_identifiers(identifiers, unique):
             f"unknown identifier(s) {', '.join(wrong)}: allowed are {', '.join(IDENTIFIERS)}"
         )
     needed = unique_field(unique) if unique else None
-    if needed and needed not in identifiers:
+    if needed in IDENTIFIERS and needed not in identifiers:
         raise GeneratorError(f"--unique {unique} needs '{needed}' in --identifiers")
     return tuple(name for name in IDENTIFIERS if name in identifiers)
 
