@@ -8,6 +8,7 @@ run on the valid rest. This project's own conventions are `warnings` for lint.
 """
 
 import json
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -72,8 +73,12 @@ def fast_validator(name):
 
 
 def yaml_files(folder):
-    """The YAML files below `folder`, in a stable order."""
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+    """The YAML files below `folder`, in a stable order (os.walk: pathlib costs ~0.1 s over GitLab's tree)."""
+    found = []
+    for directory, subdirectories, names in os.walk(folder):
+        subdirectories.sort()
+        found += sorted(os.path.join(directory, name) for name in names if name.endswith((".yml", ".yaml")))
+    return [Path(path) for path in found]
 
 
 def definition_files(folder):
@@ -99,8 +104,9 @@ def load(folder):
     def read_all(kind):
         """The valid documents, and {action or file name: file} of the invalid ones."""
         documents, invalid = [], {}
+        parent = 0 if str(folder.parent) == "." else len(str(folder.parent)) + 1
         for path in yaml_files(folder / kind):
-            shown = _shown_path(path, folder)
+            shown = str(path)[parent:]  # as the developer sees it: relative to the definitions' parent
             document = _read_yaml(path, shown, problems)
             if document is not None and _schema_ok(document, kind[:-1], shown, problems):
                 documents.append((shown, document))
@@ -117,11 +123,6 @@ def load(folder):
     warnings += definition_warnings.of_metrics(metric_documents)
     definitions = Definitions(events=events, metrics=tuple(metrics), ignored_metrics=ignored)
     return Loaded(definitions, tuple(problems), tuple(warnings))
-
-
-def _shown_path(path, folder):
-    # Messages name files the way the developer sees them: relative to the definitions' parent.
-    return str(path.relative_to(folder.parent)) if folder.parent != path else str(path)
 
 
 def _read_yaml(path, shown, problems):
