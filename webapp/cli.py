@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .config import PROJECT_ROOT
-from .internal_events import current, generator, usage_scan
+from .internal_events import current, generator, iglu_export, usage_scan
 from .internal_events.definitions import DefinitionsError, load_definitions
 from .internal_events.delivery import REDIS_FAILURES
 from .internal_events.instance_uuid import instance_uuid
@@ -34,6 +34,16 @@ def status_command():
     click.echo(json.dumps(report, indent=2, sort_keys=True))
     if not report["healthy"]:
         raise SystemExit(1)
+
+
+@internal_events_cli.command("iglu-export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--vendor", help="Vendor of the schemas. Default: SNOWPLOW_IGLU_VENDOR, the one events are sent with.")
+def iglu_export_command(folder, vendor):
+    """Write the Snowplow context schemas as a static Iglu registry in FOLDER, for a pipeline to resolve."""
+    for uri, path in iglu_export.export(folder, vendor or current_app.config.get("SNOWPLOW_IGLU_VENDOR")):
+        click.echo(f"{uri} -> {path}")
+    click.echo(f"Serve {folder} over HTTP and add it to your Iglu resolver as a static registry (see README).")
 
 
 @internal_events_cli.command("replay-spool")

@@ -31,6 +31,8 @@ def from_environment(environ=None):
         "SNOWPLOW_COLLECTOR_URL": env.get("SNOWPLOW_COLLECTOR_URL")
         or (default_collector_url(env) if webapp_env == "development" else None),
         "SNOWPLOW_APP_ID": env.get("SNOWPLOW_APP_ID", "internal-events-flask"),
+        # The vendor of the context schemas events refer to, and that `internal-events iglu-export` writes.
+        "SNOWPLOW_IGLU_VENDOR": env.get("SNOWPLOW_IGLU_VENDOR") or None,
         "WRITE_BEHIND": _flag(env.get("INTERNAL_EVENTS_WRITE_BEHIND"), default=webapp_env == "production"),
         "INTERNAL_EVENTS_DEFINITIONS": env.get(
             "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")

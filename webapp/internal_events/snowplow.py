@@ -14,13 +14,7 @@ import threading
 from snowplow_tracker import AsyncEmitter, SelfDescribingJson, StructuredEvent, Tracker
 from snowplow_tracker.event_store import InMemoryEventStore
 
-from .contexts import (
-    CATEGORY,
-    SERVICE_PING_CONTEXT,
-    STANDARD_CONTEXT,
-    service_ping_context,
-    standard_context,
-)
+from .contexts import CATEGORY, context_schemas, iglu_uri, service_ping_context, standard_context
 from .model import BASE_PROPERTIES
 
 # snowplow-tracker logs every flush at INFO and every failure at WARNING.
@@ -73,8 +67,10 @@ class RetryBuffer(InMemoryEventStore):
 
 
 class SnowplowSender:
-    def __init__(self, collector_url, app_id, environment, flush_interval=FLUSH_INTERVAL_SECONDS):
+    def __init__(self, collector_url, app_id, environment, flush_interval=FLUSH_INTERVAL_SECONDS, vendor=None):
         self.collector_url = collector_url
+        # The contexts' iglu URIs: a pipeline resolves them in the registry `internal-events iglu-export` writes.
+        self.standard_context, self.service_ping_context = (iglu_uri(s) for s in context_schemas(vendor))
         self.environment = environment
         self.sent = 0
         self.failed = 0
@@ -104,8 +100,8 @@ class SnowplowSender:
                 property_=base.get("property"),
                 value=base.get("value"),
                 context=[
-                    SelfDescribingJson(STANDARD_CONTEXT, standard_context(event, self.environment, custom)),
-                    SelfDescribingJson(SERVICE_PING_CONTEXT, service_ping_context(event)),
+                    SelfDescribingJson(self.standard_context, standard_context(event, self.environment, custom)),
+                    SelfDescribingJson(self.service_ping_context, service_ping_context(event)),
                 ],
             )
         )
