@@ -127,6 +127,9 @@ class TrackedEvent:
     category: str | None = None  # Snowplow's category; None: the default
     send_snowplow: bool = True  # GitLab's send_snowplow_event=False counts without sending
     feature_enabled_by_namespace_ids: tuple | None = None
+    # False when the request it was tracked in carried an honoured privacy signal (GPC, DNT):
+    # counted in the aggregate metrics only, never sent to Snowplow.
+    event_level: bool = True
 
     def identifier(self, name):
         return getattr(self, f"{name}_id")

@@ -9,6 +9,8 @@ from .windows import today
 
 log = logging.getLogger(__name__)
 UNREADABLE = -1  # GitLab's value for a metric that failed to compute
+SERVICE_PING_OFF = ("the service ping is turned off on this instance "
+                    "(internal-events switch service_ping on, or INTERNAL_EVENTS_SERVICE_PING=1)")
 
 
 def nest(flat):

@@ -67,11 +67,13 @@ class RetryBuffer(InMemoryEventStore):
 
 
 class SnowplowSender:
-    def __init__(self, collector_url, app_id, environment, flush_interval=FLUSH_INTERVAL_SECONDS, vendor=None):
+    def __init__(self, collector_url, app_id, environment, pseudonym_key, flush_interval=FLUSH_INTERVAL_SECONDS,
+                 vendor=None):
         self.collector_url = collector_url
         # The contexts' iglu URIs: a pipeline resolves them in the registry `internal-events iglu-export` writes.
         self.standard_context, self.service_ping_context = (iglu_uri(s) for s in context_schemas(vendor))
         self.environment = environment
+        self.pseudonym_key = pseudonym_key
         self.sent = 0
         self.failed = 0
         self.buffer = RetryBuffer(BUFFER_CAPACITY)
@@ -100,7 +102,8 @@ class SnowplowSender:
                 property_=base.get("property"),
                 value=base.get("value"),
                 context=[
-                    SelfDescribingJson(self.standard_context, standard_context(event, self.environment, custom)),
+                    SelfDescribingJson(self.standard_context,
+                                       standard_context(event, self.environment, custom, self.pseudonym_key)),
                     SelfDescribingJson(self.service_ping_context, service_ping_context(event)),
                 ],
             )
