@@ -12,6 +12,7 @@ from webapp.config import PROJECT_ROOT
 from webapp.internal_events.definitions import DefinitionsError, load, load_definitions
 from webapp.internal_events.service_ping import metric_values
 
+from bench.synthetic_definitions import write_tree
 from conftest import sign_in
 
 GITLAB = Path(__file__).parent / "fixtures" / "gitlab"
@@ -230,3 +231,17 @@ def test_the_dashboard_lists_the_files_production_skipped(make_demo, definitions
     assert "Definition problems" in page.text
     assert "definitions/metrics/counts_all/count_total_project_starred.yml: line 2: is not valid YAML" in page.text
     assert "counts.count_total_project_created" in page.text  # the rest is shown as usual
+
+
+def test_a_gitlab_sized_tree_loads_with_zero_problems(tmp_path):
+    """The benchmarks' synthetic tree: GitLab's size and mix of time frames, unique keys, filters and sums."""
+    events, metrics = write_tree(tmp_path / "tree")
+    assert (events, metrics) == (1400, 1800)
+    loaded = load(tmp_path / "tree")
+    assert loaded.problems == ()
+    definitions = loaded.definitions
+    kinds = {m.kind for m in definitions.metrics}
+    uniques = {rule.unique for m in definitions.metrics for rule in m.rules if rule.unique}
+    assert kinds == {"unique", "total", "sum"} and uniques >= {"user", "project", "namespace"}
+    assert any(rule.filter for m in definitions.metrics for rule in m.rules)
+    assert len(definitions.metrics) > 2000  # lists of time frames expand

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from webapp import create_app
+from webapp.internal_events import live_definitions
 from webapp.config import PROJECT_ROOT
 
 
@@ -153,6 +154,15 @@ def test_lint_and_status_list_broken_definitions_in_development_without_a_traceb
     assert "2 error(s)" in lint.stdout.splitlines()[-1]
     problems = json.loads(status.stdout)["definitions"]["problems"]
     assert len(problems) == 2 and any("broken.yml" in problem for problem in problems)
+
+
+def test_lint_reads_the_definitions_once(app, project, monkeypatch):
+    """Read when the app started; lint only checks whether a file changed since."""
+    reads = []
+    monkeypatch.setattr(live_definitions, "load", lambda folder: reads.append(folder))
+    result = app.test_cli_runner().invoke(args=["internal-events", "lint", "--root", str(project)])
+    assert result.exit_code == 0, result.output
+    assert reads == []
 
 
 def test_the_project_itself_passes(config):
