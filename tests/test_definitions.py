@@ -141,6 +141,11 @@ def test_what_gitlab_rejects_is_refused_naming_file_field_and_rule(broken, time_
     assert expected in problems[0]
 
 
+def test_a_metric_s_introduced_by_url_is_a_string_as_in_gitlab(broken):
+    write(broken, "metrics/counts_all/bad.yml", metric() + "introduced_by_url: null\n")
+    assert problems_of(broken) == ["defs/metrics/counts_all/bad.yml: introduced_by_url: None is not of type 'string'"]
+
+
 def test_rules_beyond_gitlab_are_warnings_not_problems(broken):
     write(broken, "events/user_only.yml", """\
         description: only a user

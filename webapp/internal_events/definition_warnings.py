@@ -67,7 +67,4 @@ def of_rule(shown, field, entry, event, unique):
 
 def _gitlab_required(shown, doc, kind):
     needed = GITLAB_REQUIRED[kind] + GITLAB_STATUS_REQUIRED.get(doc.get("status"), ())
-    warnings = [Problem(shown, name, "is missing; GitLab requires it") for name in needed if name not in doc]
-    if kind == "metric" and doc.get("introduced_by_url", "") is None:
-        warnings.append(Problem(shown, "introduced_by_url", "is null; GitLab requires a string (e.g. TODO)"))
-    return warnings
+    return [Problem(shown, name, "is missing; GitLab requires it") for name in needed if name not in doc]
