@@ -247,7 +247,7 @@ def test_the_running_app_picks_up_and_counts_the_new_event(app, generate):
 
 def test_interactive_mode_asks_for_everything_missing(generate, definitions_dir):
     answers = "\n".join(
-        ["Bad-Name", "project_archived", "A maintainer archived a project", "project_management", "",
+        ["Bad-Name", "project_archived", "A maintainer archived a project", "project_management", "", "",
          "user_id", "project.id", "", "7d all", "28d", "y"]
     )
     result = generate("--interactive", input=answers + "\n")
@@ -270,7 +270,7 @@ def test_interactive_mode_asks_for_everything_missing(generate, definitions_dir)
 
 def test_interactive_mode_asks_only_for_what_is_missing(generate, definitions_dir):
     # The event exists: neither its description nor its group is asked.
-    result = generate("--event", "project_created", "--interactive", input="namespace.id\n\n\ny\n")
+    result = generate("--event", "project_created", "--interactive", input="\nnamespace.id\n\n\ny\n")
     assert result.exit_code == 0, result.output
     assert "Description" not in result.output and "Product group" not in result.output
     assert "only a metric will be added" in result.output
@@ -279,9 +279,23 @@ def test_interactive_mode_asks_only_for_what_is_missing(generate, definitions_di
     )
 
 
+def test_interactive_mode_covers_several_events_properties_filters_and_sums(generate, definitions_dir):
+    answers = ["code_pushed", "", "source_code", "size=Bytes pushed", "code_merged, Bad-Name", "code_merged",
+               "sum(value)", "colour", "label=main", "", "y"]
+    result = generate("--interactive", input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "event name 'Bad-Name' is not in the naming style" in result.output
+    assert "filter 'colour' must be property=value" in result.output
+    metric = load_definitions(definitions_dir).metric("sums.sum_value_from_code_pushed_and_code_merged_with_label_main")
+    assert metric.events == ("code_pushed", "code_merged") and metric.kind == "sum"
+    assert metric.rules[0].filter == (("label", "main"),)
+    assert read(definitions_dir / "events" / "code_pushed.yml")["additional_properties"]["size"] == {
+        "description": "Bytes pushed"}
+
+
 def test_interactive_totals_offer_all_time_by_default(generate, definitions_dir):
     result = generate("--event", "project_archived", "--group", "project_management", "--description", "Archived",
-                      "--interactive", input="\nnone\n\n\ny\n")
+                      "--interactive", input="\n\nnone\n\n\ny\n")
     assert result.exit_code == 0, result.output
     assert "Time frames [7d/28d/all]" in result.output
     metric = read(definitions_dir / "metrics" / "counts_all" / "count_total_project_archived.yml")
@@ -291,7 +305,7 @@ def test_interactive_totals_offer_all_time_by_default(generate, definitions_dir)
 
 def test_declining_the_preview_writes_nothing(generate, definitions_dir):
     before = snapshot(definitions_dir)
-    result = generate(*SEEDS_EXAMPLE, "--interactive", input="\n\n\n\nn\n")
+    result = generate(*SEEDS_EXAMPLE, "--interactive", input="\n\n\n\n\nn\n")
     assert result.exit_code == 1
     assert "# definitions/events/project_archived.yml" in result.output
     assert "Write these files?" in result.output

@@ -271,6 +271,11 @@ def _ask_missing(options, definitions):
             options["properties"] = click.prompt(
                 "Custom additional properties (name or name=description, separated by commas; empty for none)",
                 default="", show_default=False, value_proc=_list_answer(generator.check_properties))
+    if not options["more_events"]:
+        options["more_events"] = click.prompt(
+            "Other events the metric also counts (names separated by commas; empty for none)",
+            default="", show_default=False,
+            value_proc=_list_answer(lambda names: [generator.check_event_name(name) for name in names]))
     if not options["unique"] and not options["operator"] and not options["time_frames"]:
         counted = click.prompt(
             "Count unique values of (none counts totals, sum(value) sums the value)",
