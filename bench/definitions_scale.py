@@ -115,6 +115,7 @@ def report(tree, starter, figures):
         f"{name} {medians[f'{name}: GitLab-sized']:.2f} s < {limit:g} s "
         f"({'met' if medians[f'{name}: GitLab-sized'] < limit else 'NOT met'})" for name, limit in TARGETS.items())
     print(f"targets for the GitLab-sized tree: {results}")
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: compare with the starter set's figures)")
 
 
 if __name__ == "__main__":
