@@ -1,6 +1,6 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import api_load, bundle_size, core, definitions_scale, outage
+from . import api_load, bundle_size, core, definitions_scale, outage, privacy, snowplow_outage
 
 
 def main():
@@ -8,7 +8,9 @@ def main():
     core.main()
     definitions_scale.main()
     outage.main()
+    snowplow_outage.main()
     api_load.main()
+    privacy.main()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import LiveSession, csrf_token_of, serving, sign_in, sign_in_page
+from conftest import LiveSession, csrf_token_of, reset_collector, serving, sign_in, sign_in_page
 from webapp.internal_events.privacy_signals import honoured_signals
 from webapp.store import projects, users
 from webapp.testing import tracked_total
@@ -41,7 +41,7 @@ def collecting(make_demo, **config):
         base = f"http://127.0.0.1:{server.server_port}"
         app = handler["app"] = make_demo(SNOWPLOW_COLLECTOR_URL=base, **config)
         admin = sign_in(LiveSession(base), "admin")
-        admin.get("/micro/reset")
+        reset_collector(admin)
 
         def arrived():
             assert app.extensions["internal_events"].snowplow.flush(timeout=10)
@@ -122,9 +122,10 @@ def test_the_page_of_a_signalling_visitor_carries_no_user_id(client_for):
     assert private["project_id"] == plain["project_id"]
 
 
-def test_chromium_with_sec_gpc_counts_clicks_and_sends_nothing(make_demo, browser):
+@pytest.mark.parametrize("signal", [GPC, DNT], ids=["Sec-GPC", "DNT"])
+def test_chromium_with_a_signal_counts_clicks_and_sends_nothing(make_demo, browser, signal):
     with collecting(make_demo) as (app, base, arrived):
-        for headers in ({"Sec-GPC": "1"}, {}):
+        for headers in (signal, {}):
             context = browser.new_context(extra_http_headers=headers)
             page = context.new_page()
             problems = []
