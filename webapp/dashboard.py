@@ -89,8 +89,11 @@ def _overview_context():
 @admin_required
 def index():
     sender = current().snowplow
-    return render_template("dashboard/index.html", **_overview_context(), privacy=privacy_status(current()),
-                           collector_url=sender.collector_url if sender else None, poll_seconds=_poll_seconds())
+    return render_template(
+        "dashboard/index.html", **_overview_context(), privacy=privacy_status(current()),
+        definition_problems=[str(problem) for problem in current().live_definitions.problems],
+        collector_url=sender.collector_url if sender else None, poll_seconds=_poll_seconds(),
+    )
 
 
 @bp.get("/data.json")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime, timedelta, timezone
 
-from .internal_events.contexts import STANDARD_CONTEXT
+from .internal_events.contexts import STANDARD_CONTEXT, same_schema
 from .internal_events.model import IDENTIFIERS, TIME_FRAMES, Metric, Rule
 from .internal_events.windows import FRAME_DAYS, chart_weeks
 
@@ -363,7 +363,7 @@ def recent_event(record, user_names=None):
     Snowplow carries only a hash of the user id; `user_names` maps known hashes to names.
     """
     standard = next(
-        (c.get("data") or {} for c in record.get("contexts", []) if c.get("schema") == STANDARD_CONTEXT), {}
+        (c.get("data") or {} for c in record.get("contexts", []) if same_schema(c.get("schema"), STANDARD_CONTEXT)), {}
     )
     user_hash = standard.get("user_id")
     return {
