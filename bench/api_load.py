@@ -29,7 +29,7 @@ import uuid
 import redis
 import requests
 
-from webapp.config import PROJECT_ROOT, from_environment
+from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.model import Rule
 from webapp.internal_events.setup import build
 from tests.servers import free_port, wait_until
@@ -200,7 +200,7 @@ def run(app_port, noop_port, cookie, env, counted):
 def website_id(env):
     """The demo project the events name (public, alice is a member)."""
     from webapp import create_app
-    from webapp.store import projects, users
+    from webapp.demo.store import projects, users
 
     app = create_app({"DATABASE": env["DATABASE_PATH"], "WEBAPP_ENV": "test", "SECRET_KEY": "bench",
                       "REDIS_URL": REDIS_URL, "SNOWPLOW_COLLECTOR_URL": None})

@@ -4,7 +4,7 @@ import gzip
 from pathlib import Path
 
 from webapp.assets.bundles import make_bundles
-from webapp.config import PROJECT_ROOT
+from webapp.demo.config import PROJECT_ROOT
 
 BUDGET_BYTES = 2048
 

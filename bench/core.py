@@ -18,7 +18,7 @@ import uuid
 import redis
 import requests
 
-from webapp.config import PROJECT_ROOT, from_environment
+from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.setup import build
 from webapp.internal_events.windows import RETENTION_SECONDS, today
 

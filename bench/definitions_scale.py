@@ -19,7 +19,7 @@ from pathlib import Path
 import redis
 import yaml
 
-from webapp.config import PROJECT_ROOT
+from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events.definitions import definition_files, load
 from webapp.internal_events.live_definitions import LiveDefinitions, _fingerprint
 from webapp.internal_events.yaml_reader import load_yaml

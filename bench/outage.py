@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.servers import RedisServer
-from webapp.config import from_environment
+from webapp.demo.config import from_environment
 from webapp.internal_events.model import Rule
 from webapp.internal_events.setup import build
 

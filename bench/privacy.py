@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from webapp.config import from_environment
+from webapp.demo.config import from_environment
 from webapp.internal_events.model import TrackedEvent
 from webapp.internal_events.setup import build
 from webapp.internal_events.windows import today

@@ -13,7 +13,7 @@ import uuid
 
 import redis
 
-from webapp.config import from_environment
+from webapp.demo.config import from_environment
 from webapp.internal_events.setup import build
 
 from .core import REDIS_URL, clean_up, free_port, start_collector

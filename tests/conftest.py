@@ -17,10 +17,10 @@ import requests
 from werkzeug.serving import make_server
 
 from webapp import create_app
-from webapp.config import PROJECT_ROOT, collector_token
-from webapp.db import get_db
+from webapp.demo.config import PROJECT_ROOT, collector_token
+from webapp.demo.db import get_db
 from webapp.internal_events.setup import build
-from webapp.seed import seed_demo
+from webapp.demo.seed import seed_demo
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
 # The system Chromium (Playwright cannot download its own here), kept off the network.
@@ -186,7 +186,7 @@ def make_demo(config, demo_database, tmp_path):
 
 
 def collector_headers(config):
-    """What the app's own tracker shows its collector (see webapp.config.collector_token)."""
+    """What the app's own tracker shows its collector (see webapp.internal_events.settings.collector_token)."""
     return {"Authorization": f"Bearer {collector_token(config)}", "Content-Type": "application/json"}
 
 

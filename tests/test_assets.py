@@ -15,7 +15,7 @@ from webassets.exceptions import FilterError
 from webapp import create_app
 from webapp.assets.bundles import make_bundles
 from webapp.assets.filters import EsbuildBundle
-from webapp.config import PROJECT_ROOT
+from webapp.demo.config import PROJECT_ROOT
 
 IMPORT_MAP = re.compile(r'<script type="importmap" nonce="[^"]+">(.*?)</script>', re.S)
 

@@ -17,7 +17,7 @@ import requests
 from conftest import LiveSession, collector_headers, sign_in
 from servers import AppServer, wait_until
 from webapp import create_app
-from webapp.config import PROJECT_ROOT
+from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events.status import status as status_of
 
 MIB = 1024 * 1024

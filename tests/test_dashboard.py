@@ -6,7 +6,7 @@ import re
 import pytest
 from conftest import LiveSession, sign_in
 
-from webapp.store import namespaces, projects, users
+from webapp.demo.store import namespaces, projects, users
 
 PAGE, DATA = "/admin/metrics/", "/admin/metrics/data.json"
 DICTIONARY, DICTIONARY_DATA = "/admin/metrics/dictionary", "/admin/metrics/dictionary.json"

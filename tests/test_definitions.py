@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from webapp import create_app
-from webapp.config import PROJECT_ROOT
+from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events.definitions import DefinitionsError, load, load_definitions
 from webapp.internal_events.service_ping import metric_values
 

@@ -10,7 +10,7 @@ from conftest import reset_collector
 from servers import RedisServer, wait_until
 from webapp import create_app
 from webapp.internal_events.service_ping import metric_values
-from webapp.store import users
+from webapp.demo.store import users
 
 PROJECT = {"project_id": 5, "namespace_id": 2}
 

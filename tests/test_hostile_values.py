@@ -18,11 +18,11 @@ import requests
 
 from conftest import LiveSession, sign_in
 from servers import free_port, wait_until
-from webapp.config import PROJECT_ROOT
+from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events import InvalidPropertyError, current
 from webapp.internal_events.model import Rule
 from webapp.internal_events.tracker import MAX_NUMBER
-from webapp.store import projects, users
+from webapp.demo.store import projects, users
 
 API = "/api/v4/usage_data"
 HUGE = int("9" * 4300)  # the longest integer Python's JSON parser reads

@@ -3,7 +3,7 @@
 import json
 import tomllib
 
-from webapp.config import PROJECT_ROOT
+from webapp.demo.config import PROJECT_ROOT
 
 
 def test_license_file_package_json_and_pyproject_name_the_same_licence():

@@ -11,7 +11,7 @@ import pytest
 
 from webapp import create_app
 from webapp.internal_events import live_definitions
-from webapp.config import PROJECT_ROOT
+from webapp.demo.config import PROJECT_ROOT
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import requests
 from conftest import LiveSession, sign_in
 from servers import free_port, wait_until
 from webapp.api.rate_limit import RateLimit
-from webapp.config import PROJECT_ROOT, from_environment
+from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.model import Rule
 from webapp.internal_events.setup import build
 

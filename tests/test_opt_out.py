@@ -9,7 +9,7 @@ import json
 from conftest import LiveSession, csrf_token_of, reset_collector, sign_in
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.tracker import WITHHELD_KEY
-from webapp.store import projects, users
+from webapp.demo.store import projects, users
 from webapp.testing import tracked_total
 
 SETTINGS = "/users/settings/privacy"

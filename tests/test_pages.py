@@ -10,7 +10,7 @@ from flask import render_template
 from conftest import csrf_token_of, submit_sign_in
 from webapp.internal_events import current
 from webapp.internal_events.windows import today
-from webapp.store import namespaces, projects, users
+from webapp.demo.store import namespaces, projects, users
 
 PAGES = ["/", "/help", "/acme/website", "/acme/website/-/settings", "/groups/acme", "/projects/new", "/admin/"]
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import sign_in_page
 
-from webapp.config import PROJECT_ROOT
+from webapp.demo.config import PROJECT_ROOT
 
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = PROJECT_ROOT / "screenshots"

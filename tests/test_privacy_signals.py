@@ -14,7 +14,7 @@ import pytest
 
 from conftest import LiveSession, csrf_token_of, reset_collector, serving, sign_in, sign_in_page
 from webapp.internal_events.privacy_signals import honoured_signals
-from webapp.store import projects, users
+from webapp.demo.store import projects, users
 from webapp.testing import tracked_total
 
 GPC, DNT = {"Sec-GPC": "1"}, {"DNT": "1"}

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import reset_collector, sign_in
-from webapp.config import ConfigError
+from webapp.demo.config import ConfigError
 from webapp.testing import tracked_total
 
 

@@ -4,7 +4,7 @@ import sqlite3
 
 from conftest import sign_in
 from webapp import create_app
-from webapp.seed import GROUPS, PROJECTS, USERS
+from webapp.demo.seed import GROUPS, PROJECTS, USERS
 
 
 def rows(app, table):

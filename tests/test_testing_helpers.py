@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import csrf_token_of
-from webapp.store import projects, users
+from webapp.demo.store import projects, users
 from webapp.testing import tracked_total, trigger_internal_events
 
 IDS = {"user_id": 1, "namespace_id": 2, "project_id": 3}

@@ -12,7 +12,7 @@ import pytest
 import redis
 import time_machine
 
-from webapp.config import PROJECT_ROOT
+from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events import (
     InvalidIdentifierError,
     InvalidPropertyError,

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import sign_in_page
 from webapp.internal_events.contexts import STANDARD_CONTEXT
-from webapp.store import projects, users
+from webapp.demo.store import projects, users
 from webapp.testing import tracked_total, trigger_internal_events
 
 API_PATH = "/api/v4/usage_data/track_events"

@@ -9,7 +9,7 @@ from conftest import sign_in
 from webapp.api.rate_limit import RateLimit
 from webapp.internal_events import current
 from webapp.internal_events.service_ping import metric_values
-from webapp.store import namespaces, projects, users
+from webapp.demo.store import namespaces, projects, users
 
 API = "/api/v4/usage_data"
 SAME_ORIGIN = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
@@ -346,7 +346,7 @@ def test_processes_sharing_a_limit_never_pass_it_and_strand_at_most_a_block_each
 
 
 def test_rate_limit_comes_from_the_environment():
-    from webapp.config import ConfigError, from_environment
+    from webapp.demo.config import ConfigError, from_environment
 
     settings = from_environment({"WEBAPP_ENV": "test", "USAGE_DATA_RATE_LIMIT": "20",
                                  "USAGE_DATA_RATE_LIMIT_WINDOW": "10"})

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from conftest import sign_in
 from webapp.api import payload
-from webapp.db import get_db
+from webapp.demo.db import get_db
 from webapp.internal_events import current
 from webapp.internal_events.model import Rule
 

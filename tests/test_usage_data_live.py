@@ -10,7 +10,7 @@ import pytest
 from conftest import LiveSession, csrf_token_of
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.service_ping import metric_values
-from webapp.store import projects, users
+from webapp.demo.store import projects, users
 
 HLL, COUNTS = "redis_hll_counters.", "counts."
 

@@ -14,7 +14,7 @@ from flask.sessions import SecureCookieSessionInterface
 from conftest import LiveSession, serving, sign_in
 from webapp.internal_events import current
 from webapp.internal_events.service_ping import metric_values
-from webapp.store import namespaces, projects, users
+from webapp.demo.store import namespaces, projects, users
 
 API = "/api/v4/usage_data"
 

@@ -8,7 +8,7 @@ from conftest import sign_in_page
 from jinja2 import ChoiceLoader, FileSystemLoader
 from playwright.sync_api import expect
 
-from webapp.config import PROJECT_ROOT, from_environment
+from webapp.demo.config import PROJECT_ROOT, from_environment
 
 EVENT = "project_card_clicked"
 UNIQUE = "redis_hll_counters.count_distinct_user_id_from_project_card_clicked"

@@ -17,7 +17,6 @@ from flask import current_app, send_from_directory, url_for
 from flask.cli import AppGroup
 from markupsafe import Markup
 
-from ..config import PROJECT_ROOT
 from .bundles import import_map, make_bundles
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ assets_cli = AppGroup("assets", help="Build the front-end assets.")
 
 def init_app(app):
     bundles = make_bundles(
-        app.static_folder, app.static_url_path, PROJECT_ROOT / "node_modules",
+        app.static_folder, app.static_url_path, Path(app.root_path).parent / "node_modules",
         auto_build=app.config["WEBAPP_ENV"] != "production",
     )
     app.extensions["assets"] = SimpleNamespace(bundles=bundles, lock=threading.Lock(), built=None)

@@ -1,4 +1,4 @@
-"""Internal Events for Flask: the web app."""
+"""The demo product: users, groups and projects, instrumented with Internal Events exactly as any host app is."""
 
 import os
 
@@ -7,17 +7,16 @@ from flask import Flask
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
-from .errors import http_error
+from ..errors import http_error
+from .config import PROJECT_ROOT, from_environment
 
 MAX_BODY_BYTES = 1024 * 1024  # forms and collector batches; the usage-data API has its own, smaller limit
 
 
 def create_app(config=None):
     """Build the app: configuration from the environment, overridden by `config` (tests pass theirs)."""
-    from .config import PROJECT_ROOT, from_environment  # the demo's: imported here, so the extension can do without
-
     app = Flask(
-        __name__,
+        "webapp",  # `flask --app webapp`; its root, the project's folder, holds templates/, static/ and definitions/
         instance_path=os.environ.get("WEBAPP_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
@@ -29,9 +28,9 @@ def create_app(config=None):
     if not app.config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY must be set in production")
 
-    from . import (admin, assets, auth, collector, csrf, db, groups, pages, privacy, projects,
-                   security_headers, session_cookie, tracking_context)
-    from .api import usage_data
+    from .. import assets, collector, csrf, tracking_context
+    from ..api import usage_data
+    from . import admin, auth, db, groups, pages, privacy, projects, security_headers, session_cookie
     from .seed import seed_demo_command
     from .tracking_host import internal_events
 

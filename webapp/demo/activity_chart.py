@@ -6,8 +6,8 @@ agree on where a week starts; both are drawn with `weekly_chart`.
 
 from datetime import timedelta
 
-from .internal_events.windows import CHART_WEEKS, chart_weeks
-from .weekly_chart import bars
+from ..internal_events.windows import CHART_WEEKS, chart_weeks
+from ..weekly_chart import bars
 
 WIDTH, HEIGHT, GAP = 360, 80, 4
 

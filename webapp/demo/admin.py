@@ -3,8 +3,8 @@
 from flask import Blueprint, g, render_template
 
 from .auth import admin_required, login_required
-from .internal_events import current, track_event
-from .internal_events.service_ping import metric_values
+from ..internal_events import current, track_event
+from ..internal_events.service_ping import metric_values
 from .store import namespaces, totals, users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

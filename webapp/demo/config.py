@@ -3,10 +3,10 @@
 import os
 from pathlib import Path
 
-from .internal_events import settings
-from .internal_events.settings import ConfigError, collector_enabled, collector_token  # noqa: F401 (the demo's names)
+from ..internal_events import settings
+from ..internal_events.settings import ConfigError, collector_enabled, collector_token  # noqa: F401 (the demo's names)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def from_environment(environ=None):

@@ -4,9 +4,9 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from .auth import login_required
 from .domain import ROLES, can_manage
-from .internal_events import track_event
+from ..internal_events import track_event
 from .store import namespaces, projects, users
-from .tracking_context import set_tracking_context
+from ..tracking_context import set_tracking_context
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, g, render_template
 
-from .internal_events import current
+from ..internal_events import current
 from .store import namespaces, projects
 
 bp = Blueprint("pages", __name__)

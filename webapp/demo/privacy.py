@@ -3,8 +3,8 @@
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from .auth import login_required
-from .internal_events import current
-from .internal_events.inventory import inventory
+from ..internal_events import current
+from ..internal_events.inventory import inventory
 
 bp = Blueprint("privacy", __name__)
 CHOICES = {"on": False, "off": True}  # the form's answer -> opted out

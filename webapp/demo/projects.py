@@ -12,10 +12,10 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from . import activity_chart
 from .auth import login_required
 from .domain import MAX_TITLE_LENGTH, VISIBILITIES, can_manage, name_problem, path_from_name, path_problem
-from .internal_events import track_event
+from ..internal_events import track_event
 from .store import namespaces
 from .store import projects as store
-from .tracking_context import set_tracking_context
+from ..tracking_context import set_tracking_context
 
 bp = Blueprint("projects", __name__)
 

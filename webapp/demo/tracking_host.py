@@ -2,7 +2,7 @@
 
 from flask import g
 
-from .internal_events.extension import InternalEvents
+from ..internal_events.extension import InternalEvents
 from .store import namespaces, projects, users
 
 
