@@ -31,7 +31,7 @@ import requests
 
 from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.model import Rule
-from webapp.internal_events.setup import build
+from webapp.internal_events.assembly import build
 from tests.servers import free_port, wait_until
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")

@@ -19,7 +19,7 @@ import redis
 import requests
 
 from webapp.demo.config import PROJECT_ROOT, from_environment
-from webapp.internal_events.setup import build
+from webapp.internal_events.assembly import build
 from webapp.internal_events.windows import RETENTION_SECONDS, today
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")

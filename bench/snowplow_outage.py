@@ -14,7 +14,7 @@ import uuid
 import redis
 
 from webapp.demo.config import from_environment
-from webapp.internal_events.setup import build
+from webapp.internal_events.assembly import build
 
 from .core import REDIS_URL, clean_up, free_port, start_collector
 

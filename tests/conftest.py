@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from webapp import create_app
 from webapp.demo.config import PROJECT_ROOT, collector_token
 from webapp.demo.db import get_db
-from webapp.internal_events.setup import build
+from webapp.internal_events.assembly import build
 from webapp.demo.seed import seed_demo
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"

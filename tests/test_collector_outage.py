@@ -166,7 +166,7 @@ def test_a_resent_batch_is_stored_once(collector, admin, make_events, config):
 
 TRACKING_SCRIPT = """
 import json, os, sys, time
-from webapp.internal_events.setup import build
+from webapp.internal_events.assembly import build
 config, instance, count = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 events = build(config, instance)
 for project_id in range(1, count + 1):

@@ -18,7 +18,7 @@ from servers import free_port, wait_until
 from webapp.api.rate_limit import RateLimit
 from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.model import Rule
-from webapp.internal_events.setup import build
+from webapp.internal_events.assembly import build
 
 WORKERS = 3
 LIMIT = 500  # events per user and hour

@@ -5,7 +5,7 @@ import os
 
 from servers import free_port
 from webapp.internal_events.model import TrackedEvent
-from webapp.internal_events.setup import build
+from webapp.internal_events.assembly import build
 from webapp.internal_events.spool import Spool
 from webapp.internal_events.windows import today
 

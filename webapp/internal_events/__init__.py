@@ -23,7 +23,7 @@ from .errors import (
 )
 from .extension import TRACKER, InternalEvents, NotInitialized, set_up
 from .settings import from_environment
-from .setup import build
+from .assembly import build
 
 __all__ = [
     "InternalEvents",

@@ -1,4 +1,4 @@
-"""Assembling InternalEvents from configuration: the only place that knows every part."""
+"""Assembling the tracker from configuration: the only place that knows every part."""
 
 from pathlib import Path
 

@@ -26,7 +26,7 @@ from flask import abort, current_app, redirect, request, url_for
 
 from . import settings
 from .delivery import REDIS_FAILURES
-from .setup import build
+from .assembly import build
 
 TRACKER = "internal_events"  # app.extensions[TRACKER]: the app's tracker, which track_event uses
 EXTENSION = "internal_events.extension"  # app.extensions[EXTENSION]: the InternalEvents that set the app up
