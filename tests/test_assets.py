@@ -17,6 +17,8 @@ from webapp.assets.bundles import make_bundles
 from webapp.assets.filters import EsbuildBundle
 from webapp.demo.config import PROJECT_ROOT
 
+pytestmark = pytest.mark.integration  # the bundles are built by esbuild, another process
+
 IMPORT_MAP = re.compile(r'<script type="importmap" nonce="[^"]+">(.*?)</script>', re.S)
 
 

@@ -240,6 +240,7 @@ def test_the_dashboard_lists_the_files_production_skipped(make_demo, definitions
     assert "counts.count_total_project_created" in dictionary and "count_total_project_starred<" not in dictionary
 
 
+@pytest.mark.integration  # a GitLab-sized tree: seconds, not the unit layer's milliseconds
 def test_a_gitlab_sized_tree_loads_with_zero_problems(tmp_path):
     """The benchmarks' synthetic tree: GitLab's size and mix of time frames, unique keys, filters and sums."""
     events, metrics = write_tree(tmp_path / "tree")

@@ -5,6 +5,8 @@ import hmac
 import multiprocessing
 import stat
 
+import pytest
+
 from conftest import reset_collector
 from webapp.internal_events.contexts import STANDARD_CONTEXT, pseudonym
 from webapp.internal_events.pseudonym_key import KEY_FILE, pseudonym_key
@@ -46,6 +48,7 @@ def _key_in_a_process(folder, start, answers):
     answers.put(pseudonym_key(None, folder))
 
 
+@pytest.mark.integration  # several processes
 def test_processes_starting_together_agree_on_one_generated_key(tmp_path):
     """gunicorn workers start at once: whoever writes the key file first, every process uses that key."""
     context = multiprocessing.get_context("fork")

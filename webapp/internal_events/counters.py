@@ -111,7 +111,7 @@ class WritePlan:
 
     def __init__(self, keyspace: KeySpace):
         self.keys = keyspace
-        self.slots = {}  # event name -> {key: [op, payload]}
+        self.slots: dict[str, dict[str, list[object]]] = {}  # event name -> {key: [op, payload]}
 
     def add(self, rules, event, day):
         """Queue the writes of `event`'s rules; a rule lacking its data is left out (`prepare` reports it)."""

@@ -9,5 +9,5 @@ MAX_ID = 2**31 - 1
 RANGE = f"an integer from {MIN_ID} to {MAX_ID}"
 
 
-def is_id(value):
+def is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and MIN_ID <= value <= MAX_ID

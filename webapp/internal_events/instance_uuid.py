@@ -10,7 +10,7 @@ from pathlib import Path
 UUID_FILE = "internal-events-instance-uuid"
 
 
-def instance_uuid(instance_path):
+def instance_uuid(instance_path: str | os.PathLike[str]) -> str:
     """This instance's uuid; the first process to ask creates it, every other one reads that one."""
     path = Path(instance_path) / UUID_FILE
     try:

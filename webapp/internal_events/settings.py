@@ -7,6 +7,8 @@ set them; scripts and workers without an app read the same names from the enviro
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping
+from typing import Any
 
 ENVIRONMENTS = ("development", "test", "production")
 # Events kept on disk while Redis is unreachable (see spool.py), and Snowplow events waiting for the collector.
@@ -18,7 +20,7 @@ class ConfigError(ValueError):
     """A setting has a value the app cannot run with."""
 
 
-def environment_name(env):
+def environment_name(env: Mapping[str, str]) -> str:
     """WEBAPP_ENV, checked: it decides how loudly tracking mistakes fail and what is on by default."""
     name = env.get("WEBAPP_ENV", "production")
     if name not in ENVIRONMENTS:
@@ -26,7 +28,7 @@ def environment_name(env):
     return name
 
 
-def from_environment(environ=None):
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The tracking keys for the current environment variables.
 
     Unset variables fall back to what a developer on a laptop wants; production
@@ -70,7 +72,7 @@ def from_environment(environ=None):
     }
 
 
-def count(env, name, default, minimum=0):
+def count(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     text = env.get(name, "").strip()
     if not text:
         return default
@@ -79,7 +81,7 @@ def count(env, name, default, minimum=0):
     return int(text)
 
 
-def flag(value, default):
+def flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     if value.lower() in ("1", "true", "yes", "on"):
@@ -89,31 +91,31 @@ def flag(value, default):
     raise ConfigError(f"{value!r} is not a yes/no value (use 1 or 0)")
 
 
-def default_collector_url(env):
+def default_collector_url(env: Mapping[str, str]) -> str:
     """In development the app is its own Snowplow collector (see the collector blueprint)."""
     port = env.get("PORT") or env.get("FLASK_RUN_PORT") or "5000"
     return f"http://127.0.0.1:{port}"
 
 
-def collector_token(config):
+def collector_token(config: Mapping[str, Any]) -> str:
     """What the app's tracker shows the collector, and what the collector asks of senders.
 
     SNOWPLOW_COLLECTOR_TOKEN when set (a collector other apps send to); else derived
     from SECRET_KEY, which every process of one app instance shares.
     """
     if config.get("SNOWPLOW_COLLECTOR_TOKEN"):
-        return config["SNOWPLOW_COLLECTOR_TOKEN"]
+        return str(config["SNOWPLOW_COLLECTOR_TOKEN"])
     secret = str(config.get("SECRET_KEY") or "").encode()
     return hmac.new(secret, b"snowplow-collector", hashlib.sha256).hexdigest()
 
 
-def collector_enabled(config):
+def collector_enabled(config: Mapping[str, Any]) -> bool:
     """COLLECTOR_ENABLED as a bool or as text ("0" and "false" are off); unset: on outside production."""
     value = config.get("COLLECTOR_ENABLED")
     default = config["WEBAPP_ENV"] != "production"
     return value if isinstance(value, bool) else flag(None if value is None else str(value), default)
 
 
-def raises_on_tracking_errors(webapp_env):
+def raises_on_tracking_errors(webapp_env: str) -> bool:
     """Developers want a tracking mistake to fail loudly; users want their request to succeed."""
     return webapp_env in ("development", "test")

@@ -1,9 +1,10 @@
 """Making any decoded JSON safe to encode again: text without lone surrogates, numbers that JSON can carry."""
 
 import math
+from typing import Any
 
 
-def valid_text(value):
+def valid_text(value: Any) -> Any:
     """`value` with every lone surrogate in its text replaced by U+FFFD, so it encodes as UTF-8.
 
     JSON such as "\\udc80" decodes to a lone surrogate: Redis counts it, but
@@ -22,7 +23,7 @@ def valid_text(value):
     return value
 
 
-def valid_json(value):
+def valid_json(value: Any) -> Any:
     """`valid_text(value)` with non-finite numbers (NaN, Infinity: not JSON) as None."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
