@@ -19,7 +19,7 @@ from pathlib import Path
 import redis
 
 from webapp import create_app
-from webapp.store import users
+from webapp.demo.store import users
 
 from .synthetic_definitions import write_tree
 
