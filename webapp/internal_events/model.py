@@ -106,6 +106,19 @@ class Definitions:
         object.__setattr__(
             self, "_rules_by_event", {name: tuple(rules) for name, rules in by_event.items()}
         )
+        sets_by_rule = {}
+        for rules in self.unique_rule_sets_in_use():
+            for rule in rules:
+                sets_by_rule.setdefault(rule, []).append(rules)
+        object.__setattr__(self, "_unique_sets_by_rule", {rule: tuple(sets) for rule, sets in sets_by_rule.items()})
+
+    def unique_rule_sets_in_use(self):
+        """The distinct rule sets of unique metrics: each has its own chart weeks (see counters.py)."""
+        return tuple(dict.fromkeys(metric.rules for metric in self.metrics if metric.kind == "unique"))
+
+    def unique_rule_sets(self, rule):
+        """The rule sets of the unique metrics that read `rule`."""
+        return self._unique_sets_by_rule.get(rule, ())
 
     def metric(self, key_path):
         return next((m for m in self.metrics if m.key_path == key_path), None)

@@ -18,6 +18,7 @@ from .errors import (
     TrackingError,
     UnknownEventError,
 )
+from .history import WeekKeeper
 from .model import BASE_PROPERTIES, CUSTOM_PROPERTY_TYPES, IDENTIFIERS, TrackedEvent
 from .windows import today
 from .writer import BackgroundWriter
@@ -38,6 +39,7 @@ class InternalEvents:
         self.environment = environment
         self.raise_errors = raise_errors
         self.writer = BackgroundWriter(self.write) if write_behind else None
+        self.weeks = WeekKeeper(counters)
         self.errors = Counter()  # kind -> count, for this process
 
     @property
@@ -139,11 +141,14 @@ class InternalEvents:
 
     def flush(self, timeout=10.0):
         """Wait until recorded events are in Redis: call before reading counts in the same process."""
-        return self.writer is None or self.writer.flush(timeout)
+        written = self.writer is None or self.writer.flush(timeout)
+        return self.weeks.wait(timeout) and written
 
     def write(self, events):
         """Count events in Redis in one round trip (in the spool while Redis is unavailable), then queue them for Snowplow."""
-        self.delivery.write(self.definitions, events, today())
+        definitions, day = self.definitions, today()
+        self.delivery.write(definitions, events, day)
+        self.weeks.day_seen(definitions, day)
         if self.snowplow is not None:
             for event in events:
                 try:

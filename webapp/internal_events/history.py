@@ -1,0 +1,55 @@
+"""Once a day, every unique metric's complete chart weeks are counted and kept as numbers (see counters.py).
+
+Daily HyperLogLogs live DAILY_DAYS, so a week must be counted within about three
+weeks of its end. Reading a chart keeps its weeks too, but a chart nobody opened
+for that long would lose them: the first write of each UTC day therefore starts
+this pass in a background thread. One process a day runs it (a key taken with
+SET NX); the others skip it.
+"""
+
+import logging
+import os
+import threading
+
+from .windows import day_stamp
+
+log = logging.getLogger(__name__)
+
+LOCK_SECONDS = 2 * 86400
+
+
+class WeekKeeper:
+    def __init__(self, counters):
+        self.counters = counters
+        self._day = None
+        self._thread = None
+        self._lock = threading.Lock()
+
+    def day_seen(self, definitions, day):
+        """Called with every write: a date comparison, and the day's pass on the first write of a day."""
+        if day == self._day:
+            return
+        with self._lock:
+            if day == self._day:
+                return
+            self._day = day
+            self._thread = threading.Thread(target=self._keep, args=(definitions, day),
+                                            name="internal-events-weeks", daemon=True)
+            self._thread.start()
+
+    def wait(self, timeout=10.0):
+        """Wait for a pass in progress; False if it is still running after `timeout`."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def _keep(self, definitions, day):
+        counters = self.counters
+        try:
+            lock = counters.keys.internal(f"weeks-kept:{day_stamp(day)}")
+            if counters.redis.set(lock, os.getpid(), nx=True, ex=LOCK_SECONDS):
+                counters.keep_weeks(definitions.unique_rule_sets_in_use(), day)
+        except Exception:  # Redis down: tomorrow's pass, or a read of the chart, counts the weeks still countable
+            log.exception("Keeping the chart weeks of %s failed", day)
