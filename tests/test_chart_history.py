@@ -16,7 +16,8 @@ from webapp.internal_events.windows import DAILY_DAYS, TOTAL_DAYS, chart_weeks, 
 START = date(2026, 1, 1)
 UNIQUE = "redis_hll_counters.count_distinct_user_id_from_project_viewed_weekly"
 UNION = "redis_hll_counters.count_distinct_user_id_from_viewed_or_created_weekly"
-DAILY_KEY = re.compile(rb":(\d{8})$")
+DAILY_KEY = re.compile(rb":u:\w+:(\d{8})$")
+WINDOW_KEY = re.compile(rb":(?:7d|28d):(\d{8})$")
 
 
 def noon(day):
@@ -48,12 +49,12 @@ def add_union_metric(definitions_dir):
         """))
 
 
-def expire_daily_keys(redis_client, key_prefix, today):
-    """Remove what Redis would have expired by `today`: daily keys older than DAILY_DAYS days."""
+def expire_keys(redis_client, key_prefix, today):
+    """Remove what Redis would have expired by `today`: daily keys older than DAILY_DAYS days, older days' windows."""
     oldest = day_stamp(today - timedelta(days=DAILY_DAYS - 1)).encode()
     for key in redis_client.scan_iter(match=f"{key_prefix}*", count=1000):
-        stamp = DAILY_KEY.search(key)
-        if stamp and stamp.group(1) < oldest:
+        daily, window = DAILY_KEY.search(key), WINDOW_KEY.search(key)
+        if (daily and daily.group(1) < oldest) or (window and window.group(1) < day_stamp(today).encode()):
             redis_client.delete(key)
 
 
@@ -83,7 +84,7 @@ def test_chart_weeks_stay_exact_after_daily_keys_expire(events, definitions_dir,
             assert events.flush()
         viewed[day] = users_on(day)
         union[day] = users_on(day) | {100 + day.day % 3}
-        expire_daily_keys(redis_client, key_prefix, day)
+        expire_keys(redis_client, key_prefix, day)
         day += timedelta(days=1)
 
     assert len(daily_stamps(redis_client, key_prefix, "project_viewed")) <= 2 * DAILY_DAYS  # user and namespace rules

@@ -24,6 +24,7 @@ from .model import IDENTIFIERS
 from .windows import (
     COMPUTABLE_WEEKS_DAYS,
     DAILY_DAYS,
+    FRAME_DAYS,
     TOTAL_DAYS,
     chart_weeks,
     day_number,
@@ -66,7 +67,8 @@ def _number(raw):
 # Applies a batch of merged writes for one hash slot, unless its number says it already was.
 # KEYS[1] is the writer's marker, the others the keys written (a hash once per field written).
 # ARGV: batch number, marker ttl, then per key an op and its payload:
-#   u <ttl> <n> <elements...>       PFADD to a daily HyperLogLog, refresh its expiry
+#   u <ttl> <w> <n> <elements...>   PFADD to a daily HyperLogLog, refresh its expiry; the next <w> KEYS
+#                                   are frame windows holding that day: PFADD to those that exist
 #   h <field> <amount> <oldest>     HINCRBY a day's field of a rule's totals hash; a new day's field
 #                                   drops the fields of days before <oldest>.  f: the same with HINCRBYFLOAT
 #   a <amount>                      INCRBY an all-time counter (never expires);  A: the same with INCRBYFLOAT
@@ -75,17 +77,24 @@ def _number(raw):
 APPLY_WRITES = """
 local done = redis.call('GET', KEYS[1])
 if done and tonumber(done) >= tonumber(ARGV[1]) then return 0 end
-local at = 3
-for index = 2, #KEYS do
+local function add(key, first, last)
+  for from = first, last, 1000 do
+    redis.call('PFADD', key, unpack(ARGV, from, math.min(from + 999, last)))
+  end
+end
+local at, index = 3, 2
+while index <= #KEYS do
   local key = KEYS[index]
   local op = ARGV[at]
+  index = index + 1
   if op == 'u' then
-    local n = tonumber(ARGV[at + 2])
-    local last = at + 2 + n
-    for first = at + 3, last, 1000 do
-      redis.call('PFADD', key, unpack(ARGV, first, math.min(first + 999, last)))
-    end
+    local windows, last = tonumber(ARGV[at + 2]), at + 3 + tonumber(ARGV[at + 3])
+    add(key, at + 4, last)
     redis.call('EXPIRE', key, ARGV[at + 1])
+    for window = index, index + windows - 1 do
+      if redis.call('EXISTS', KEYS[window]) == 1 then add(KEYS[window], at + 4, last) end
+    end
+    index = index + windows
     at = last + 1
   elseif op == 'h' or op == 'f' then
     local amount = ARGV[at + 2]
@@ -111,6 +120,38 @@ return 1
 """
 # Long enough for any outage the spool covers; past it, a batch in flight when Redis went down may count twice.
 MARKER_TTL_SECONDS = 30 * 86400
+
+# The count of a unique metric's `7d` or `28d` frame ending today, from one window HyperLogLog per rule
+# (the union of the frame's days) instead of merging 7 or 28 daily keys at every read: a window whose
+# cardinality did not change is counted from the value Redis caches in it. A missing window is built
+# from the daily keys, and writes keep it current from then on (APPLY_WRITES adds to it).
+# KEYS: a window per rule.  ARGV: the windows' ttl, the number of days, their stamps, a key base per rule.
+WINDOW_COUNT_SCRIPT = """
+local days = tonumber(ARGV[2])
+for index = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[index]) == 0 then
+    local base, sources = ARGV[2 + days + index], {}
+    for day = 3, 2 + days do
+      local daily = base .. ':' .. ARGV[day]
+      if redis.call('EXISTS', daily) == 1 then sources[#sources + 1] = daily end
+    end
+    if #sources > 0 then
+      redis.call('PFMERGE', KEYS[index], unpack(sources))
+      redis.call('EXPIRE', KEYS[index], ARGV[1])
+    end
+  end
+end
+return redis.call('PFCOUNT', unpack(KEYS))
+"""
+# The same count when every window exists (the usual case: a short call), else nil.
+BUILT_WINDOWS_COUNT_SCRIPT = """
+for index = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[index]) == 0 then return nil end
+end
+return redis.call('PFCOUNT', unpack(KEYS))
+"""
+# A window outlives its day by this much, for a read that started just before midnight.
+WINDOW_GRACE_SECONDS = 600
 
 # A unique metric's rolling chart weeks, each the distinct count of the 7 days ending its last day.
 # A complete week (ending before the chart's last day) is counted once from the daily HyperLogLogs
@@ -168,7 +209,8 @@ class WritePlan:
         self.definitions = definitions
         self.now = time.time() if now_seconds is None else now_seconds
         self.today = datetime.fromtimestamp(self.now, timezone.utc).date()
-        self.slots = {}  # event name -> {(key, hash field or None): [op, payload, ttl or hash field]}
+        # event name -> {(key, hash field or None): [op, payload, (ttl, windows) or hash field]}
+        self.slots = {}
 
     def add(self, rules, event, day):
         """Queue the writes of `event`'s rules; a rule lacking its data is left out (`prepare` reports it)."""
@@ -191,10 +233,16 @@ class WritePlan:
             return
         entry = writes.get((self.keys.daily(rule, day), None))
         if entry is None:
-            entry = writes[(self.keys.daily(rule, day), None)] = ["u", [], ttl]
+            entry = writes[(self.keys.daily(rule, day), None)] = ["u", [], (ttl, self._windows_holding(rule, day))]
             if day < self.today:
                 self._forget_weeks(rule, day)
         entry[1].append(element)
+
+    def _windows_holding(self, rule, day):
+        """Today's frame windows that hold `day`, and tomorrow's, for a process whose clock is already there."""
+        return [self.keys.window(rule, frame, until)
+                for until in (self.today, self.today + timedelta(days=1))
+                for frame, length in FRAME_DAYS.items() if 0 <= (until - day).days < length]
 
     def _forget_weeks(self, rule, day):
         """A late event (replayed from the spool) changes the chart weeks holding its day: drop them to be recounted.
@@ -221,17 +269,20 @@ class WritePlan:
         for event, writes in self.slots.items():
             if not writes:
                 continue
-            args = []
-            for op, payload, detail in writes.values():
+            keys, args = [], []
+            for (key, field), (op, payload, detail) in writes.items():
+                keys.append(key)
                 if op == "u":
-                    args += ["u", detail, len(payload), *payload]
+                    ttl, windows = detail
+                    keys += windows
+                    args += ["u", ttl, len(windows), len(payload), *payload]
                 elif op in "hf":
                     args += [op, detail, payload, oldest_total]
                 elif op == "x":
                     args += ["x", len(payload), *sorted(payload)]
                 else:
                     args += [op, payload]
-            yield event, [key for key, field in writes], args
+            yield event, keys, args
 
 
 class CounterStore:
@@ -240,7 +291,7 @@ class CounterStore:
         self.keys = keyspace
         self.is_cluster = isinstance(redis, RedisCluster)
         self._script_sha = None
-        self._weeks_sha = None
+        self._read_shas = {}  # script -> sha
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -292,8 +343,16 @@ class CounterStore:
         return self.values([(metric, until)])[0]
 
     def values(self, queries):
-        """The values of many (metric, until) pairs, read in one round trip."""
-        return self._read(lambda pipe: [self._queue_value(pipe, metric, until) for metric, until in queries])
+        """The values of many (metric, until) pairs, read in one round trip (two if some window needs building)."""
+        values = self._read(lambda pipe: [self._queue_value(pipe, metric, until) for metric, until in queries])
+        unbuilt = [index for index, value in enumerate(values) if value is None]
+        if unbuilt:
+            built = self._read(lambda pipe: [self._queue_window_count(pipe, queries[index][0].rules,
+                                                                      queries[index][0].time_frame, queries[index][1])
+                                             for index in unbuilt])
+            for index, value in zip(unbuilt, built):
+                values[index] = value
+        return values
 
     def weekly_values(self, metric, until):
         """[(last day of week, value)] for the chart's rolling weeks; `all` metrics chart their weekly totals."""
@@ -317,6 +376,13 @@ class CounterStore:
             self._read(lambda pipe: [self._queue_weeks(pipe, rules, lasts, day)
                                      for rules in rule_sets[start:start + 200]])
 
+    def build_windows(self, rule_sets, day):
+        """Build the frame windows of `day` ahead of the first read (the daily pass does, see history.py)."""
+        queries = [(rules, frame) for rules in rule_sets for frame in FRAME_DAYS]
+        for start in range(0, len(queries), 200):
+            self._read(lambda pipe: [self._queue_window_count(pipe, rules, frame, day)
+                                     for rules, frame in queries[start:start + 200]])
+
     def day_total(self, rule, day):
         """A total or sum rule's count on one day."""
         return _total([self.redis.hget(self.keys.daily_totals(rule), day_number(day))])
@@ -331,7 +397,7 @@ class CounterStore:
             except NoScriptError:  # the server restarted or flushed its scripts
                 if attempt == 2:
                     raise
-                self._weeks_sha = None
+                self._read_shas.clear()
                 continue
             return [finish(replies) for finish in finishers]
 
@@ -339,7 +405,13 @@ class CounterStore:
         if metric.time_frame == "all":
             return self._queue_sum(pipe, [self.keys.all_time(rule) for rule in metric.rules])
         days = days_of(metric.time_frame, until)
-        if metric.kind == "unique":
+        if metric.kind == "unique" and until == today():
+            if self.is_cluster and len(metric.events) > 1:
+                return self._queue_window_count(pipe, metric.rules, metric.time_frame, until)
+            keys = [self.keys.window(rule, metric.time_frame, until) for rule in metric.rules]
+            pipe.execute_command("EVALSHA", self._script(BUILT_WINDOWS_COUNT_SCRIPT), len(keys), *keys)
+            return next  # None while a window is missing: `values` builds it
+        if metric.kind == "unique":  # a past day's frame: its windows are gone
             return self._queue_union(pipe, metric.rules, [self.keys.daily(rule, day) for rule in metric.rules
                                                           for day in days])
         fields = [day_number(day) for day in days]
@@ -359,8 +431,26 @@ class CounterStore:
         if self.is_cluster and len({rule.event for rule in rules}) > 1:
             values = self._weeks_across_slots(rules, lasts, until)
             return lambda replies: values
-        pipe.execute_command("EVALSHA", self._weeks_script(), 1, self.keys.weeks(rules),
+        pipe.execute_command("EVALSHA", self._script(CHART_WEEKS_SCRIPT), 1, self.keys.weeks(rules),
                              *self._weeks_arguments(rules, lasts, until))
+        return next
+
+    def _queue_window_count(self, pipe, rules, frame, until):
+        ttl = seconds_until_end_of(until, time.time()) + WINDOW_GRACE_SECONDS
+        stamps = [day_stamp(day) for day in days_of(frame, until)]
+        by_slot = {}  # a single server runs one script over every event's keys
+        for rule in rules:
+            by_slot.setdefault(rule.event if self.is_cluster else None, []).append(rule)
+        calls = [([self.keys.window(rule, frame, until) for rule in group],
+                  [ttl, len(stamps), *stamps, *(self.keys.rule_base(rule) for rule in group)])
+                 for group in by_slot.values()]
+        if self.is_cluster and len(calls) > 1:  # build each slot's windows, then copy them to one slot
+            for keys, args in calls:
+                self.redis.evalsha(self._script(WINDOW_COUNT_SCRIPT), len(keys), *keys, *args)
+            union = self._union_count_across_slots([key for keys, args in calls for key in keys])
+            return lambda replies: union
+        ((keys, args),) = calls
+        pipe.execute_command("EVALSHA", self._script(WINDOW_COUNT_SCRIPT), len(keys), *keys, *args)
         return next
 
     def _weeks_arguments(self, rules, lasts, until):
@@ -392,10 +482,11 @@ class CounterStore:
                 values.append(0)
         return values
 
-    def _weeks_script(self):
-        if self._weeks_sha is None:
-            self._weeks_sha = self.redis.script_load(CHART_WEEKS_SCRIPT)
-        return self._weeks_sha
+    def _script(self, script):
+        sha = self._read_shas.get(script)
+        if sha is None:
+            sha = self._read_shas[script] = self.redis.script_load(script)
+        return sha
 
     def _queue_union(self, pipe, rules, keys):
         if self.is_cluster and len({rule.event for rule in rules}) > 1:

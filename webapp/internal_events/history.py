@@ -1,10 +1,11 @@
-"""Once a day, every unique metric's complete chart weeks are counted and kept as numbers (see counters.py).
+"""The daily pass: every unique metric's complete chart weeks are counted and kept, its frame windows built.
 
 Daily HyperLogLogs live DAILY_DAYS, so a week must be counted within about three
 weeks of its end. Reading a chart keeps its weeks too, but a chart nobody opened
 for that long would lose them: the first write of each UTC day therefore starts
-this pass in a background thread. One process a day runs it (a key taken with
-SET NX); the others skip it.
+this pass in a background thread. It also builds the day's frame windows (see
+counters.py), so the first service ping of a day does not pay for them. One
+process a day runs it (a key taken with SET NX); the others skip it.
 """
 
 import logging
@@ -33,7 +34,7 @@ class WeekKeeper:
             if day == self._day:
                 return
             self._day = day
-            self._thread = threading.Thread(target=self._keep, args=(definitions, day),
+            self._thread = threading.Thread(target=self.run, args=(definitions, day),
                                             name="internal-events-weeks", daemon=True)
             self._thread.start()
 
@@ -45,11 +46,14 @@ class WeekKeeper:
         thread.join(timeout)
         return not thread.is_alive()
 
-    def _keep(self, definitions, day):
+    def run(self, definitions, day):
+        """The pass of `day`, unless a process already ran it."""
         counters = self.counters
         try:
             lock = counters.keys.internal(f"weeks-kept:{day_stamp(day)}")
             if counters.redis.set(lock, os.getpid(), nx=True, ex=LOCK_SECONDS):
-                counters.keep_weeks(definitions.unique_rule_sets_in_use(), day)
+                rule_sets = definitions.unique_rule_sets_in_use()
+                counters.keep_weeks(rule_sets, day)
+                counters.build_windows(rule_sets, day)
         except Exception:  # Redis down: tomorrow's pass, or a read of the chart, counts the weeks still countable
-            log.exception("Keeping the chart weeks of %s failed", day)
+            log.exception("The daily pass of %s (chart weeks, frame windows) failed", day)

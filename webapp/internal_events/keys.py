@@ -37,6 +37,10 @@ class KeySpace:
         """A unique rule's HyperLogLog of one day."""
         return f"{self.rule_base(rule)}:{day_stamp(day)}"
 
+    def window(self, rule, frame, until):
+        """A unique rule's HyperLogLog of a whole `7d` or `28d` frame ending `until` (see counters.py)."""
+        return f"{self.rule_base(rule)}:{frame}:{day_stamp(until)}"
+
     def daily_totals(self, rule):
         """A total or sum rule's hash of day number -> amount: one small key instead of a key a day."""
         return f"{self.rule_base(rule)}:days"
