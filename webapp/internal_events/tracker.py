@@ -27,6 +27,9 @@ log = logging.getLogger("webapp.internal_events")
 
 MAX_STRING_LENGTH = 255
 MAX_ID = 2**63 - 1
+# Numbers Snowplow's se_value (a double) and JavaScript hold exactly; sums of them stay far below what
+# Redis's INCRBYFLOAT and its replies can hold, so one event can never poison a batch.
+MAX_NUMBER = 2**53
 
 
 class InternalEvents:
@@ -251,4 +254,7 @@ def _property_problem(definition, key, value):
         return f"Additional property '{key}' of event '{definition.name}' is longer than {MAX_STRING_LENGTH} characters"
     if isinstance(value, float) and not math.isfinite(value):
         return f"Additional property '{key}' of event '{definition.name}' must be a finite number"
+    if isinstance(value, (int, float)) and not -MAX_NUMBER <= value <= MAX_NUMBER:
+        return (f"Additional property '{key}' of event '{definition.name}' must be between "
+                f"{-MAX_NUMBER} and {MAX_NUMBER}")
     return None
