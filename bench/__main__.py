@@ -1,11 +1,13 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import api_load, bundle_size, core, outage
+from . import api_load, bundle_size, core, memory, outage, reads
 
 
 def main():
     bundle_size.main()
     core.main()
+    memory.main()
+    reads.main()
     outage.main()
     api_load.main()
 

@@ -242,12 +242,13 @@ class WritePlan:
                 self._count(writes, rule, day, "f", "A", event.properties["value"])
 
     def _add_unique(self, writes, rule, day, element):
-        ttl = seconds_until_end_of(day + timedelta(days=DAILY_DAYS - 1), self.now)
-        if ttl <= 0:  # its day's key is gone: too late for any window or chart week that could show it
-            return
-        entry = writes.get((self.keys.daily(rule, day), None))
+        key = (self.keys.daily(rule, day), None)
+        entry = writes.get(key)
         if entry is None:
-            entry = writes[(self.keys.daily(rule, day), None)] = ["u", [], (ttl, self._windows_holding(rule, day))]
+            ttl = seconds_until_end_of(day + timedelta(days=DAILY_DAYS - 1), self.now)
+            if ttl <= 0:  # its day's key is gone: too late for any window or chart week that could show it
+                return
+            entry = writes[key] = ["u", [], (ttl, self._windows_holding(rule, day))]
             if day < self.today:
                 self._forget_weeks(rule, day)
         entry[1].append(element)
