@@ -3,9 +3,10 @@
 A throwaway redis-server holds 28 days of dense daily HyperLogLogs (14 KB each)
 for 1,900 unique rules, about 800 MB. The baseline is the read the frame windows
 replaced: one PFCOUNT per metric over its 7 or 28 daily keys. Ours reads one
-window per rule and frame: right after a write to every rule (each window must
-be counted again), and with windows unchanged since the last read (Redis answers
-from the count cached in the key). Rounds alternate; figures are medians.
+window per rule and frame, built by the day's pass: right after a write to every
+rule (each window must be counted again), and with windows unchanged since the
+last read (Redis answers from the count cached in the key). Rounds alternate;
+figures are medians.
 """
 
 import statistics
@@ -20,7 +21,7 @@ from tests.servers import RedisServer
 from webapp.config import from_environment
 from webapp.internal_events.service_ping import service_ping
 from webapp.internal_events.setup import build
-from webapp.internal_events.windows import day_number, days_of, today
+from webapp.internal_events.windows import COMPUTABLE_WEEKS_DAYS, day_number, days_of, today
 
 EVENTS = 1250
 PROJECT_METRICS = 650  # unique projects of the first events, beside every event's unique users
@@ -84,9 +85,9 @@ end
 """
 
 
-def fill(events):
+def fill(events, client):
     """Full-size daily keys for every unique rule over 28 days, and 28 days of every total."""
-    client, keys, day = events.counters.redis, events.counters.keys, today()
+    keys, day = events.counters.keys, today()
     for template in range(TEMPLATES):
         for start in range(0, 30_000, 1000):
             client.pfadd(f"template:{template}", *(f"{template}-{n}" for n in range(start, start + 1000)))
@@ -107,10 +108,31 @@ def fill(events):
     return len(unique), len(daily)
 
 
-def baseline_ping(events):
-    """The read the windows replaced: a PFCOUNT per unique metric over its daily keys, in one pipeline."""
+def keep_earlier_weeks(events):
+    """The weeks a running install kept on earlier days, so the daily pass measured is an ordinary day's."""
     counters, day = events.counters, today()
     pipe = counters.pipeline()
+    for rules in events.definitions.unique_rule_sets_in_use():
+        pipe.hset(counters.keys.weeks(rules),
+                  mapping={day_number(day) - back: 1000 for back in range(2, COMPUTABLE_WEEKS_DAYS + 1)})
+    pipe.execute()
+
+
+def drop_windows(events):
+    client = events.counters.redis
+    for pattern in ("*:7d:*", "*:28d:*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start:start + 1000])
+
+
+def baseline_ping(events, client):
+    """The read the windows replaced: a PFCOUNT per unique metric over its daily keys, in one pipeline.
+
+    It takes seconds of Redis at this size, longer than the app's 1 s socket timeout: `client` waits longer.
+    """
+    counters, day = events.counters, today()
+    pipe = client.pipeline(transaction=False)
     for metric in events.definitions.metrics:
         if metric.kind == "unique":
             pipe.pfcount(*(counters.keys.daily(rule, d) for rule in metric.rules for d in days_of(metric.time_frame, day)))
@@ -144,35 +166,41 @@ def main():
             "INTERNAL_EVENTS_SPOOL_PATH": f"{folder}/spool.sqlite3",
         }), folder)
         try:
-            rules, daily_keys = fill(events)
-            memory = redis.Redis(port=server.port).info("memory")["used_memory"]
-            first = timed(lambda: service_ping(events))  # builds every window
+            loader = redis.Redis(port=server.port, socket_timeout=120)  # copying 800 MB takes a while
+            rules, daily_keys = fill(events, loader)
+            keep_earlier_weeks(events)
+            memory = loader.info("memory")["used_memory"]
+            daily_pass = timed(lambda: events.weeks.run(events.definitions, today()))
             figures = {"baseline": [], "changed": [], "unchanged": []}
             for round_number in range(ROUNDS):
-                figures["baseline"].append(timed(lambda: baseline_ping(events)))
+                figures["baseline"].append(timed(lambda: baseline_ping(events, loader)))
                 write_every_rule(events, round_number)
                 figures["changed"].append(timed(lambda: service_ping(events)))
                 figures["unchanged"].append(timed(lambda: service_ping(events)))
-            report(files, rules, daily_keys, memory, first, figures)
+            drop_windows(events)
+            first = timed(lambda: service_ping(events))
+            report(files, rules, daily_keys, memory, daily_pass, first, figures)
         finally:
             events.close()
             server.stop()
 
 
-def report(files, rules, daily_keys, memory, first, figures):
+def report(files, rules, daily_keys, memory, daily_pass, first, figures):
     medians = {name: statistics.median(values) for name, values in figures.items()}
     print(f"\n== service ping at GitLab's size: {files:,} metric files, {rules:,} unique rules, "
           f"{daily_keys:,} dense daily HyperLogLogs ({memory / 2**20:,.0f} MB), {ROUNDS} alternating rounds ==")
     print(f"{'read':62} {'seconds':>8} {'vs baseline':>12}")
     rows = [("baseline: PFCOUNT over 7 or 28 daily keys per metric", medians["baseline"]),
-            ("ours, first read of a day (builds every window)", first),
+            ("ours, first read of a day if the daily pass did not run", first),
             ("ours, after a write to every rule", medians["changed"]),
             ("ours, windows unchanged since the last read", medians["unchanged"])]
     for name, seconds in rows:
         print(f"{name:62} {seconds:8.3f} {medians['baseline'] / seconds:11.1f}x")
-    worst = medians["changed"]
-    print(f"target: < {GOAL_SECONDS} s after writes to every rule: {worst:.3f} s "
-          f"({'met' if worst < GOAL_SECONDS else 'NOT met'}); the daily pass builds the windows before the first read")
+    worst = max(medians["changed"], medians["unchanged"])
+    print(f"target: < {GOAL_SECONDS} s: {worst:.3f} s at worst "
+          f"({'met' if worst < GOAL_SECONDS else 'NOT met'})")
+    print(f"the daily pass (a background thread, one process a day: keeps yesterday's week of every unique "
+          f"metric, builds every window): {daily_pass:.1f} s")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Pure data with no I/O, so every other module can be tested on its own.
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 TIME_FRAMES = ("7d", "28d", "all")
 TIME_FRAME_SUFFIX = {"7d": "_weekly", "28d": "_monthly", "all": ""}
@@ -34,7 +35,7 @@ class Rule:
     filter: tuple = ()  # sorted (property, value) pairs that must all match exactly
     operator: str | None = None
 
-    @property
+    @cached_property  # asked for every rule of every event written and of every metric read
     def kind(self):
         if self.unique:
             return "unique"
@@ -79,7 +80,7 @@ class Metric:
     description: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def kind(self):
         return self.rules[0].kind
 
