@@ -1,6 +1,6 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import api_load, bundle_size, core, memory, outage, reads
+from . import api_load, bundle_size, core, memory, outage, privacy, reads
 
 
 def main():
@@ -10,6 +10,7 @@ def main():
     reads.main()
     outage.main()
     api_load.main()
+    privacy.main()
 
 
 if __name__ == "__main__":
