@@ -134,6 +134,21 @@ def test_a_late_replay_lands_in_the_week_of_its_day(events, redis_client, key_pr
         assert events.counters.value(events.definitions.metric(UNIQUE.replace("weekly", "monthly")), replay_day) == 3
 
 
+def test_replays_too_late_for_some_or_all_unique_keys_still_count_their_totals(events):
+    """26 days late: the day's key lives but its weeks cannot be recounted; 40 days late: no unique key at all."""
+    replay_day = START + timedelta(days=90)
+    metric = events.definitions.metric(UNIQUE.replace("weekly", "monthly"))
+    with time_machine.travel(noon(replay_day), tick=False):
+        for late in (26, 40):
+            day = replay_day - timedelta(days=late)
+            spooled = [events.prepare("project_viewed", user_id=late, namespace_id=1, project_id=1)]
+            events.delivery.spool.append(f"writer-{late}", 1, day, spooled)
+        assert events.delivery.replay() == 2
+        assert events.counters.value(metric, replay_day) == 1, "26 days ago is in the 28-day window"
+        assert events.counters.day_total(Rule("project_viewed"), replay_day - timedelta(days=40)) == 1
+        assert int(events.counters.redis.get(events.counters.keys.all_time(Rule("project_viewed")))) == 2
+
+
 def test_daily_unique_keys_expire_with_the_window_and_totals_keep_the_chart(events, redis_client, key_prefix):
     day = START + timedelta(days=200)
     now = noon(day)
