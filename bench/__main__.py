@@ -1,6 +1,6 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import api_load, bundle_size, core, memory, outage, privacy, reads
+from . import api_load, bundle_size, core, memory, outage, privacy, reads, snowplow_outage
 
 
 def main():
@@ -9,6 +9,7 @@ def main():
     memory.main()
     reads.main()
     outage.main()
+    snowplow_outage.main()
     api_load.main()
     privacy.main()
 
