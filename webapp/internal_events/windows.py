@@ -7,7 +7,7 @@ Windows are rolling and include today, so an event counts the moment it happens
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
-FRAME_DAYS = {"7d": 7, "28d": 28}
+FRAME_DAYS = {"7d": 7, "28d": 28, "1d": 1}  # 1d: the dashboard's daily counts
 CHART_WEEKS = 12
 # Daily HyperLogLogs (14 KB each once dense) live only as long as the 28-day window needs them,
 # plus two days of slack so a key never expires while a window or a week that needs it is read.
