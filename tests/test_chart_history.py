@@ -135,17 +135,17 @@ def test_a_late_replay_lands_in_the_week_of_its_day(events, redis_client, key_pr
 
 
 def test_replays_too_late_for_some_or_all_unique_keys_still_count_their_totals(events):
-    """26 days late: the day's key lives but its weeks cannot be recounted; 40 days late: no unique key at all."""
+    """26 days late: in the 28-day window; 70 days late: past the daily keys, still within the daily totals."""
     replay_day = START + timedelta(days=90)
     metric = events.definitions.metric(UNIQUE.replace("weekly", "monthly"))
     with time_machine.travel(noon(replay_day), tick=False):
-        for late in (26, 40):
+        for late in (26, 70):
             day = replay_day - timedelta(days=late)
             spooled = [events.prepare("project_viewed", user_id=late, namespace_id=1, project_id=1)]
             events.delivery.spool.append(f"writer-{late}", 1, day, spooled)
         assert events.delivery.replay() == 2
         assert events.counters.value(metric, replay_day) == 1, "26 days ago is in the 28-day window"
-        assert events.counters.day_total(Rule("project_viewed"), replay_day - timedelta(days=40)) == 1
+        assert events.counters.day_total(Rule("project_viewed"), replay_day - timedelta(days=70)) == 1
         assert int(events.counters.redis.get(events.counters.keys.all_time(Rule("project_viewed")))) == 2
 
 

@@ -29,6 +29,7 @@ from .windows import (
     DAILY_DAYS,
     FRAME_DAYS,
     TOTAL_DAYS,
+    WINDOW_FRAMES,
     chart_weeks,
     day_number,
     day_stamp,
@@ -274,7 +275,7 @@ class WritePlan:
         """Today's frame windows that hold `day`, and tomorrow's, for a process whose clock is already there."""
         return [self.keys.window(rule, frame, until)
                 for until in (self.today, self.today + timedelta(days=1))
-                for frame, length in FRAME_DAYS.items() if 0 <= (until - day).days < length]
+                for frame in WINDOW_FRAMES if 0 <= (until - day).days < FRAME_DAYS[frame]]
 
     def _forget_weeks(self, rule, day):
         """A late event (replayed from the spool) changes the chart weeks holding its day: drop them to be recounted.
@@ -378,7 +379,8 @@ class CounterStore:
         """The values of many (metric, until) pairs, read in one round trip (two if some window needs building)."""
         now = today()
         windowed = [index for index, (metric, until) in enumerate(queries)
-                    if metric.kind == "unique" and until == now and not self.is_cluster]
+                    if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == now
+                    and not self.is_cluster]
         others = sorted(set(range(len(queries))) - set(windowed))
 
         def queue(pipe):
@@ -422,7 +424,7 @@ class CounterStore:
 
     def build_windows(self, rule_sets, day):
         """Build the frame windows of `day` ahead of the first read (the daily pass does, see history.py)."""
-        queries = [(rules, frame) for rules in rule_sets for frame in FRAME_DAYS]
+        queries = [(rules, frame) for rules in rule_sets for frame in WINDOW_FRAMES]
         self._read_in_chunks(queries, lambda pipe, query: self._queue_window_count(pipe, *query, day))
 
     def day_total(self, rule, day):
@@ -454,7 +456,7 @@ class CounterStore:
     def _queue_value(self, pipe, metric, until):
         if metric.time_frame == "all":
             return self._queue_sum(pipe, [self.keys.all_time(rule) for rule in metric.rules])
-        if metric.kind == "unique" and until == today():  # on a cluster: a call per metric
+        if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == today():  # cluster
             return self._queue_window_count(pipe, metric.rules, metric.time_frame, until)
         if metric.kind == "unique":  # a past day's frame: its windows are gone
             return self._queue_union(pipe, metric.rules, [self.keys.daily(rule, day) for rule in metric.rules

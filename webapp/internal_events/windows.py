@@ -8,10 +8,12 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
 FRAME_DAYS = {"7d": 7, "28d": 28, "1d": 1}  # 1d: the dashboard's daily counts
+WINDOW_FRAMES = ("7d", "28d")  # a unique rule's frames kept as one HyperLogLog each (see counters.py)
 CHART_WEEKS = 12
-# Daily HyperLogLogs (14 KB each once dense) live only as long as the 28-day window needs them,
-# plus two days of slack so a key never expires while a window or a week that needs it is read.
-DAILY_DAYS = 28 + 2
+# Daily HyperLogLogs (14 KB each once dense) live as long as the dashboard's comparison of a 28-day
+# frame with the 28 days before needs them, plus two days of slack so a key never expires while a
+# window or a week that needs it is read. (28 + 2 would do for the frames and charts alone.)
+DAILY_DAYS = 2 * 28 + 2
 # A chart week (the rolling 7 days ending some day) is computed from daily keys and kept as a
 # number once it is complete; until its oldest daily key expires it can still be (re)computed.
 COMPUTABLE_WEEKS_DAYS = DAILY_DAYS - 7
