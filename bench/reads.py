@@ -199,7 +199,7 @@ def report(files, rules, daily_keys, memory, daily_pass, first, figures):
     worst = max(medians["changed"], medians["unchanged"])
     print(f"target: < {GOAL_SECONDS} s: {worst:.3f} s at worst "
           f"({'met' if worst < GOAL_SECONDS else 'NOT met'})")
-    print(f"the daily pass (a background thread, one process a day: keeps yesterday's week of every unique "
+    print(f"the daily pass (the write-behind thread of one process a day: keeps yesterday's week of every unique "
           f"metric, builds every window): {daily_pass:.1f} s")
 
 

@@ -2,8 +2,9 @@
 
 Daily HyperLogLogs live DAILY_DAYS, so a week must be counted within about three
 weeks of its end. Reading a chart keeps its weeks too, but a chart nobody opened
-for that long would lose them: the first write of each UTC day therefore starts
-this pass in a background thread. It also builds the day's frame windows (see
+for that long would lose them: the first write of each UTC day therefore runs
+this pass, in the write-behind thread in production (in the caller without
+write-behind). It also builds the day's frame windows (see
 counters.py), so the first service ping of a day does not pay for them. One
 process a day runs it (a key taken with SET NX); the others skip it.
 """
@@ -23,7 +24,6 @@ class WeekKeeper:
     def __init__(self, counters):
         self.counters = counters
         self._day = None
-        self._thread = None
         self._lock = threading.Lock()
 
     def day_seen(self, definitions, day):
@@ -34,17 +34,7 @@ class WeekKeeper:
             if day == self._day:
                 return
             self._day = day
-            self._thread = threading.Thread(target=self.run, args=(definitions, day),
-                                            name="internal-events-weeks", daemon=True)
-            self._thread.start()
-
-    def wait(self, timeout=10.0):
-        """Wait for a pass in progress; False if it is still running after `timeout`."""
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        self.run(definitions, day)  # in the caller: the write-behind thread in production
 
     def run(self, definitions, day):
         """The pass of `day`, unless a process already ran it."""

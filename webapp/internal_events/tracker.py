@@ -163,8 +163,7 @@ class InternalEvents:
 
     def flush(self, timeout=10.0):
         """Wait until recorded events are in Redis: call before reading counts in the same process."""
-        written = self.writer is None or self.writer.flush(timeout)
-        return self.weeks.wait(timeout) and written
+        return self.writer is None or self.writer.flush(timeout)
 
     def write(self, events):
         """Count events in Redis in one round trip (in the spool while Redis is unavailable), then queue them for Snowplow."""
