@@ -1,7 +1,7 @@
 """The daily pass: every unique metric's complete chart weeks are counted and kept, its frame windows built.
 
-Daily HyperLogLogs live DAILY_DAYS, so a week must be counted within about three
-weeks of its end. Reading a chart keeps its weeks too, but a chart nobody opened
+Daily HyperLogLogs live DAILY_DAYS, so a week must be counted within
+COMPUTABLE_WEEKS_DAYS of its end. Reading a chart keeps its weeks too, but a chart nobody opened
 for that long would lose them: the first write of each UTC day therefore runs
 this pass, in the write-behind thread in production (in the caller without
 write-behind). It also builds the day's frame windows (see
