@@ -14,6 +14,8 @@ test('a browser without signals leaves the API URL as it is', () => {
 test('Global Privacy Control and Do Not Track are named in the URL', () => {
   assert.equal(withPrivacySignals(URL, { globalPrivacyControl: true }), `${URL}?privacy_signals=gpc`);
   assert.equal(withPrivacySignals(URL, { doNotTrack: '1' }), `${URL}?privacy_signals=dnt`);
-  assert.equal(withPrivacySignals(`${URL}?x=1`, { globalPrivacyControl: true, doNotTrack: '1' }),
-    `${URL}?x=1&privacy_signals=gpc,dnt`);
+  assert.equal(
+    withPrivacySignals(`${URL}?x=1`, { globalPrivacyControl: true, doNotTrack: '1' }),
+    `${URL}?x=1&privacy_signals=gpc,dnt`,
+  );
 });
