@@ -48,7 +48,8 @@ def test_a_new_event_from_its_definition_to_the_dashboard(page, collecting_serve
     assert f"event '{EVENT}' is defined but never used" in before.output
     assert EVENT not in after.output and after.exit_code == 0
     app.jinja_env.loader = ChoiceLoader([FileSystemLoader(templates), app.jinja_env.loader])
-    assert app.extensions["internal_events"].live_definitions.reload_if_changed()  # what the app does by itself
+    app.extensions["internal_events"].live_definitions.reload_if_changed()  # what the app does by itself
+    assert EVENT in app.extensions["internal_events"].definitions.events
 
     # Step 4: alice clicks the card.
     sign_in_page(page, base, "alice")

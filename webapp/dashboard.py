@@ -86,6 +86,7 @@ def index():
         chart_svg=chart_svg,
         chart_version=chart_version,
         poll_seconds=current_app.config.get("DASHBOARD_POLL_SECONDS", POLL_SECONDS),
+        definition_problems=[str(problem) for problem in current().live_definitions.problems],
     )
 
 

@@ -7,7 +7,7 @@ the ping always agree. No Flask here: the views only render what this returns.
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .internal_events.contexts import STANDARD_CONTEXT
+from .internal_events.contexts import STANDARD_CONTEXT, same_schema
 from .internal_events.model import TIME_FRAMES, Metric, Rule
 
 
@@ -103,7 +103,7 @@ def recent_event(record, user_names=None):
     Snowplow carries only a hash of the user id; `user_names` maps known hashes to names.
     """
     standard = next(
-        (c.get("data") or {} for c in record.get("contexts", []) if c.get("schema") == STANDARD_CONTEXT), {}
+        (c.get("data") or {} for c in record.get("contexts", []) if same_schema(c.get("schema"), STANDARD_CONTEXT)), {}
     )
     user_hash = standard.get("user_id")
     return {
