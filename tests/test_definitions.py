@@ -235,7 +235,9 @@ def test_the_dashboard_lists_the_files_production_skipped(make_demo, definitions
     assert page.status_code == 200
     assert "Definition problems" in page.text
     assert "definitions/metrics/counts_all/count_total_project_starred.yml: line 2: is not valid YAML" in page.text
-    assert "counts.count_total_project_created" in page.text  # the rest is shown as usual
+    assert "Events today" in page.text  # the rest is shown as usual
+    dictionary = sign_in(app.test_client(), "admin").get("/admin/metrics/dictionary").text
+    assert "counts.count_total_project_created" in dictionary and "count_total_project_starred<" not in dictionary
 
 
 def test_a_gitlab_sized_tree_loads_with_zero_problems(tmp_path):
