@@ -254,7 +254,7 @@ def test_an_outbox_that_cannot_be_opened_never_stops_the_app(make_demo, config, 
 
 FULL_DISK_SCRIPT = """
 import json, resource, sys
-from webapp.internal_events.setup import build
+from webapp.internal_events.assembly import build
 config, instance, count = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 events = build(config, instance)
 limit = 96 * 1024  # files may grow no further: writes past it fail with EFBIG, as on a full disk
