@@ -17,7 +17,7 @@ from .internal_events.inventory import inventory
 from .internal_events.service_ping import SERVICE_PING_OFF, service_ping
 from .internal_events.status import status
 from .internal_events.switches import NAMES as SWITCHES
-from .internal_events.windows import RETENTION_DAYS
+from .internal_events.windows import DAILY_DAYS
 
 internal_events_cli = AppGroup("internal-events", help="Define, check and inspect internal events.")
 
@@ -90,12 +90,13 @@ def inventory_command(as_json):
 @internal_events_cli.command("forget-user")
 @click.argument("user_id", type=click.IntRange(min=0))
 def forget_user_command(user_id):
-    """Remove a user's per-user data: collector-stored events and their id in the spool (HyperLogLogs cannot forget)."""
+    """Remove a user's per-user data: collector-stored and outbox events, their id in the spool (HLLs cannot forget)."""
     forgotten = forget_user(current(), user_id)
-    click.echo(f"Removed the user id from {forgotten['spooled_events']} spooled event(s).")
+    click.echo(f"Removed the user id from {forgotten['spooled_events']} spooled event(s) and "
+               f"{forgotten['outbox_events']} event(s) waiting for Snowplow.")
     click.echo(f"Their pseudonym, to delete in any Snowplow warehouse: {forgotten['pseudonym']}")
     click.echo(f"Unique-user counts (HyperLogLogs) cannot forget one user: their daily keys expire after "
-               f"{RETENTION_DAYS} days.")
+               f"{DAILY_DAYS} days.")
     if forgotten["collector_error"]:
         raise click.ClickException(f"the collector listing was not searched, Redis failed: "
                                    f"{forgotten['collector_error']}; run this again once Redis answers")
