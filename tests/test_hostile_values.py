@@ -8,17 +8,12 @@ gunicorn server.
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
 from conftest import LiveSession, sign_in
-from servers import free_port, wait_until
-from webapp.config import PROJECT_ROOT
+from servers import Gunicorn
 from webapp.internal_events import InvalidPropertyError, current
 from webapp.internal_events.model import Rule
 from webapp.internal_events.tracker import MAX_NUMBER
@@ -51,30 +46,17 @@ def with_sum_metric(definitions_dir):
 
 @pytest.fixture
 def gunicorn(tmp_path, redis_url, key_prefix, with_sum_metric, demo_database):
-    """The app under gunicorn (one worker, as `make serve` runs it) with the demo data and the sum metric."""
+    """The app under gunicorn (one worker) with the demo data and the sum metric."""
     shutil.copyfile(demo_database, tmp_path / "webapp.sqlite")
-    port = free_port()
-    env = {**os.environ, "WEBAPP_ENV": "test", "SECRET_KEY": "test-" + key_prefix, "REDIS_URL": redis_url,
-           "INTERNAL_EVENTS_KEY_PREFIX": key_prefix, "DATABASE_PATH": str(tmp_path / "webapp.sqlite"),
-           "WEBAPP_INSTANCE_PATH": str(tmp_path), "INTERNAL_EVENTS_DEFINITIONS": str(with_sum_metric),
-           "USAGE_DATA_RATE_LIMIT": "0", "INTERNAL_EVENTS_WRITE_BEHIND": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-                               "webapp:create_app()"], cwd=PROJECT_ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
+    server = Gunicorn({**os.environ, "WEBAPP_ENV": "test", "SECRET_KEY": "test-" + key_prefix,
+                       "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
+                       "DATABASE_PATH": str(tmp_path / "webapp.sqlite"), "WEBAPP_INSTANCE_PATH": str(tmp_path),
+                       "INTERNAL_EVENTS_DEFINITIONS": str(with_sum_metric), "USAGE_DATA_RATE_LIMIT": "0",
+                       "INTERNAL_EVENTS_WRITE_BEHIND": "1"})
     try:
-        wait_until(lambda: _answers(base), timeout=60, interval=0.2, message="gunicorn")
-        yield base, server
+        yield server.start()
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
-
-
-def _answers(base):
-    try:
-        return requests.get(f"{base}/users/sign_in", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+        server.stop()
 
 
 def as_user(base, username):
@@ -84,7 +66,7 @@ def as_user(base, username):
 
 
 def test_ten_huge_values_in_one_batch_are_refused_and_other_users_events_count(gunicorn, make_demo, with_sum_metric):
-    base, server = gunicorn
+    base = gunicorn.url
     app = make_demo(INTERNAL_EVENTS_DEFINITIONS=str(with_sum_metric))
     with app.app_context():
         notes = projects.visible_by_path(users.by_username("bob"), "bob", "notes").id
@@ -107,7 +89,7 @@ def test_ten_huge_values_in_one_batch_are_refused_and_other_users_events_count(g
     assert [r["accepted"] for r in results] == [False] * 10
     assert all(r["status"] == 400 and "9007199254740992" in r["error"] for r in results), results[0]
     assert accepted == 20
-    assert server.poll() is None, server.stderr.read()[-2000:]
+    assert "SIGSEGV" not in gunicorn.logged() and "exited with code" not in gunicorn.logged(), gunicorn.logged()[-2000:]
     admin = as_user(base, "admin")
     ping = admin.get(f"{API}/service_ping")
     assert ping.status_code == 200
