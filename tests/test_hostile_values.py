@@ -17,13 +17,12 @@ from servers import Gunicorn
 from webapp.internal_events import InvalidPropertyError, current
 from webapp.internal_events.model import Rule
 from webapp.internal_events.tracker import MAX_NUMBER
-from webapp.store import projects, users
 
 API = "/api/v4/usage_data"
 HUGE = int("9" * 4300)  # the longest integer Python's JSON parser reads
 SUM_METRIC = """\
-key_path: counts.sum_of_issue_values
-description: Sum of the values of issue_created
+key_path: counts.sum_of_help_link_values
+description: Sum of the values of help_link_clicked
 product_group: project_management
 value_type: number
 status: active
@@ -34,13 +33,13 @@ data_source: internal_events
 data_category: optional
 tiers: [free]
 events:
-- {name: issue_created, operator: sum(value)}
+- {name: help_link_clicked, operator: sum(value)}
 """
 
 
 @pytest.fixture
 def with_sum_metric(definitions_dir):
-    (definitions_dir / "metrics" / "counts_all" / "sum_of_issue_values.yml").write_text(SUM_METRIC)
+    (definitions_dir / "metrics" / "counts_all" / "sum_of_help_link_values.yml").write_text(SUM_METRIC)
     return definitions_dir
 
 
@@ -68,15 +67,13 @@ def as_user(base, username):
 def test_ten_huge_values_in_one_batch_are_refused_and_other_users_events_count(gunicorn, make_demo, with_sum_metric):
     base = gunicorn.url
     app = make_demo(INTERNAL_EVENTS_DEFINITIONS=str(with_sum_metric))
-    with app.app_context():
-        notes = projects.visible_by_path(users.by_username("bob"), "bob", "notes").id
     attacker, bystander = as_user(base, "bob"), as_user(base, "alice")
-    attack = {"events": [{"event": "issue_created", "project_id": notes, "additional_properties": {"value": HUGE}}]
+    attack = {"events": [{"event": "help_link_clicked", "additional_properties": {"label": "docs", "value": HUGE}}]
               * 10}
 
     def bystanders():
         return sum(bystander.post(f"{API}/track_event", json={"event": "help_link_clicked",
-                                                                "additional_properties": {"label": "docs"}}
+                                                                "additional_properties": {"label": "docs", "value": 1}}
                                   ).status_code == 200 for _ in range(20))
 
     with ThreadPoolExecutor(2) as pool:
@@ -93,7 +90,7 @@ def test_ten_huge_values_in_one_batch_are_refused_and_other_users_events_count(g
     admin = as_user(base, "admin")
     ping = admin.get(f"{API}/service_ping")
     assert ping.status_code == 200
-    assert ping.json()["counts"]["sum_of_issue_values"] == 0
+    assert ping.json()["counts"]["sum_of_help_link_values"] == 20
     with app.app_context():
         counters = current().counters
         assert int(counters.redis.get(counters.keys.all_time(Rule("help_link_clicked")))) == 20
@@ -103,16 +100,14 @@ def test_ten_huge_values_in_one_batch_are_refused_and_other_users_events_count(g
 def test_values_beyond_the_bound_are_refused_in_python(make_events, with_sum_metric, value):
     events = make_events(INTERNAL_EVENTS_DEFINITIONS=str(with_sum_metric))
     with pytest.raises(InvalidPropertyError, match="between -9007199254740992 and 9007199254740992"):
-        events.track("issue_created", user_id=1, namespace_id=1, project_id=1,
-                      additional_properties={"value": value})
+        events.track("help_link_clicked", user_id=1, additional_properties={"label": "docs", "value": value})
 
 
 def test_values_at_the_bound_sum_exactly(make_events, with_sum_metric):
     events = make_events(INTERNAL_EVENTS_DEFINITIONS=str(with_sum_metric))
     for value in (MAX_NUMBER, MAX_NUMBER, -MAX_NUMBER, 0.5):
-        assert events.track("issue_created", user_id=1, namespace_id=1, project_id=1,
-                            additional_properties={"value": value})
-    metric = events.definitions.metric("counts.sum_of_issue_values")
+        assert events.track("help_link_clicked", user_id=1, additional_properties={"label": "docs", "value": value})
+    metric = events.definitions.metric("counts.sum_of_help_link_values")
     assert events.counters.value(metric, None) == MAX_NUMBER + 0.5
 
 
@@ -121,11 +116,11 @@ def test_a_ruined_stored_sum_never_breaks_the_ping_or_the_admin_pages(make_demo,
     app = make_demo(INTERNAL_EVENTS_DEFINITIONS=str(with_sum_metric))
     with app.app_context():
         events = current()
-        metric = events.definitions.metric("counts.sum_of_issue_values")
+        metric = events.definitions.metric("counts.sum_of_help_link_values")
         events.counters.redis.set(events.counters.keys.all_time(metric.rules[0]), stored)
     admin = sign_in(app.test_client(), "admin")
     ping = admin.get(f"{API}/service_ping")
     assert ping.status_code == 200
-    assert ping.get_json()["counts"]["sum_of_issue_values"] == 0
+    assert ping.get_json()["counts"]["sum_of_help_link_values"] == 0
     for page in ("/admin/", "/admin/metrics/", "/admin/metrics/data.json"):
         assert admin.get(page).status_code == 200, page

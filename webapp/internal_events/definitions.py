@@ -138,6 +138,7 @@ def _build_events(documents, problems):
             path=shown,
             identifiers=identifiers,
             properties=frozenset(doc.get("additional_properties") or ()),
+            server_side_only=(doc.get("extra_properties") or {}).get("server_side_only") is True,
             raw=doc,
         )
     return events

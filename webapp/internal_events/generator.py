@@ -53,6 +53,7 @@ class Request:
     tiers: tuple = TIERS
     milestone: str | None = None
     introduced_by_url: str | None = None
+    server_side_only: bool = False  # the usage-data API refuses the event from browsers
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def metric_path(key_path, frames):
 
 
 def event_document(request):
-    return {
+    document = {
         "description": request.description or default_description(request.event),
         "internal_events": True,
         "action": request.event,
@@ -206,6 +207,9 @@ def event_document(request):
         "introduced_by_url": request.introduced_by_url,
         "tiers": list(request.tiers),
     }
+    if request.server_side_only:  # GitLab's schema forbids unknown keys but leaves extra_properties free-form
+        document["extra_properties"] = {"server_side_only": True}
+    return document
 
 
 def metric_document(request, key_path, frames, group):
