@@ -1,6 +1,7 @@
 """What an operator needs to see about tracking: can it reach Redis, what waits in the spool, are the definitions valid."""
 
 from .delivery import REDIS_FAILURES
+from .privacy_status import privacy_status
 
 
 def status(internal_events):
@@ -16,13 +17,15 @@ def status(internal_events):
             "error": str(definitions_error) if definitions_error else None,
         },
         "tracking_errors_in_this_process": dict(internal_events.errors),
+        "privacy": privacy_status(internal_events),
     }
     snowplow_dropped = 0
     if internal_events.snowplow is not None:
         report["snowplow"] = internal_events.snowplow.status()
         snowplow_dropped = report["snowplow"]["dropped"]
     report["healthy"] = (redis_error is None and definitions_error is None
-                         and spool["dropped"] == 0 and snowplow_dropped == 0)
+                         and spool["dropped"] == 0 and snowplow_dropped == 0
+                         and not report["privacy"]["snowplow_withheld_opt_outs_unreadable"])
     return report
 
 
