@@ -13,7 +13,8 @@ from test_pages import page_context, post_form
 from webapp import create_app
 from webapp.config import ConfigError, from_environment
 from webapp.internal_events import current
-from webapp.secret_key import KEY_FILE, instance_key
+from webapp.internal_events.pseudonym_key import instance_secret
+from webapp.secret_key import KEY_FILE
 from webapp.store import users
 
 # -- the secret key -------------------------------------------------------------------------------
@@ -28,15 +29,15 @@ def test_without_a_secret_key_each_instance_makes_its_own(config, tmp_path, monk
     assert keys[0] == keys[1] != keys[2]
     assert len(keys[0]) == 64 and keys[0] != "dev"
     key_file = tmp_path / "one" / KEY_FILE
-    assert key_file.read_text() == keys[0]
+    assert key_file.read_text().strip() == keys[0]
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
 def test_workers_starting_together_agree_on_one_key(tmp_path):
     path = tmp_path / "instance" / KEY_FILE
     with ThreadPoolExecutor(16) as pool:
-        keys = set(pool.map(lambda _: instance_key(path), range(64)))
-    assert keys == {path.read_text()}
+        keys = set(pool.map(lambda _: instance_secret(path), range(64)))
+    assert keys == {path.read_text().strip()}
     assert os.listdir(path.parent) == [KEY_FILE]  # no drafts left behind
 
 

@@ -6,11 +6,10 @@ restart) signs with the same key, and no two instances share one. Production
 must set its own, and a weak one (short, or one character repeated) is refused.
 """
 
-import os
-import secrets
 from pathlib import Path
 
 from .config import ConfigError
+from .internal_events.pseudonym_key import instance_secret
 
 KEY_FILE = "secret_key"
 MIN_LENGTH = 32
@@ -26,28 +25,8 @@ def secret_key(configured, environment, instance_path):
         return configured
     if environment == "production":
         raise ConfigError("SECRET_KEY must be set in production")
-    return instance_key(Path(instance_path) / KEY_FILE)
+    return instance_secret(Path(instance_path) / KEY_FILE)
 
 
 def weak(key):
     return len(key) < MIN_LENGTH or len(set(key)) < MIN_DISTINCT_CHARACTERS
-
-
-def instance_key(path):
-    """The key kept at `path`, made on first use; workers starting together all end up with the same one."""
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(secrets.token_hex(32))
-    try:
-        os.link(draft, path)  # atomic, and never over a key another worker made first
-    except FileExistsError:
-        pass
-    finally:
-        draft.unlink()
-    return path.read_text().strip()
