@@ -87,3 +87,16 @@ def test_the_generator_marks_a_new_server_side_event(app, definitions_dir):
     document = yaml.safe_load((definitions_dir / "events" / "project_archived.yml").read_text())
     assert document["extra_properties"] == {"server_side_only": True}
     assert load_definitions(definitions_dir).events["project_archived"].server_side_only
+
+
+def test_lint_warns_where_a_page_or_script_would_send_a_server_side_event(app, tmp_path):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "webapp").mkdir()
+    (tmp_path / "templates" / "admin.html").write_text('<p>x</p>\n<a data-event-tracking="admin_area_viewed">a</a>\n')
+    (tmp_path / "webapp" / "admin.py").write_text('track_event("admin_area_viewed", user=user)\n')
+    result = app.test_cli_runner().invoke(args=["internal-events", "lint", "--root", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    flagged = [line for line in result.output.splitlines() if "recorded by the server only" in line]
+    assert flagged == ["templates/admin.html:2: warning: event 'admin_area_viewed' is recorded by the server only"
+                       " (extra_properties.server_side_only): the usage-data API refuses it from browsers;"
+                       " track it with track_event in Python"]
