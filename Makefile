@@ -7,7 +7,7 @@ WORKERS ?= 4
 THREADS ?= 4
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench serve install install-test chromium redis-server node assets clean
+.PHONY: run test test-js bench serve install install-test chromium redis-server node assets clean
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,9 +62,13 @@ serve: install assets
 	  --worker-class gthread --threads $(THREADS) \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - 'webapp:create_app()'
 
-## Install everything the tests need, then run the whole suite.
-test: install-test assets
+## Install everything the tests need, then run the whole suite: the client's JS unit tests, then pytest.
+test: install-test assets test-js
 	$(BIN)/pytest
+
+## The tracking client's unit tests: node's test runner, a small DOM from happy-dom, a real local HTTP server.
+test-js: node_modules/.package-lock.json
+	node --test --test-reporter=spec tests/js/*.test.js
 
 ## Benchmarks: figures printed as ratios against a baseline measured in the same run.
 bench: install-test assets

@@ -122,9 +122,10 @@ def test_the_page_of_a_signalling_visitor_carries_no_user_id(client_for):
     assert private["project_id"] == plain["project_id"]
 
 
-def test_chromium_with_sec_gpc_counts_clicks_and_sends_nothing(make_demo, browser):
+@pytest.mark.parametrize("signal", [GPC, DNT], ids=["Sec-GPC", "DNT"])
+def test_chromium_with_a_signal_counts_clicks_and_sends_nothing(make_demo, browser, signal):
     with collecting(make_demo) as (app, base, arrived):
-        for headers in ({"Sec-GPC": "1"}, {}):
+        for headers in (signal, {}):
             context = browser.new_context(extra_http_headers=headers)
             page = context.new_page()
             problems = []

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import multiprocessing
 import stat
 
 from webapp.internal_events.contexts import STANDARD_CONTEXT, pseudonym
@@ -37,3 +38,22 @@ def test_the_event_sent_to_the_collector_carries_the_keyed_pseudonym(make_events
     sent = {c["schema"]: c["data"] for c in event["contexts"]}[STANDARD_CONTEXT]["user_id"]
     assert sent == pseudonym("rotated-key", 1)
     assert sent != hashlib.sha256(b"1").hexdigest()
+
+
+def _key_in_a_process(folder, start, answers):
+    start.wait()
+    answers.put(pseudonym_key(None, folder))
+
+
+def test_processes_starting_together_agree_on_one_generated_key(tmp_path):
+    """gunicorn workers start at once: whoever writes the key file first, every process uses that key."""
+    context = multiprocessing.get_context("fork")
+    start, answers = context.Barrier(6), context.Queue()
+    workers = [context.Process(target=_key_in_a_process, args=(tmp_path, start, answers)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    keys = {answers.get(timeout=30) for _ in workers}
+    for worker in workers:
+        worker.join(10)
+    assert keys == {(tmp_path / KEY_FILE).read_text().strip()}
+    assert [path.name for path in tmp_path.iterdir()] == [KEY_FILE]  # no temporary file left behind
