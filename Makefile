@@ -7,7 +7,7 @@ WORKERS ?= 4
 THREADS ?= 4
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-js bench serve install install-test chromium redis-server node assets clean
+.PHONY: run test test-js check-js bench serve install install-test chromium redis-server node assets clean
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ test: install-test assets test-js
 ## The tracking client's unit tests: node's test runner, a small DOM from happy-dom, a real local HTTP server.
 test-js: node_modules/.package-lock.json
 	node --test --test-reporter=spec tests/js/*.test.js
+
+## eslint and prettier on the front-end code (settings: package.json, eslint.config.js); `npm run format` fixes.
+check-js: node_modules/.package-lock.json
+	npm run --silent lint
 
 ## Benchmarks: figures printed as ratios against a baseline measured in the same run.
 bench: install-test assets

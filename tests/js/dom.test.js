@@ -40,7 +40,7 @@ test('a click inside a tracked element tracks its event with the properties its 
   assert.equal(click.defaultPrevented, false);
 });
 
-test('a click is tracked even when the element\'s own handler stops it from bubbling', () => {
+test("a click is tracked even when the element's own handler stops it from bubbling", () => {
   const doc = bind('<a href="#" data-event-tracking="help_link_clicked">Help</a>');
   doc.querySelector('a').addEventListener('click', (event) => event.stopPropagation());
   doc.querySelector('a').click();
@@ -58,7 +58,9 @@ test('clicks outside tracked elements and on load-tracked elements track nothing
 
 test('elements added after binding are tracked when clicked', () => {
   const doc = bind('<main></main>');
-  doc.querySelector('main').insertAdjacentHTML('beforeend', '<button data-event-tracking="project_starred">Star</button>');
+  doc
+    .querySelector('main')
+    .insertAdjacentHTML('beforeend', '<button data-event-tracking="project_starred">Star</button>');
   doc.querySelector('button').click();
   assert.deepEqual(tracked(), [{ event: 'project_starred', additionalProperties: {} }]);
 });
@@ -69,10 +71,12 @@ test('load-tracked elements count once: when bound, when added later, never agai
                    data-event-label="first"></section></main>`);
   assert.deepEqual(tracked(), [{ event: 'project_viewed', additionalProperties: { label: 'first' } }]);
 
-  doc.querySelector('main').insertAdjacentHTML(
-    'beforeend',
-    '<div><span data-event-tracking="widget_shown" data-event-tracking-load="true"></span></div>',
-  );
+  doc
+    .querySelector('main')
+    .insertAdjacentHTML(
+      'beforeend',
+      '<div><span data-event-tracking="widget_shown" data-event-tracking-load="true"></span></div>',
+    );
   await settle();
   assert.deepEqual(tracked().slice(1), [{ event: 'widget_shown', additionalProperties: {} }]);
 
@@ -82,7 +86,9 @@ test('load-tracked elements count once: when bound, when added later, never agai
 });
 
 test('bad data-event-additional JSON warns and the event is still tracked with its other properties', () => {
-  const doc = bind('<button data-event-tracking="project_starred" data-event-label="x" data-event-additional="{oops">S</button>');
+  const doc = bind(
+    '<button data-event-tracking="project_starred" data-event-label="x" data-event-additional="{oops">S</button>',
+  );
   doc.querySelector('button').click();
   assert.deepEqual(tracked(), [{ event: 'project_starred', additionalProperties: { label: 'x' } }]);
   assert.deepEqual(warnings, ['data-event-additional is not JSON: {oops']);

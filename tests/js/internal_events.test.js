@@ -18,7 +18,7 @@ function tracker(context) {
   return { internalEvents, sent, warnings };
 }
 
-test('a valid call is sent with the page\'s namespace and project, never the user', () => {
+test("a valid call is sent with the page's namespace and project, never the user", () => {
   const { internalEvents, sent, warnings } = tracker(SIGNED_IN);
   internalEvents.trackEvent('project_starred', { label: 'star' });
   assert.deepEqual(sent, [
@@ -82,7 +82,9 @@ test('the Vue mixin goes through trackEvent at call time, so a test recorder see
 });
 
 test('the page context is read from its JSON block; a missing or broken block gives an empty one', async () => {
-  const page = openPage(`<script type="application/json" id="internal-events-context">${JSON.stringify(SIGNED_IN)}</script>`);
+  const page = openPage(
+    `<script type="application/json" id="internal-events-context">${JSON.stringify(SIGNED_IN)}</script>`,
+  );
   try {
     assert.deepEqual(readContext(page.document), SIGNED_IN);
     page.document.getElementById('internal-events-context').textContent = '{not json';

@@ -38,7 +38,7 @@ test('events sent close together share one request', async () => {
   assert.deepEqual(warnings, []);
 });
 
-test('a request carries at most 50 events, the API\'s limit', async () => {
+test("a request carries at most 50 events, the API's limit", async () => {
   const transport = await transportTo([{ status: 200 }]);
   for (const event of events(120)) transport.send(event);
   await transport.flush();
@@ -80,7 +80,7 @@ test('network errors are retried like 5xx answers', async () => {
   assert.deepEqual(warnings, ['1 event(s) not sent after 4 attempts (network error)']);
 });
 
-test('a refused batch is not retried and the API\'s reason is shown', async () => {
+test("a refused batch is not retried and the API's reason is shown", async () => {
   const transport = await transportTo([{ status: 400, body: { error: 'events must be a list' } }]);
   transport.send({ event: 'project_starred' });
   await transport.flush();

@@ -35,7 +35,9 @@ export function createTransport(url, warn, wait = sleep) {
       }
       if (!isRetryable(response)) return report(response);
       if (attempt === MAX_ATTEMPTS) {
-        return warn(`${events.length} event(s) not sent after ${attempt} attempts (${response ? response.status : 'network error'})`);
+        return warn(
+          `${events.length} event(s) not sent after ${attempt} attempts (${response ? response.status : 'network error'})`,
+        );
       }
       const retryAfter = Number(response?.headers.get('Retry-After')) * 1000 || 0;
       await wait(Math.max(retryAfter, 250 * 2 ** attempt));
