@@ -5,7 +5,7 @@ import os
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .config import PROJECT_ROOT, from_environment
+from .config import PROJECT_ROOT, collector_enabled, from_environment
 from .internal_events.delivery import REDIS_FAILURES
 from .internal_events.setup import build
 from .secret_key import secret_key
@@ -40,7 +40,7 @@ def create_app(config=None):
     tracking_context.init_app(app)
     for blueprint in (auth.bp, pages.bp, groups.bp, admin.bp, dashboard.bp, usage_data.bp, projects.bp, privacy.bp):
         app.register_blueprint(blueprint)
-    if app.config.get("COLLECTOR_ENABLED", app.config["WEBAPP_ENV"] != "production"):
+    if collector_enabled(app.config):
         app.register_blueprint(collector.bp)
     app.cli.add_command(internal_events_cli)
     app.cli.add_command(seed_demo_command)

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from ..config import DEFAULT_SPOOL_LIMIT, ConfigError, raises_on_tracking_errors
+from ..config import DEFAULT_SNOWPLOW_OUTBOX_LIMIT, DEFAULT_SPOOL_LIMIT, ConfigError, collector_token, \
+    raises_on_tracking_errors
 from ..redis_connection import connect, describe
 from .counters import CounterStore
 from .delivery import CounterDelivery
@@ -13,6 +14,7 @@ from .opt_outs import OptOuts
 from .privacy_signals import DEFAULT_POLICY, check_policy
 from .pseudonym_key import pseudonym_key
 from .snowplow import SnowplowSender
+from .snowplow_outbox import Outbox, outbox_file
 from .spool import Spool
 from .switches import Switches
 from .tracker import InternalEvents
@@ -43,11 +45,18 @@ def build(config, instance_path):
         counters=counters,
         delivery=CounterDelivery(counters, spool, definitions.current),
         privacy=_privacy(config, counters, instance_path, key),
-        snowplow=SnowplowSender(collector, config["SNOWPLOW_APP_ID"], env, key) if collector else None,
+        snowplow=_snowplow(config, collector, instance_path, key) if collector else None,
         environment=env,
         raise_errors=raises_on_tracking_errors(env),
         write_behind=config["WRITE_BEHIND"],
     )
+
+
+def _snowplow(config, collector, instance_path, key):
+    folder = config.get("SNOWPLOW_OUTBOX_DIR") or Path(instance_path)
+    outbox = Outbox(outbox_file(folder, collector), config.get("SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT))
+    return SnowplowSender(collector, config["SNOWPLOW_APP_ID"], config["WEBAPP_ENV"], key, outbox,
+                          token=collector_token(config))
 
 
 def _privacy(config, counters, instance_path, key):

@@ -19,12 +19,13 @@ def status(internal_events):
         "tracking_errors_in_this_process": dict(internal_events.errors),
         "privacy": privacy_status(internal_events),
     }
-    snowplow_dropped = 0
+    snowplow_ok = True
     if internal_events.snowplow is not None:
-        report["snowplow"] = internal_events.snowplow.status()
-        snowplow_dropped = report["snowplow"]["dropped"]
+        snowplow = report["snowplow"] = internal_events.snowplow.status()
+        # Every process's outbox figures: events lost for good, or an outbox nothing can wait in.
+        snowplow_ok = snowplow["error"] is None and snowplow["dropped"] == 0 and snowplow["rejected"] == 0
     report["healthy"] = (redis_error is None and definitions_error is None
-                         and spool["dropped"] == 0 and snowplow_dropped == 0
+                         and spool["dropped"] == 0 and snowplow_ok
                          and not report["privacy"]["snowplow_withheld_opt_outs_unreadable"])
     return report
 

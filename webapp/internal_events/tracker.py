@@ -155,12 +155,17 @@ class InternalEvents:
             sendable, withheld = self.privacy.allowed(events)
             if withheld:
                 self._count_unreadable_opt_outs(withheld)
-            for event in sendable:
-                try:
-                    self.snowplow.send(event)
-                except Exception:  # a tracker bug must never break the caller
-                    self.errors["snowplow"] += 1
-                    log.exception("Could not queue event %s for Snowplow", event.name)
+            try:
+                with self.snowplow.batch():  # the events reach the outbox on disk in one write
+                    for event in sendable:
+                        try:
+                            self.snowplow.send(event)
+                        except Exception:  # a tracker bug must never break the caller
+                            self.errors["snowplow"] += 1
+                            log.exception("Could not queue event %s for Snowplow", event.name)
+            except Exception:  # the outbox cannot be written: the caller's request still succeeds
+                self.errors["snowplow_outbox"] += len(sendable)
+                log.exception("Could not keep %d event(s) for Snowplow", len(sendable))
 
     def close(self):
         """Write what is queued, stop the spool's replay thread and send what Snowplow still has queued."""
