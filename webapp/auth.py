@@ -75,7 +75,9 @@ def sign_in():
     if user is None:
         _guarded(lambda: throttle.failed(username, request.remote_addr))
         flash("Invalid username or password.", "error")
-        return render_template("sign_in.html", next=request.form.get("next", "")), 401
+        return render_template(
+            "sign_in.html", next=request.form.get("next", ""), username=request.form.get("username", "")[:255]
+        ), 401
     _guarded(lambda: throttle.succeeded(username))
     session.clear()
     session[SIGN_IN_KEY] = sign_ins.start(user.id, int(current_app.permanent_session_lifetime.total_seconds()))

@@ -34,6 +34,8 @@ def from_environment(environ=None):
         "SNOWPLOW_COLLECTOR_URL": env.get("SNOWPLOW_COLLECTOR_URL")
         or (default_collector_url(env) if webapp_env == "development" else None),
         "SNOWPLOW_APP_ID": env.get("SNOWPLOW_APP_ID", "internal-events-flask"),
+        # The vendor of the context schemas events refer to, and that `internal-events iglu-export` writes.
+        "SNOWPLOW_IGLU_VENDOR": env.get("SNOWPLOW_IGLU_VENDOR") or None,
         # Unset: derived from SECRET_KEY, so an app that is its own collector needs nothing (see collector_token).
         "SNOWPLOW_COLLECTOR_TOKEN": env.get("SNOWPLOW_COLLECTOR_TOKEN") or None,
         # Events waiting for the collector (see internal_events/snowplow_outbox.py); unset: the instance folder.

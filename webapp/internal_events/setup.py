@@ -19,8 +19,9 @@ from .spool import Spool
 from .switches import Switches
 from .tracker import InternalEvents
 
-# Outside development, edited definitions are picked up within this many seconds.
-RELOAD_CHECK_SECONDS = 10.0
+# Edited definitions are picked up within this many seconds by a background check. Tests reload when they
+# edit (0: no background thread outliving each test's app and folder).
+RELOAD_CHECK_SECONDS = {"development": 1.0, "test": 0, "production": 10.0}
 SPOOL_FILE = "internal-events-spool.sqlite3"
 DATABASE_FILE = "webapp.sqlite"  # the app's database, where opt-outs are kept
 
@@ -30,7 +31,8 @@ def build(config, instance_path):
     collector = config.get("SNOWPLOW_COLLECTOR_URL")
     definitions = LiveDefinitions(
         config["INTERNAL_EVENTS_DEFINITIONS"],
-        check_interval=1.0 if env == "development" else RELOAD_CHECK_SECONDS,
+        check_interval=RELOAD_CHECK_SECONDS[env],
+        strict=raises_on_tracking_errors(env) and not config.get("INTERNAL_EVENTS_SKIP_INVALID"),
     )
     url, prefix = config.get("REDIS_URL"), config["REDIS_KEY_PREFIX"]
     counters = CounterStore(connect(url, instance_path), KeySpace(prefix))
@@ -56,7 +58,7 @@ def _snowplow(config, collector, instance_path, key):
     folder = config.get("SNOWPLOW_OUTBOX_DIR") or Path(instance_path)
     outbox = Outbox(outbox_file(folder, collector), config.get("SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT))
     return SnowplowSender(collector, config["SNOWPLOW_APP_ID"], config["WEBAPP_ENV"], key, outbox,
-                          token=collector_token(config))
+                          token=collector_token(config), vendor=config.get("SNOWPLOW_IGLU_VENDOR"))
 
 
 def _privacy(config, counters, instance_path, key):

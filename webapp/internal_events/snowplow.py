@@ -16,13 +16,7 @@ from contextlib import contextmanager
 
 from snowplow_tracker import SelfDescribingJson, StructuredEvent, Tracker
 
-from .contexts import (
-    CATEGORY,
-    SERVICE_PING_CONTEXT,
-    STANDARD_CONTEXT,
-    service_ping_context,
-    standard_context,
-)
+from .contexts import CATEGORY, context_schemas, iglu_uri, service_ping_context, standard_context
 from .model import BASE_PROPERTIES
 from .snowplow_courier import Courier
 from .valid_text import valid_text
@@ -72,8 +66,10 @@ class OutboxEmitter:
 
 class SnowplowSender:
     def __init__(self, collector_url, app_id, environment, pseudonym_key, outbox, token=None,
-                 flush_interval=FLUSH_INTERVAL_SECONDS, **post_limits):
+                 flush_interval=FLUSH_INTERVAL_SECONDS, vendor=None, **post_limits):
         self.collector_url = collector_url
+        # The contexts' iglu URIs: a pipeline resolves them in the registry `internal-events iglu-export` writes.
+        self.standard_context, self.service_ping_context = (iglu_uri(s) for s in context_schemas(vendor))
         self.environment = environment
         self.pseudonym_key = pseudonym_key
         self.outbox = outbox
@@ -92,14 +88,15 @@ class SnowplowSender:
         custom = {k: v for k, v in properties.items() if k not in BASE_PROPERTIES}
         self.tracker.track(
             StructuredEvent(
-                category=CATEGORY,
+                category=event.category or CATEGORY,
                 action=event.name,
                 label=base.get("label"),
                 property_=base.get("property"),
                 value=base.get("value"),
                 context=[
-                    SelfDescribingJson(STANDARD_CONTEXT, standard_context(event, self.environment, custom, self.pseudonym_key)),
-                    SelfDescribingJson(SERVICE_PING_CONTEXT, service_ping_context(event)),
+                    SelfDescribingJson(self.standard_context,
+                                       standard_context(event, self.environment, custom, self.pseudonym_key)),
+                    SelfDescribingJson(self.service_ping_context, service_ping_context(event)),
                 ],
             )
         )

@@ -6,15 +6,18 @@ from .privacy_status import privacy_status
 
 def status(internal_events):
     """A JSON-ready report; `healthy` is False when something needs a person's attention."""
-    definitions_error = internal_events.live_definitions.error
+    live = internal_events.live_definitions
+    definitions_error = live.error
     spool = internal_events.delivery.status()
     redis_error = _redis_error(internal_events.counters.redis)
     report = {
         "redis": {"reachable": redis_error is None, "error": redis_error},
         "spool": spool,
         "definitions": {
-            "folder": str(internal_events.live_definitions.folder),
+            "folder": str(live.folder),
             "error": str(definitions_error) if definitions_error else None,
+            # Files left out (production starts without them) or a failed reload's list: every one, never a traceback.
+            "problems": [str(problem) for problem in live.problems],
         },
         "tracking_errors_in_this_process": dict(internal_events.errors),
         "privacy": privacy_status(internal_events),
@@ -24,7 +27,7 @@ def status(internal_events):
         snowplow = report["snowplow"] = internal_events.snowplow.status()
         # Every process's outbox figures: events lost for good, or an outbox nothing can wait in.
         snowplow_ok = snowplow["error"] is None and snowplow["dropped"] == 0 and snowplow["rejected"] == 0
-    report["healthy"] = (redis_error is None and definitions_error is None
+    report["healthy"] = (redis_error is None and not live.problems
                          and spool["dropped"] == 0 and snowplow_ok
                          and not report["privacy"]["snowplow_withheld_opt_outs_unreadable"])
     return report
