@@ -94,6 +94,15 @@ class Outbox:
         with self._transaction() as db:
             db.execute("UPDATE totals SET value = 0 WHERE name IN ('failures_in_row', 'retry_at')")
 
+    def forget(self, carries):
+        """Delete the waiting events for which `carries(payload)` is true (a forgotten user's); how many."""
+        with self._transaction() as db:
+            ids = [id for id, payload in db.execute("SELECT id, payload FROM events") if carries(json.loads(payload))]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                db.execute(f"DELETE FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        return len(ids)
+
     def totals(self):
         return {name: value for name, value in self._connection().execute("SELECT name, value FROM totals")}
 
