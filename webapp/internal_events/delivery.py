@@ -145,7 +145,7 @@ class CounterDelivery:
             log.error("Internal events spool full (%d events): dropped %d event(s)", self.spool.limit, len(events))
 
     def _plan(self, definitions, events, day):
-        plan = self.counters.plan()
+        plan = self.counters.plan(definitions)
         for event in events:
             plan.add(definitions.rules_for(event.name), event, day)
         return plan

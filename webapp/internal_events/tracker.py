@@ -20,6 +20,7 @@ from .errors import (
     TrackingError,
     UnknownEventError,
 )
+from .history import WeekKeeper
 from .model import BASE_PROPERTIES, CUSTOM_PROPERTY_TYPES, IDENTIFIERS, TrackedEvent
 from .windows import today
 from .writer import BackgroundWriter
@@ -45,6 +46,7 @@ class InternalEvents:
         self.environment = environment
         self.raise_errors = raise_errors
         self.writer = BackgroundWriter(self.write) if write_behind else None
+        self.weeks = WeekKeeper(counters)
         self.errors = Counter()  # kind -> count, for this process
 
     @property
@@ -165,7 +167,9 @@ class InternalEvents:
 
     def write(self, events):
         """Count events in Redis in one round trip (in the spool while Redis is unavailable), then queue them for Snowplow."""
-        self.delivery.write(self.definitions, events, today())
+        definitions, day = self.definitions, today()
+        self.delivery.write(definitions, events, day)
+        self.weeks.day_seen(definitions, day)
         if self.snowplow is not None:
             sendable, withheld = self.privacy.allowed([event for event in events if event.send_snowplow])
             if withheld:
