@@ -15,6 +15,7 @@ MAX_BODY_BYTES = 1024 * 1024  # forms and collector batches; the usage-data API 
 def create_app(config=None):
     """Build the app: configuration from the environment, overridden by `config` (tests pass theirs)."""
     from .config import PROJECT_ROOT, from_environment  # the demo's: imported here, so the extension can do without
+    from .secret_key import secret_key
 
     app = Flask(
         __name__,
@@ -26,8 +27,7 @@ def create_app(config=None):
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config["INTERNAL_EVENTS_SKIP_INVALID"] = _loaded_to_find_a_cli_command()
     app.config.update(config or {})
-    if not app.config["SECRET_KEY"]:
-        raise RuntimeError("SECRET_KEY must be set in production")
+    app.config["SECRET_KEY"] = secret_key(app.config["SECRET_KEY"], app.config["WEBAPP_ENV"], app.instance_path)
 
     from . import (admin, assets, auth, collector, csrf, db, groups, pages, privacy, projects,
                    security_headers, session_cookie, tracking_context)
