@@ -190,6 +190,8 @@ def _checked(check):
 @click.option("--milestone", help="Release introducing it. Default: this package's major.minor version.")
 @click.option("--introduced-by-url", help="Link to the merge request. Default: TODO, as GitLab's generator.")
 @click.option("--force", is_flag=True, help="Overwrite an existing metric file.")
+@click.option("--server-side-only", is_flag=True, default=None,
+              help="A new event recorded by the server only: the usage-data API refuses it from browsers.")
 @click.option(
     "--interactive/--no-interactive",
     default=None,

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import http_error
 from .config import PROJECT_ROOT, from_environment
+from .secret_key import secret_key
 
 MAX_BODY_BYTES = 1024 * 1024  # forms and collector batches; the usage-data API has its own, smaller limit
 
@@ -25,8 +26,7 @@ def create_app(config=None):
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config["INTERNAL_EVENTS_SKIP_INVALID"] = _loaded_to_find_a_cli_command()
     app.config.update(config or {})
-    if not app.config["SECRET_KEY"]:
-        raise RuntimeError("SECRET_KEY must be set in production")
+    app.config["SECRET_KEY"] = secret_key(app.config["SECRET_KEY"], app.config["WEBAPP_ENV"], app.instance_path)
 
     from .. import assets, collector, csrf, tracking_context
     from ..api import usage_data

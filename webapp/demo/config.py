@@ -19,7 +19,7 @@ def from_environment(environ=None):
     tracking = settings.from_environment(env)
     return {
         **tracking,
-        "SECRET_KEY": env.get("SECRET_KEY") or ("dev" if tracking["WEBAPP_ENV"] != "production" else None),
+        "SECRET_KEY": env.get("SECRET_KEY") or None,  # None: see webapp/secret_key.py
         "INTERNAL_EVENTS_DEFINITIONS": tracking["INTERNAL_EVENTS_DEFINITIONS"] or str(PROJECT_ROOT / "definitions"),
         # Edited templates show on the next request in development, like edited definitions.
         "TEMPLATES_AUTO_RELOAD": tracking["WEBAPP_ENV"] == "development",

@@ -53,7 +53,9 @@ class CounterDelivery:
         self.lost = 0
         self._unavailable_until = 0.0
         self._may_have_spool = True  # another process, or an earlier run, may have left batches
-        self._local = threading.local()
+        # Writers not writing right now, with their last batch number: a thread borrows one for each write,
+        # so a process has as many writers (and Redis markers) as it has concurrent writes, not threads.
+        self._idle_writers, self._writers_pid, self._writers_lock = [], None, threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._replayer_pid = None
@@ -67,21 +69,23 @@ class CounterDelivery:
         if time.monotonic() < self._unavailable_until:
             self._spool(_new_writer(), 1, day, events)
             return
-        writer, number = self._next_number()
+        writer, number = self._borrow_writer()
         try:
             self.counters.write(self._plan(definitions, events, day), writer, number)
         except REDIS_FAILURES as error:
             if not unavailable(error):
+                self._return_writer(writer, number)
                 self.lost += len(events)
                 log.exception("Redis refused %d event(s); they are not counted", len(events))
                 return
             # Redis may have applied the batch before the failure: the writer's number decides at replay.
-            self._local.pid = None  # this writer never writes again, so its marker stays meaningful
+            # The writer is not returned: it never writes again, so its marker stays meaningful.
             self._unavailable_until = time.monotonic() + self.retry_after
             self.last_error = f"{type(error).__name__}: {error}"
             log.warning("Redis unavailable (%s): spooling %d event(s)", error, len(events))
             self._spool(writer, number, day, events)
             return
+        self._return_writer(writer, number)
         self.last_error = None
         if self._may_have_spool:
             self._wake.set()
@@ -146,12 +150,18 @@ class CounterDelivery:
             plan.add(definitions.rules_for(event.name), event, day)
         return plan
 
-    def _next_number(self):
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():  # new thread, forked worker or retired writer
-            local.pid, local.writer, local.number = os.getpid(), _new_writer(), 0
-        local.number += 1
-        return local.writer, local.number
+    def _borrow_writer(self):
+        """An idle writer and its next batch number; a new writer when all are busy (or in a forked worker)."""
+        with self._writers_lock:
+            if self._writers_pid != os.getpid():
+                self._idle_writers, self._writers_pid = [], os.getpid()
+            writer, number = self._idle_writers.pop() if self._idle_writers else (_new_writer(), 0)
+        return writer, number + 1
+
+    def _return_writer(self, writer, number):
+        with self._writers_lock:
+            if self._writers_pid == os.getpid():
+                self._idle_writers.append((writer, number))
 
     def _forget(self, markers):
         """Markers of replayed batches are never needed again; left alone they would expire anyway."""

@@ -61,6 +61,8 @@ class EventDefinition:
     path: str
     identifiers: frozenset = frozenset()
     properties: frozenset = frozenset()  # declared additional properties, base ones included
+    # `extra_properties: {server_side_only: true}`: the usage-data API refuses it from browsers.
+    server_side_only: bool = False
     raw: dict = field(default_factory=dict, compare=False, repr=False)
     internal: bool = True  # `internal_events: true`; legacy Snowplow-only files may share an action
     category: str | None = None  # the Snowplow category when a call gives none
