@@ -5,8 +5,8 @@ import logging
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from .internal_events import current
-from .internal_events.delivery import REDIS_FAILURES
+from ..internal_events import current
+from ..internal_events.delivery import REDIS_FAILURES
 from .sign_in_throttle import SignInThrottle
 from .store import sign_ins, users
 
