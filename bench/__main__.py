@@ -1,7 +1,16 @@
 """`python -m bench`: every benchmark in turn."""
 
 from . import (
-    api_load, bundle_size, core, dashboard_scale, definitions_scale, memory, outage, privacy, reads, snowplow_outage,
+    api_load,
+    bundle_size,
+    core,
+    dashboard_scale,
+    definitions_scale,
+    memory,
+    outage,
+    privacy,
+    reads,
+    snowplow_outage,
 )
 
 

@@ -30,10 +30,10 @@ import uuid
 import redis
 import requests
 
-from webapp.demo.config import PROJECT_ROOT, from_environment
-from webapp.internal_events.model import Rule
-from webapp.internal_events.assembly import build
 from tests.servers import free_port, wait_until
+from webapp.demo.config import PROJECT_ROOT, from_environment
+from webapp.internal_events.assembly import build
+from webapp.internal_events.model import Rule
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 # Two per core: a worker waiting on Redis or SQLite leaves its core to another. Both servers get the same.
@@ -145,8 +145,8 @@ def main():
     prefix = f"bench:api:{uuid.uuid4().hex[:8]}:"
     env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
            "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_KEY_PREFIX": prefix, "DATABASE_PATH": f"{folder}/webapp.sqlite",
-           "WEBAPP_INSTANCE_PATH": folder, "USAGE_DATA_RATE_LIMIT": str(10**12)}
-    env.pop("SNOWPLOW_COLLECTOR_URL", None)
+           "WEBAPP_INSTANCE_PATH": folder, "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": str(10**12)}
+    env.pop("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL", None)
     subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"], cwd=PROJECT_ROOT, check=True,
                    env={**env, "WEBAPP_ENV": "test"}, stdout=subprocess.DEVNULL)
     app_port, noop_port = free_port(), free_port()
@@ -204,7 +204,7 @@ def website_id(env):
     from webapp.demo.store import projects, users
 
     app = create_app({"DATABASE": env["DATABASE_PATH"], "WEBAPP_ENV": "test", "SECRET_KEY": "bench",
-                      "REDIS_URL": REDIS_URL, "SNOWPLOW_COLLECTOR_URL": None})
+                      "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": None})
     with app.app_context():
         return projects.visible_by_path(users.by_username("alice"), "acme", "website").id
 

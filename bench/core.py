@@ -131,7 +131,7 @@ def free_port():
 def main():
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     settings = {"WEBAPP_ENV": "production", "INTERNAL_EVENTS_WRITE_BEHIND": "0", "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_KEY_PREFIX": prefix,
-                "SECRET_KEY": "bench", "COLLECTOR_ENABLED": "1"}
+                "SECRET_KEY": "bench", "INTERNAL_EVENTS_COLLECTOR_ENABLED": "1"}
     client = redis.Redis.from_url(REDIS_URL)
     instance_path = tempfile.mkdtemp()
     collector = None
@@ -142,8 +142,8 @@ def main():
         sync, behind = instance(), instance(INTERNAL_EVENTS_WRITE_BEHIND="1")
         figures = measure({**baselines(sync), **contenders(sync, behind)})
         collector, url = start_collector({**os.environ, **settings, "WEBAPP_ENV": "test"})
-        sending = [instance(SNOWPLOW_COLLECTOR_URL=url),
-                   instance(SNOWPLOW_COLLECTOR_URL=url, INTERNAL_EVENTS_WRITE_BEHIND="1")]
+        sending = [instance(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=url),
+                   instance(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=url, INTERNAL_EVENTS_WRITE_BEHIND="1")]
         figures.update(measure(contenders(*sending, label=" + Snowplow")))
         flushed = all(events.snowplow.flush(timeout=120) for events in sending)
         report(figures, sending, flushed)

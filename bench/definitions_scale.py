@@ -54,7 +54,7 @@ def flask_command(folder, prefix, instance, *args):
     env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL,
            "INTERNAL_EVENTS_KEY_PREFIX": prefix, "INTERNAL_EVENTS_DEFINITIONS": str(folder),
            "WEBAPP_INSTANCE_PATH": str(instance)}
-    env.pop("SNOWPLOW_COLLECTOR_URL", None)
+    env.pop("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL", None)
     flask = str(Path(sys.executable).parent / "flask")
 
     def run():

@@ -13,7 +13,7 @@ import random
 import tempfile
 import textwrap
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import redis
@@ -103,7 +103,7 @@ class Simulation:
 
     def run_day(self):
         users = self.random.sample(range(3 * self.daily_users), self.daily_users)
-        with time_machine.travel(datetime(self.day.year, self.day.month, self.day.day, 12, tzinfo=timezone.utc),
+        with time_machine.travel(datetime(self.day.year, self.day.month, self.day.day, 12, tzinfo=UTC),
                                  tick=False):
             started = time.perf_counter()
             plan = self.counters.plan(self.definitions)

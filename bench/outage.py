@@ -12,8 +12,8 @@ from pathlib import Path
 
 from tests.servers import RedisServer
 from webapp.demo.config import from_environment
-from webapp.internal_events.model import Rule
 from webapp.internal_events.assembly import build
+from webapp.internal_events.model import Rule
 
 EVENTS = 3000
 BATCH = 10  # track_events calls spool one row each: a batch is what one request records

@@ -13,8 +13,8 @@ from pathlib import Path
 import redis
 
 from webapp.demo.config import from_environment
-from webapp.internal_events.model import TrackedEvent
 from webapp.internal_events.assembly import build
+from webapp.internal_events.model import TrackedEvent
 from webapp.internal_events.windows import today
 
 from .core import REDIS_URL

@@ -19,8 +19,8 @@ import redis
 
 from tests.servers import RedisServer
 from webapp.demo.config import from_environment
-from webapp.internal_events.service_ping import service_ping
 from webapp.internal_events.assembly import build
+from webapp.internal_events.service_ping import service_ping
 from webapp.internal_events.windows import COMPUTABLE_WEEKS_DAYS, day_number, days_of, today
 
 EVENTS = 1250

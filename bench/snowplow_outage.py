@@ -36,14 +36,14 @@ def track_all(events, offset):
 def main():
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     port = free_port()
-    settings = {"WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL, "COLLECTOR_ENABLED": "1",
+    settings = {"WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_COLLECTOR_ENABLED": "1",
                 "INTERNAL_EVENTS_KEY_PREFIX": prefix, "INTERNAL_EVENTS_WRITE_BEHIND": "0",
-                "SNOWPLOW_COLLECTOR_URL": f"http://127.0.0.1:{port}"}
-    collector_settings = {**settings, "WEBAPP_ENV": "test", "SNOWPLOW_COLLECTOR_URL": ""}  # it sends nothing itself
+                "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": f"http://127.0.0.1:{port}"}
+    collector_settings = {**settings, "WEBAPP_ENV": "test", "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": ""}  # it sends nothing itself
     client = redis.Redis.from_url(REDIS_URL)
     collector = None
     with tempfile.TemporaryDirectory() as folder:
-        events = build(from_environment({**settings, "SNOWPLOW_OUTBOX_DIR": folder,
+        events = build(from_environment({**settings, "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR": folder,
                                          "INTERNAL_EVENTS_SPOOL_PATH": f"{folder}/spool.sqlite3"}), folder)
         try:
             collector, _ = start_collector(collector_settings, port)

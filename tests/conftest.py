@@ -19,8 +19,8 @@ from werkzeug.serving import make_server
 from webapp import create_app
 from webapp.demo.config import PROJECT_ROOT, collector_token
 from webapp.demo.db import get_db
-from webapp.internal_events.assembly import build
 from webapp.demo.seed import seed_demo
+from webapp.internal_events.assembly import build
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
 # Strong enough for tests that switch to production, which refuses weak keys.
@@ -99,12 +99,12 @@ def config(redis_url, key_prefix, definitions_dir, tmp_path):
         "SECRET_KEY": TEST_SECRET_KEY,
         "REDIS_URL": redis_url,
         "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
-        "SNOWPLOW_COLLECTOR_URL": None,
-        "SNOWPLOW_APP_ID": "internal-events-test",
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": None,
+        "INTERNAL_EVENTS_SNOWPLOW_APP_ID": "internal-events-test",
         "INTERNAL_EVENTS_WRITE_BEHIND": False,
         "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
         "INTERNAL_EVENTS_SPOOL_PATH": str(tmp_path / "spool" / "internal-events-spool.sqlite3"),
-        "SNOWPLOW_OUTBOX_DIR": str(tmp_path / "snowplow-outbox"),
+        "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR": str(tmp_path / "snowplow-outbox"),
     }
 
 
@@ -170,7 +170,7 @@ def demo_database(tmp_path_factory, redis_url):
     """The demo data seeded once (password hashing is slow on purpose); each test gets a copy."""
     folder = tmp_path_factory.mktemp("demo")
     app = create_app({"WEBAPP_ENV": "test", "SECRET_KEY": "test", "REDIS_URL": redis_url,
-                      "INTERNAL_EVENTS_KEY_PREFIX": "test:seed:", "SNOWPLOW_COLLECTOR_URL": None, "INTERNAL_EVENTS_WRITE_BEHIND": False,
+                      "INTERNAL_EVENTS_KEY_PREFIX": "test:seed:", "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": None, "INTERNAL_EVENTS_WRITE_BEHIND": False,
                       "DATABASE": str(folder / "demo.sqlite")})
     with app.app_context():
         seed_demo()
@@ -277,7 +277,7 @@ def collecting_server(make_demo):
     handler = {}
     with serving(lambda environ, start: handler["app"](environ, start)) as server:
         base = f"http://127.0.0.1:{server.server_port}"
-        app = handler["app"] = make_demo(SNOWPLOW_COLLECTOR_URL=base)
+        app = handler["app"] = make_demo(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=base)
         yield app, base
         app.extensions["internal_events"].snowplow.close()
 

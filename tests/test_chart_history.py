@@ -6,7 +6,7 @@ TTL, and keys past it are removed by the test as Redis would have removed them.
 
 import re
 import textwrap
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import time_machine
 
@@ -21,7 +21,7 @@ WINDOW_KEY = re.compile(rb":(?:7d|28d):(\d{8})$")
 
 
 def noon(day):
-    return datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
 
 
 def users_on(day):
@@ -156,7 +156,7 @@ def test_daily_unique_keys_expire_with_the_window_and_totals_keep_the_chart(even
         events.track("project_viewed", user_id=1, namespace_id=1, project_id=1)
         assert events.flush()
     key = events.counters.keys.daily(Rule("project_viewed", unique="user"), day)
-    end_of_last_day = datetime.combine(day + timedelta(days=DAILY_DAYS), datetime.min.time(), timezone.utc)
+    end_of_last_day = datetime.combine(day + timedelta(days=DAILY_DAYS), datetime.min.time(), UTC)
     assert abs(redis_client.ttl(key) - (end_of_last_day - now).total_seconds()) <= 2
     for later in range(TOTAL_DAYS + 11):
         with time_machine.travel(noon(day + timedelta(days=later)), tick=False):

@@ -14,11 +14,12 @@ import time
 import pytest
 import requests
 
-from conftest import LiveSession, collector_headers, sign_in
-from servers import AppServer, wait_until
 from webapp import create_app
 from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events.status import status as status_of
+
+from conftest import LiveSession, collector_headers, sign_in
+from servers import AppServer, wait_until
 
 MIB = 1024 * 1024
 
@@ -51,7 +52,7 @@ def track_projects(events, ids, label="x"):
 
 
 def test_events_tracked_while_the_collector_is_down_arrive_once(collector, admin, make_events):
-    events = make_events(SNOWPLOW_COLLECTOR_URL=collector.url)
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url)
     for project_id in range(1, 11):
         events.track("project_viewed", user_id=1, namespace_id=1, project_id=project_id)
     assert events.snowplow.flush(timeout=10)
@@ -75,7 +76,7 @@ def test_events_tracked_while_the_collector_is_down_arrive_once(collector, admin
 
 def test_a_backlog_over_a_mebibyte_arrives_once_each_after_an_outage(collector, admin, make_events):
     """Posting the whole backlog as one body got 413 for ever past 1 MiB: batches are capped now."""
-    events = make_events(SNOWPLOW_COLLECTOR_URL=collector.url)
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url)
     collector.stop()
     count = 900  # the listing keeps the newest 1,000
     for start in range(0, count, 100):
@@ -98,7 +99,7 @@ def test_a_collector_that_refuses_large_bodies_gets_them_split(make_demo, make_e
     """413 halves the batch until it fits: nothing is refused for ever, nothing is lost."""
     server = AppServer(make_demo(MAX_CONTENT_LENGTH=40_000)).start()
     try:
-        events = make_events(SNOWPLOW_COLLECTOR_URL=server.url)
+        events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=server.url)
         track_projects(events, range(1, 201))
         assert sum(len(json.dumps(p)) for _, p in events.snowplow.outbox.oldest(500)) > 4 * 40_000
         assert events.snowplow.flush(timeout=30)
@@ -113,7 +114,7 @@ def test_a_collector_that_refuses_large_bodies_gets_them_split(make_demo, make_e
 def test_an_event_too_large_for_the_collector_is_rejected_and_counted(make_demo, make_events):
     server = AppServer(make_demo(MAX_CONTENT_LENGTH=1_500)).start()
     try:
-        events = make_events(SNOWPLOW_COLLECTOR_URL=server.url)
+        events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=server.url)
         events.track("project_viewed", user_id=1, namespace_id=1, project_id=1,
                      additional_properties={"label": "x" * 255, "property": "y" * 255})
         events.track("project_viewed", user_id=1, namespace_id=1, project_id=2)
@@ -127,7 +128,7 @@ def test_an_event_too_large_for_the_collector_is_rejected_and_counted(make_demo,
 
 def test_sends_back_off_while_the_collector_is_down(collector, make_events):
     """Before, about 740,000 failed sends in 60 s; now each failure doubles the wait (1, 2, 4... s, at most 60)."""
-    events = make_events(SNOWPLOW_COLLECTOR_URL=collector.url)
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url)
     collector.stop()
     track_projects(events, range(1, 11))
     wait_until(lambda: events.snowplow.status()["failed_posts"] >= 1, message="a first attempt")
@@ -139,7 +140,7 @@ def test_sends_back_off_while_the_collector_is_down(collector, make_events):
 
 def test_the_collector_token_is_required(collector, make_events):
     """A tracker with the wrong token is refused (401) and its events wait, counted as failed posts."""
-    events = make_events(SNOWPLOW_COLLECTOR_URL=collector.url, SNOWPLOW_COLLECTOR_TOKEN="not-the-one")
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url, INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN="not-the-one")
     events.track("project_viewed", user_id=1, namespace_id=1, project_id=1)
     assert not events.snowplow.flush(timeout=5)
     status = events.snowplow.status()
@@ -148,7 +149,7 @@ def test_the_collector_token_is_required(collector, make_events):
 
 def test_a_resent_batch_is_stored_once(collector, admin, make_events, config):
     """What a tracker does when the collector took a batch but the reply never reached it."""
-    events = make_events(SNOWPLOW_COLLECTOR_URL=collector.url)
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url)
     for project_id in range(1, 6):
         events.track("project_viewed", user_id=1, namespace_id=1, project_id=project_id)
     sent = [payload for _, payload in events.snowplow.outbox.oldest(10)]
@@ -189,7 +190,7 @@ def test_events_of_a_process_that_ended_while_the_collector_was_down_are_sent_by
         ending, collector, admin, make_events, config, tmp_path):
     collector.stop()
     count = 300
-    settings = {**config, "SNOWPLOW_COLLECTOR_URL": collector.url}
+    settings = {**config, "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": collector.url}
     process = tracking_process(TRACKING_SCRIPT, settings, tmp_path, count, "wait" if ending == "SIGKILL" else "exit",
                                stdout=subprocess.PIPE)
     try:
@@ -206,7 +207,7 @@ def test_events_of_a_process_that_ended_while_the_collector_was_down_are_sent_by
     assert json.loads(report.output)["snowplow"]["queued"] == count  # another process sees what the dead one left
 
     collector.start()
-    events = make_events(SNOWPLOW_COLLECTOR_URL=collector.url)  # the next process, same outbox
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url)  # the next process, same outbox
     assert events.snowplow.status()["queued"] == count
     assert events.snowplow.flush(timeout=30)
     good = received(admin)
@@ -217,8 +218,8 @@ def test_events_of_a_process_that_ended_while_the_collector_was_down_are_sent_by
 
 def test_status_shows_every_process_s_backlog(collector, make_events):
     """Two senders of one instance (two workers) see the same outbox figures."""
-    first = make_events(SNOWPLOW_COLLECTOR_URL=collector.url)
-    second = make_events(SNOWPLOW_COLLECTOR_URL=collector.url)
+    first = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url)
+    second = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url)
     collector.stop()
     track_projects(first, range(1, 8))
     assert second.snowplow.status()["queued"] == 7
@@ -226,10 +227,10 @@ def test_status_shows_every_process_s_backlog(collector, make_events):
 
 
 def test_a_full_outbox_drops_and_says_so(collector, make_events, config, tmp_path):
-    events = make_events(SNOWPLOW_COLLECTOR_URL=collector.url, SNOWPLOW_OUTBOX_LIMIT=5)
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url, INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT=5)
     collector.stop()
     track_projects(events, range(1, 9))
-    cli_app = create_app({**config, "SNOWPLOW_COLLECTOR_URL": collector.url, "SNOWPLOW_OUTBOX_LIMIT": 5,
+    cli_app = create_app({**config, "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": collector.url, "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT": 5,
                           "DATABASE": str(tmp_path / "cli.sqlite")})
     report = cli_app.test_cli_runner().invoke(args=["internal-events", "status"])
     cli_app.extensions["internal_events"].close()
@@ -242,7 +243,7 @@ def test_an_outbox_that_cannot_be_opened_never_stops_the_app(make_demo, config, 
     """The outbox folder's parent is a file: the app starts, counting works, status says what is wrong."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    app = make_demo(SNOWPLOW_COLLECTOR_URL="http://127.0.0.1:9", SNOWPLOW_OUTBOX_DIR=str(blocker / "outbox"))
+    app = make_demo(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL="http://127.0.0.1:9", INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR=str(blocker / "outbox"))
     events = app.extensions["internal_events"]
     assert events.track("project_viewed", user_id=1, namespace_id=1, project_id=2)
     report = app.test_cli_runner().invoke(args=["internal-events", "status"])
@@ -268,7 +269,7 @@ def test_events_the_outbox_cannot_take_on_a_full_disk_are_counted_for_every_proc
         collector, config, tmp_path):
     collector.stop()
     count = 300
-    settings = {**config, "SNOWPLOW_COLLECTOR_URL": collector.url}
+    settings = {**config, "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": collector.url}
     done = tracking_process(FULL_DISK_SCRIPT, settings, tmp_path, count, run=subprocess.run, capture_output=True,
                             timeout=120)
     result = json.loads(done.stdout.splitlines()[-1])

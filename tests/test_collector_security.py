@@ -6,10 +6,11 @@ import secrets
 import pytest
 import requests
 
-from conftest import collector_headers, csrf_token_of
 from webapp import create_app
 from webapp.collector import KEEP, MAX_RECORD_BYTES
 from webapp.demo.config import from_environment
+
+from conftest import collector_headers, csrf_token_of
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
@@ -50,7 +51,7 @@ def test_senders_without_the_token_are_refused(demo, client_for, authorization):
 def test_the_app_s_own_token_is_taken_and_an_explicit_one_wins(demo, make_demo, client_for):
     ok = demo.test_client().post(TP2, data=json.dumps(FORGED), headers=collector_headers(demo.config))
     assert ok.get_json() == {"good": 1, "bad": 0, "duplicates": 0}
-    explicit = make_demo(SNOWPLOW_COLLECTOR_TOKEN="shared-between-apps")
+    explicit = make_demo(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN="shared-between-apps")
     derived = explicit.test_client().post(TP2, data=json.dumps(FORGED), headers=collector_headers(demo.config))
     assert derived.status_code == 401
     shared = explicit.test_client().post(TP2, data=json.dumps(FORGED), headers={
@@ -67,7 +68,7 @@ def test_a_json_body_of_another_type_is_refused(demo):
 def test_deeply_nested_json_answers_400_not_500(demo, client_for):
     client, headers = demo.test_client(), collector_headers(demo.config)
     deep = "[" * 100_000 + "]" * 100_000
-    response = client.post(TP2, data='{"schema": "%s", "data": %s}' % (PAYLOAD, deep), headers=headers)
+    response = client.post(TP2, data=f'{{"schema": "{PAYLOAD}", "data": {deep}}}', headers=headers)
     assert response.status_code == 400 and "payload_data" in response.get_json()["error"]
 
     moderately = {"schema": PAYLOAD, "data": [json.loads("[" * 500 + "]" * 500)]}
@@ -135,15 +136,15 @@ def test_reset_takes_a_post_with_the_csrf_token(demo, client_for):
 def test_collector_enabled_is_read_from_the_environment(setting, on, config, demo_database, tmp_path):
     environ = {"WEBAPP_ENV": "production", "SECRET_KEY": "x" * 32}
     if setting is not None:
-        environ["COLLECTOR_ENABLED"] = setting
-    settings = {key: value for key, value in from_environment(environ).items() if key == "COLLECTOR_ENABLED"}
+        environ["INTERNAL_EVENTS_COLLECTOR_ENABLED"] = setting
+    settings = {key: value for key, value in from_environment(environ).items() if key == "INTERNAL_EVENTS_COLLECTOR_ENABLED"}
     app = create_app({**config, "WEBAPP_ENV": "production", "SECRET_KEY": secrets.token_hex(32), **settings})
     assert ("collector" in app.blueprints) is on
 
 
 def test_collector_is_on_outside_production_unless_turned_off(config):
     assert "collector" in create_app(config).blueprints
-    assert "collector" not in create_app({**config, "COLLECTOR_ENABLED": "0"}).blueprints
+    assert "collector" not in create_app({**config, "INTERNAL_EVENTS_COLLECTOR_ENABLED": "0"}).blueprints
 
 
 def test_a_live_tracker_still_reaches_its_own_collector(collecting_server, live_session_for):

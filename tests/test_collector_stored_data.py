@@ -9,8 +9,9 @@ import json
 
 import pytest
 
-from conftest import collector_headers
 from webapp.internal_events.contexts import STANDARD_CONTEXT
+
+from conftest import collector_headers
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"

@@ -4,9 +4,10 @@ import json
 import re
 
 import pytest
-from conftest import LiveSession, sign_in
 
 from webapp.demo.store import namespaces, projects, users
+
+from conftest import LiveSession, sign_in
 
 PAGE, DATA = "/admin/metrics/", "/admin/metrics/data.json"
 DICTIONARY, DICTIONARY_DATA = "/admin/metrics/dictionary", "/admin/metrics/dictionary.json"

@@ -4,11 +4,12 @@ events in another without a reload; the dictionary searches as you type; the pin
 import json
 
 import pytest
-from conftest import sign_in_page
 from playwright.sync_api import expect
 
 from webapp.internal_events.instance_uuid import instance_uuid
 from webapp.internal_events.service_ping import service_ping
+
+from conftest import sign_in_page
 
 STARS = "counts.count_total_project_starred"
 
@@ -16,7 +17,7 @@ STARS = "counts.count_total_project_starred"
 @pytest.fixture
 def admin_page(page, collecting_server):
     app, base = collecting_server
-    app.config["DASHBOARD_POLL_SECONDS"] = 0.3
+    app.config["INTERNAL_EVENTS_DASHBOARD_POLL_SECONDS"] = 0.3
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))

@@ -1,20 +1,30 @@
 """What the dashboard shows, read from the real counters: values per frame, weekly series, search, recent events."""
 
 import hashlib
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
-from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import time_machine
 
-from webapp.dashboard_data import (OverviewMemory, catalogue, facet_options, figures, overview, page_of, recent_event, select,
-                                   sort_key, weekly_series)
+from webapp.dashboard_data import (
+    OverviewMemory,
+    catalogue,
+    facet_options,
+    figures,
+    overview,
+    page_of,
+    recent_event,
+    select,
+    sort_key,
+    weekly_series,
+)
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.service_ping import metric_values
 from webapp.time_chart import layout, nice_ceiling, short_number
 from webapp.weekly_chart import HEIGHT, WIDTH, bars
 
-NOW = datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 
 
 def track_days_ago(events, days, name="project_starred", **ids):

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.synthetic_definitions import write_tree
 from webapp import create_app
 from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events.definitions import DefinitionsError, load, load_definitions
 from webapp.internal_events.service_ping import metric_values
 
-from bench.synthetic_definitions import write_tree
 from conftest import sign_in
 
 GITLAB = Path(__file__).parent / "fixtures" / "gitlab"

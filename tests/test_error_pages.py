@@ -1,9 +1,10 @@
 """Errors by content negotiation: a page in the site's layout for a browser, the same JSON as ever for programs."""
 
 import pytest
-from conftest import sign_in
 
 from webapp.errors import error_response
+
+from conftest import sign_in
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 

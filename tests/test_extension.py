@@ -7,11 +7,12 @@ import sys
 import pytest
 from flask import Flask
 
-import extension_app
 from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events import InternalEvents, InvalidIdentifierError, NotInitialized, current, track_event
 from webapp.internal_events.ids import MAX_ID, MIN_ID
 from webapp.internal_events.service_ping import metric_values
+
+import extension_app
 
 SAME_ORIGIN = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
 # The demo product's modules: no module of the extension may need them.
@@ -63,7 +64,7 @@ def test_the_host_app_serves_the_service_ping_to_its_administrators_only(host):
 
 def test_init_app_fills_the_settings_the_host_left_unset_and_keeps_its_own(host, config):
     assert host.config["INTERNAL_EVENTS_KEY_PREFIX"] == config["INTERNAL_EVENTS_KEY_PREFIX"]
-    assert host.config["USAGE_DATA_RATE_LIMIT"] == 600
+    assert host.config["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT"] == 600
     assert isinstance(host.extensions["internal_events.extension"], InternalEvents)
     assert "internal-events" in host.cli.commands
 

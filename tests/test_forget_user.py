@@ -8,13 +8,14 @@ import json
 
 import pytest
 
-from conftest import reset_collector
-from servers import RedisServer, free_port, wait_until
 from webapp import create_app
 from webapp.collector import decode_event
+from webapp.demo.store import users
 from webapp.forget_user import forget_user
 from webapp.internal_events.service_ping import metric_values
-from webapp.demo.store import users
+
+from conftest import reset_collector
+from servers import RedisServer, free_port, wait_until
 
 PROJECT = {"project_id": 5, "namespace_id": 2}
 
@@ -73,7 +74,7 @@ def test_forget_user_refuses_a_bad_id(app):
 
 
 def test_forget_user_removes_their_events_waiting_for_snowplow(make_events):
-    events = make_events(SNOWPLOW_COLLECTOR_URL=f"http://127.0.0.1:{free_port()}")  # nobody listens: they wait
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=f"http://127.0.0.1:{free_port()}")  # nobody listens: they wait
     for user_id in (1, 2, 1):
         assert events.track("project_created", user_id=user_id, **PROJECT)
     assert events.snowplow.outbox.counts()["queued"] == 3

@@ -1,6 +1,6 @@
 """Frame windows: one HyperLogLog per unique rule and frame, built once from daily keys and kept current by writes."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import time_machine
 
@@ -13,7 +13,7 @@ MONTHLY = "redis_hll_counters.count_distinct_user_id_from_project_viewed_monthly
 
 
 def at(day):
-    return time_machine.travel(datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc), tick=False)
+    return time_machine.travel(datetime(day.year, day.month, day.day, 12, tzinfo=UTC), tick=False)
 
 
 def view(events, *users):

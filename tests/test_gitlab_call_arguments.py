@@ -2,10 +2,11 @@
 
 import pytest
 
-from conftest import reset_collector, sign_in
 from webapp.internal_events import InvalidArgumentError
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.service_ping import metric_values
+
+from conftest import reset_collector, sign_in
 
 ENVIRONMENTS = ["test", "production"]
 TRACK = "/api/v4/usage_data/track_event"
@@ -27,7 +28,7 @@ def arrived(collector):
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_gitlab_arguments_reach_redis_and_snowplow(make_events, live_server, arrived, environment):
-    events = make_events(SNOWPLOW_COLLECTOR_URL=live_server, WEBAPP_ENV=environment)
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server, WEBAPP_ENV=environment)
     assert events.track("dashboard_chart_viewed", user_id=42, namespace_id=7, category="Dashboards::ChartComponent",
                         feature_enabled_by_namespace_ids=[7, 8], label="activity", chart_weeks=12)
     assert events.track("dashboard_chart_viewed", user_id=43, send_snowplow_event=False)
@@ -42,7 +43,7 @@ def test_gitlab_arguments_reach_redis_and_snowplow(make_events, live_server, arr
 def test_the_definition_s_category_is_the_default(make_events, live_server, arrived, definitions_dir):
     path = definitions_dir / "events" / "help_link_clicked.yml"
     path.write_text(path.read_text().replace("category: InternalEventTracking", "category: help_pages"))
-    events = make_events(SNOWPLOW_COLLECTOR_URL=live_server)
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server)
     events.track("help_link_clicked", user_id=1, label="docs")
     (event,) = arrived(events)
     assert event["category"] == "help_pages"
@@ -74,7 +75,7 @@ def test_a_mistaken_argument_is_logged_and_counted_in_production(make_events, ca
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_api_takes_send_to_snowplow(make_demo, live_server, arrived, environment):
-    app = make_demo(WEBAPP_ENV=environment, SNOWPLOW_COLLECTOR_URL=live_server)
+    app = make_demo(WEBAPP_ENV=environment, INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server)
     client = sign_in(app.test_client(), "bob")
     for send in (True, False, None):
         body = {"event": "help_link_clicked", "additional_properties": {"label": str(send)}}

@@ -7,15 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask.sessions import SecureCookieSessionInterface
-
-from conftest import LiveSession, serving, sign_in
 from test_pages import page_context, post_form
+
 from webapp import create_app
 from webapp.demo.config import ConfigError, from_environment
-from webapp.internal_events import current
-from webapp.internal_events.pseudonym_key import instance_secret
 from webapp.demo.secret_key import KEY_FILE
 from webapp.demo.store import users
+from webapp.internal_events import current
+from webapp.internal_events.pseudonym_key import instance_secret
+
+from conftest import LiveSession, serving, sign_in
 
 # -- the secret key -------------------------------------------------------------------------------
 
@@ -130,7 +131,7 @@ def _members(app, path):
 
 def test_the_development_server_keeps_one_writer_for_sequential_requests(make_demo):
     """A thread per request must not mean a writer (and a 30-day marker key in Redis) per request."""
-    app = make_demo(USAGE_DATA_RATE_LIMIT=0)
+    app = make_demo(INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT=0)
     with serving(app) as server:
         base = f"http://127.0.0.1:{server.server_port}"
         bob = sign_in(LiveSession(base), "bob")

@@ -3,11 +3,12 @@
 import pytest
 import yaml
 
-from conftest import LiveSession, serving, sign_in
 from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events import current
 from webapp.internal_events.definitions import load_definitions
 from webapp.internal_events.model import Rule
+
+from conftest import LiveSession, serving, sign_in
 
 API = "/api/v4/usage_data"
 # What the app's own Python code tracks (grep track_event in webapp/): the starter set marks each of them.
@@ -17,7 +18,7 @@ TRACKED_BY_THE_SERVER = {"admin_area_viewed", "project_created", "project_starre
 
 @pytest.fixture
 def site(make_demo):
-    app = make_demo(USAGE_DATA_RATE_LIMIT=0)
+    app = make_demo(INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT=0)
     with serving(app) as server:
         base = f"http://127.0.0.1:{server.server_port}"
         bob = sign_in(LiveSession(base), "bob")

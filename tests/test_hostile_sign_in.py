@@ -6,12 +6,13 @@ import re
 import shutil
 
 import pytest
+from test_pages import page_context
+
+from webapp.demo.sign_in_throttle import ACCOUNT_FAILURES, CLIENT_FAILURES, WINDOW_SECONDS
+from webapp.demo.store import users
 
 from conftest import LiveSession, csrf_token_of, submit_sign_in
 from servers import Gunicorn
-from test_pages import page_context
-from webapp.demo.sign_in_throttle import ACCOUNT_FAILURES, CLIENT_FAILURES, WINDOW_SECONDS
-from webapp.demo.store import users
 
 HOME = "/"
 API = "/api/v4/usage_data"
@@ -134,7 +135,7 @@ def workers(tmp_path, redis_url, key_prefix, demo_database):
     server = Gunicorn({**os.environ, "WEBAPP_ENV": "test", "SECRET_KEY": "test-" + key_prefix,
                        "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
                        "DATABASE_PATH": str(tmp_path / "webapp.sqlite"), "WEBAPP_INSTANCE_PATH": str(tmp_path),
-                       "USAGE_DATA_RATE_LIMIT": "0"}, 3)
+                       "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "0"}, 3)
     try:
         yield server.start().url
     finally:

@@ -12,11 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import LiveSession, sign_in
-from servers import Gunicorn
 from webapp.internal_events import InvalidPropertyError, current
 from webapp.internal_events.model import Rule
 from webapp.internal_events.tracker import MAX_NUMBER
+
+from conftest import LiveSession, sign_in
+from servers import Gunicorn
 
 API = "/api/v4/usage_data"
 HUGE = int("9" * 4300)  # the longest integer Python's JSON parser reads
@@ -50,7 +51,7 @@ def gunicorn(tmp_path, redis_url, key_prefix, with_sum_metric, demo_database):
     server = Gunicorn({**os.environ, "WEBAPP_ENV": "test", "SECRET_KEY": "test-" + key_prefix,
                        "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
                        "DATABASE_PATH": str(tmp_path / "webapp.sqlite"), "WEBAPP_INSTANCE_PATH": str(tmp_path),
-                       "INTERNAL_EVENTS_DEFINITIONS": str(with_sum_metric), "USAGE_DATA_RATE_LIMIT": "0",
+                       "INTERNAL_EVENTS_DEFINITIONS": str(with_sum_metric), "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "0",
                        "INTERNAL_EVENTS_WRITE_BEHIND": "1"})
     try:
         yield server.start()

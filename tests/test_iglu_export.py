@@ -4,20 +4,21 @@ import json
 
 from jsonschema import Draft7Validator
 
-from conftest import reset_collector
 from webapp import create_app
+
+from conftest import reset_collector
 
 
 def test_every_context_an_event_carries_resolves_in_the_exported_registry(config, tmp_path, make_events, live_server,
                                                                          collector):
     vendor = "com.example.analytics"
-    app = create_app({**config, "SNOWPLOW_IGLU_VENDOR": vendor})
+    app = create_app({**config, "INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR": vendor})
     result = app.test_cli_runner().invoke(args=["internal-events", "iglu-export", str(tmp_path / "registry")])
     assert result.exit_code == 0, result.output
     assert f"iglu:{vendor}/standard_context/jsonschema/1-0-0" in result.output
 
     reset_collector(collector)
-    events = make_events(SNOWPLOW_COLLECTOR_URL=live_server, SNOWPLOW_IGLU_VENDOR=vendor)
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server, INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR=vendor)
     events.track("dashboard_chart_viewed", user_id=1, label="activity", chart_weeks=4)
     assert events.snowplow.flush(timeout=10)
     (event,) = collector.get("/micro/good").json()

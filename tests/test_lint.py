@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from webapp import create_app
-from webapp.internal_events import live_definitions
 from webapp.demo.config import PROJECT_ROOT
+from webapp.internal_events import live_definitions
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_lint_and_status_list_broken_definitions_in_development_without_a_traceb
         "events:\n- {name: issue_created}\n")
     env = {**os.environ, "WEBAPP_ENV": "development", "INTERNAL_EVENTS_DEFINITIONS": str(folder),
            "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
-           "WEBAPP_INSTANCE_PATH": str(tmp_path / "instance"), "SNOWPLOW_COLLECTOR_URL": "http://127.0.0.1:9"}
+           "WEBAPP_INSTANCE_PATH": str(tmp_path / "instance"), "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": "http://127.0.0.1:9"}
 
     def flask(*args):
         return subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "webapp", *args], env=env,

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import LiveSession, sign_in
-from servers import free_port, wait_until
 from webapp.api.rate_limit import RateLimit
 from webapp.demo.config import PROJECT_ROOT, from_environment
-from webapp.internal_events.model import Rule
 from webapp.internal_events.assembly import build
+from webapp.internal_events.model import Rule
+
+from conftest import LiveSession, sign_in
+from servers import free_port, wait_until
 
 WORKERS = 3
 LIMIT = 500  # events per user and hour
@@ -33,7 +34,7 @@ def served(tmp_path, redis_url, key_prefix):
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
            "DATABASE_PATH": str(tmp_path / "webapp.sqlite"), "WEBAPP_INSTANCE_PATH": str(tmp_path),
-           "USAGE_DATA_RATE_LIMIT": str(LIMIT), "USAGE_DATA_RATE_LIMIT_WINDOW": str(WINDOW)}
+           "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": str(LIMIT), "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": str(WINDOW)}
     env.pop("WEBAPP_ENV", None)  # make serve's own default: development, with the demo data
     server = subprocess.Popen(["make", "--no-print-directory", "serve", f"PORT={port}", f"WORKERS={WORKERS}"],
                               cwd=PROJECT_ROOT, env=env, start_new_session=True,

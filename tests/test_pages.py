@@ -7,10 +7,11 @@ from html.parser import HTMLParser
 import pytest
 from flask import render_template
 
-from conftest import csrf_token_of, submit_sign_in
+from webapp.demo.store import namespaces, projects, users
 from webapp.internal_events import current
 from webapp.internal_events.windows import today
-from webapp.demo.store import namespaces, projects, users
+
+from conftest import csrf_token_of, submit_sign_in
 
 PAGES = ["/", "/help", "/acme/website", "/acme/website/-/settings", "/groups/acme", "/projects/new", "/admin/"]
 

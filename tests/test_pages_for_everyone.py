@@ -4,9 +4,10 @@ overflows sideways at 390 px, and screenshots at 1280 and 390 px are saved to `s
 import json
 
 import pytest
-from conftest import sign_in_page
 
 from webapp.demo.config import PROJECT_ROOT
+
+from conftest import sign_in_page
 
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = PROJECT_ROOT / "screenshots"

@@ -12,10 +12,11 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import LiveSession, csrf_token_of, reset_collector, serving, sign_in, sign_in_page
-from webapp.internal_events.privacy_signals import honoured_signals
 from webapp.demo.store import projects, users
+from webapp.internal_events.privacy_signals import honoured_signals
 from webapp.testing import tracked_total
+
+from conftest import LiveSession, csrf_token_of, reset_collector, serving, sign_in, sign_in_page
 
 GPC, DNT = {"Sec-GPC": "1"}, {"DNT": "1"}
 
@@ -50,7 +51,7 @@ def collecting(make_demo, **config):
     handler = {}
     with serving(lambda environ, start: handler["app"](environ, start)) as server:
         base = f"http://127.0.0.1:{server.server_port}"
-        app = handler["app"] = make_demo(SNOWPLOW_COLLECTOR_URL=base, **config)
+        app = handler["app"] = make_demo(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=base, **config)
         admin = sign_in(LiveSession(base), "admin")
         reset_collector(admin)
 

@@ -2,17 +2,18 @@
 
 import random
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from redis.cluster import RedisCluster
 
-from conftest import csrf_token_of, sign_in
-from servers import AppServer, RedisClusterServers
 from webapp.internal_events.service_ping import metric_values
 
-NOW = datetime(2025, 3, 31, 12, tzinfo=timezone.utc)
+from conftest import csrf_token_of, sign_in
+from servers import AppServer, RedisClusterServers
+
+NOW = datetime(2025, 3, 31, 12, tzinfo=UTC)
 
 EXTRA_METRICS = {
     # Unique users over three events: a union of HyperLogLogs living in three different slots.
@@ -134,7 +135,7 @@ def test_every_metric_matches_a_single_server(cluster, make_events, definitions_
 def test_collector_keeps_events_on_a_cluster(cluster, make_demo, make_events):
     server = AppServer(make_demo(REDIS_URL=cluster.url)).start()
     try:
-        events = make_events(REDIS_URL=cluster.url, SNOWPLOW_COLLECTOR_URL=server.url)
+        events = make_events(REDIS_URL=cluster.url, INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=server.url)
         for project_id in range(1, 13):
             events.track("project_viewed", user_id=5, namespace_id=1, project_id=project_id)
         assert events.snowplow.flush(timeout=10)

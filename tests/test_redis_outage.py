@@ -2,19 +2,20 @@
 
 import random
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
 import time_machine
 
-from conftest import sign_in
-from servers import AppServer, RedisServer, free_port, wait_until
 from webapp import create_app
 from webapp.internal_events.model import Rule
 from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.windows import today
+
+from conftest import sign_in
+from servers import AppServer, RedisServer, free_port, wait_until
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_unreachable_at_start_then_full_spool_drops_newest(redis_server, make_ev
 
 def test_spooled_events_count_on_the_day_they_happened(redis_server, make_events):
     events = make_events(REDIS_URL=redis_server.url)
-    monday = datetime(2025, 6, 2, 23, 59, tzinfo=timezone.utc)
+    monday = datetime(2025, 6, 2, 23, 59, tzinfo=UTC)
     with time_machine.travel(monday, tick=False):
         for user_id in range(5):
             events.track("project_created", user_id=user_id, project_id=1, namespace_id=1)

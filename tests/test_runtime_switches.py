@@ -5,9 +5,10 @@ import time
 
 import pytest
 
-from conftest import reset_collector, sign_in
 from webapp.demo.config import ConfigError
 from webapp.testing import tracked_total
+
+from conftest import reset_collector, sign_in
 
 
 def cli(app, *args):
@@ -25,7 +26,7 @@ def test_snowplow_switched_off_at_runtime_sends_nothing_and_still_counts(collect
     events = app.extensions["internal_events"]
     admin = live_session_for("admin")
     reset_collector(admin)
-    other_process = make_demo(SNOWPLOW_COLLECTOR_URL=base).extensions["internal_events"]
+    other_process = make_demo(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=base).extensions["internal_events"]
     assert other_process.privacy.switches.is_on("snowplow")
 
     result = cli(app, "switch", "snowplow", "off")

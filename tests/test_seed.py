@@ -3,9 +3,10 @@
 import secrets
 import sqlite3
 
-from conftest import sign_in
 from webapp import create_app
 from webapp.demo.seed import GROUPS, PROJECTS, USERS
+
+from conftest import sign_in
 
 
 def rows(app, table):

@@ -1,17 +1,18 @@
 import json
 import shutil
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from conftest import sign_in
-from servers import RedisServer
 from webapp import create_app
 from webapp.internal_events.instance_uuid import instance_uuid
 from webapp.internal_events.service_ping import nest
+
+from conftest import sign_in
+from servers import RedisServer
 
 
 def test_key_paths_become_nested_objects():
@@ -69,7 +70,7 @@ def test_the_payload_carries_recorded_at_a_stable_uuid_and_the_version(app, conf
     assert first["uuid"] == second["uuid"] and str(uuid.UUID(first["uuid"])) == first["uuid"]
     assert first["version"] == version("internal-events-flask")
     recorded = datetime.fromisoformat(first["recorded_at"])
-    assert abs(recorded - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert abs(recorded - datetime.now(UTC)) < timedelta(minutes=1)
     # Another process of the same instance reports the same uuid; another instance its own.
     other_process = create_app(config)
     assert ping(other_process)["uuid"] == first["uuid"]

@@ -1,7 +1,8 @@
 """Small fixes: a failed sign-in keeps the username, groups at /<path>, the help page lists what is collected."""
 
-from conftest import submit_sign_in
 from markupsafe import escape
+
+from conftest import submit_sign_in
 
 
 def test_a_failed_sign_in_keeps_the_username(demo):

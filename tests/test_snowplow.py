@@ -7,15 +7,16 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
-from conftest import collector_headers
 from webapp.internal_events import UnknownEventError
 from webapp.internal_events.contexts import SCHEMA_DIR, SERVICE_PING_CONTEXT, STANDARD_CONTEXT
+
+from conftest import collector_headers
 
 
 @pytest.fixture
 def sent(make_events, live_server, collector):
     """Track with a sender aimed at a live collector; returns a function listing what arrived."""
-    events = make_events(SNOWPLOW_COLLECTOR_URL=live_server)
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server)
 
     def arrived():
         assert events.snowplow.flush(timeout=10), "events still queued after flush"
@@ -92,6 +93,6 @@ def test_collector_files_events_with_invalid_contexts_as_bad(live_server, collec
 
 def test_an_unreachable_collector_never_breaks_tracking(make_events):
     # Nothing listens on port 9: track() must still return at once and never raise.
-    events = make_events(SNOWPLOW_COLLECTOR_URL="http://127.0.0.1:9")
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL="http://127.0.0.1:9")
     assert events.track("admin_area_viewed", user_id=1)
     assert events.snowplow.flush(timeout=3) is False

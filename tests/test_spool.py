@@ -3,11 +3,12 @@
 import multiprocessing
 import os
 
-from servers import free_port
-from webapp.internal_events.model import TrackedEvent
 from webapp.internal_events.assembly import build
+from webapp.internal_events.model import TrackedEvent
 from webapp.internal_events.spool import Spool
 from webapp.internal_events.windows import today
+
+from servers import free_port
 
 EVENT = TrackedEvent(name="project_created", user_id=1, namespace_id=2, project_id=3,
                      properties={"label": "x", "value": 1.5})

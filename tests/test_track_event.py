@@ -4,11 +4,10 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-import redis
 import time_machine
 
 from webapp.demo.config import PROJECT_ROOT
@@ -19,8 +18,8 @@ from webapp.internal_events import (
     UnknownEventError,
     track_event,
 )
-from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.model import Rule
+from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.windows import day_number, today
 from webapp.internal_events.writer import BackgroundWriter
 
@@ -69,7 +68,7 @@ def test_filtered_metric_counts_only_matching_events(events):
      (27, False, True), (28, False, False), (29, False, False)],
 )
 def test_windows_are_rolling_utc_days_including_today(events, days_ago, in_7d, in_28d):
-    now = datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
     with time_machine.travel(now - timedelta(days=days_ago), tick=False):
         events.track("project_starred", user_id=1, namespace_id=2, project_id=3)
     with time_machine.travel(now, tick=False):
@@ -80,14 +79,14 @@ def test_windows_are_rolling_utc_days_including_today(events, days_ago, in_7d, i
 
 
 def test_day_boundary_is_midnight_utc(events):
-    with time_machine.travel(datetime(2026, 3, 8, 23, 59, 59, tzinfo=timezone.utc), tick=False):
+    with time_machine.travel(datetime(2026, 3, 8, 23, 59, 59, tzinfo=UTC), tick=False):
         events.track("project_starred", user_id=1, namespace_id=2, project_id=3)  # 7 days before the 15th
-    with time_machine.travel(datetime(2026, 3, 15, 0, 0, 1, tzinfo=timezone.utc), tick=False):
+    with time_machine.travel(datetime(2026, 3, 15, 0, 0, 1, tzinfo=UTC), tick=False):
         assert values(events)["counts.count_total_project_starred_weekly"] == 0
 
 
 def test_weekly_chart_values_cover_twelve_rolling_weeks(events):
-    now = datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
     for weeks_ago, count in ((0, 3), (1, 1), (11, 2), (12, 5)):
         with time_machine.travel(now - timedelta(weeks=weeks_ago), tick=False):
             for _ in range(count):
@@ -110,10 +109,10 @@ def test_every_event_keeps_its_own_totals_without_metrics(events, definitions_di
 
 def test_unique_by_property_is_the_same_in_every_process(events):
     events.track("help_link_clicked", user_id=1, additional_properties={"label": "docs/ci"})
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         from webapp.internal_events import track_event
-        track_event("help_link_clicked", user_id=2, additional_properties={{"label": "docs/ci"}})
-        track_event("help_link_clicked", user_id=2, additional_properties={{"label": "docs/api"}})
+        track_event("help_link_clicked", user_id=2, additional_properties={"label": "docs/ci"})
+        track_event("help_link_clicked", user_id=2, additional_properties={"label": "docs/api"})
     """)
     run_script(script, events)
     assert values(events)[HLL + "count_distinct_label_from_help_link_clicked_weekly"] == 2
@@ -131,7 +130,7 @@ def run_script(script, events, **env):
         "INTERNAL_EVENTS_DEFINITIONS": str(events.live_definitions.folder),
         **env,
     }
-    environment.pop("SNOWPLOW_COLLECTOR_URL", None)
+    environment.pop("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL", None)
     return subprocess.run([sys.executable, "-c", script], env=environment, cwd=PROJECT_ROOT,
                           check=True, capture_output=True, text=True, timeout=60)
 

@@ -5,11 +5,12 @@ import json
 
 import pytest
 
-from conftest import sign_in
 from webapp.api.rate_limit import RateLimit
+from webapp.demo.store import namespaces, projects, users
 from webapp.internal_events import current
 from webapp.internal_events.service_ping import metric_values
-from webapp.demo.store import namespaces, projects, users
+
+from conftest import sign_in
 
 API = "/api/v4/usage_data"
 SAME_ORIGIN = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
@@ -273,7 +274,7 @@ def test_the_pages_csrf_token_stands_in_for_missing_origin_headers(bob, demo):
 @pytest.fixture
 def limited(make_demo):
     """The demo app allowing 3 events per user per minute."""
-    return make_demo(USAGE_DATA_RATE_LIMIT=3, USAGE_DATA_RATE_LIMIT_WINDOW=60)
+    return make_demo(INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT=3, INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW=60)
 
 
 def test_rate_limit_refuses_with_429_and_retry_after(limited):
@@ -297,14 +298,14 @@ def test_a_batch_over_the_limit_is_refused_whole(limited):
 
 
 def test_rate_limit_is_shared_through_redis_by_every_process(limited, make_demo):
-    second_process = make_demo(USAGE_DATA_RATE_LIMIT=3)
+    second_process = make_demo(INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT=3)
     first, second = sign_in(limited.test_client(), "alice"), sign_in(second_process.test_client(), "alice")
     assert post(first, "track_events", {"events": [HELP] * 3}).status_code == 200
     assert post(second, "track_event", HELP).status_code == 429
 
 
 def test_rate_limit_zero_turns_it_off(make_demo):
-    app = make_demo(USAGE_DATA_RATE_LIMIT=0)
+    app = make_demo(INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT=0)
     alice = sign_in(app.test_client(), "alice")
     for _ in range(3):
         assert post(alice, "track_events", {"events": [HELP] * 50}).status_code == 200
@@ -348,13 +349,13 @@ def test_processes_sharing_a_limit_never_pass_it_and_strand_at_most_a_block_each
 def test_rate_limit_comes_from_the_environment():
     from webapp.demo.config import ConfigError, from_environment
 
-    settings = from_environment({"WEBAPP_ENV": "test", "USAGE_DATA_RATE_LIMIT": "20",
-                                 "USAGE_DATA_RATE_LIMIT_WINDOW": "10"})
-    assert (settings["USAGE_DATA_RATE_LIMIT"], settings["USAGE_DATA_RATE_LIMIT_WINDOW"]) == (20, 10)
-    with pytest.raises(ConfigError, match="USAGE_DATA_RATE_LIMIT='lots' must be a whole number"):
-        from_environment({"WEBAPP_ENV": "test", "USAGE_DATA_RATE_LIMIT": "lots"})
-    with pytest.raises(ConfigError, match=r"USAGE_DATA_RATE_LIMIT_WINDOW='0' must be a whole number \(1 or more\)"):
-        from_environment({"WEBAPP_ENV": "test", "USAGE_DATA_RATE_LIMIT_WINDOW": "0"})
+    settings = from_environment({"WEBAPP_ENV": "test", "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "20",
+                                 "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": "10"})
+    assert (settings["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT"], settings["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW"]) == (20, 10)
+    with pytest.raises(ConfigError, match="INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT='lots' must be a whole number"):
+        from_environment({"WEBAPP_ENV": "test", "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "lots"})
+    with pytest.raises(ConfigError, match=r"INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW='0' must be a whole number \(1 or more\)"):
+        from_environment({"WEBAPP_ENV": "test", "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": "0"})
 
 
 # -- admin-only listings ------------------------------------------------------------------------

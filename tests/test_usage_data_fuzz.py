@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from conftest import sign_in
 from webapp.api import payload
 from webapp.demo.db import get_db
 from webapp.internal_events import current
 from webapp.internal_events.model import Rule
+
+from conftest import sign_in
 
 SPEC = yaml.safe_load((Path(payload.__file__).with_name("openapi.yaml")).read_text())
 HEADERS = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
@@ -54,7 +55,7 @@ json_values = st.recursive(
 @pytest.fixture
 def api(make_demo):
     """bob's signed-in client on a demo app without rate limit, and the app."""
-    app = make_demo(USAGE_DATA_RATE_LIMIT=0)
+    app = make_demo(INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT=0)
     with app.app_context():
         names = sorted(current().definitions.events)
         ids = [row[0] for row in get_db().execute("SELECT id FROM projects UNION SELECT id FROM namespaces")]

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from conftest import LiveSession, csrf_token_of
+from webapp.demo.store import projects, users
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.service_ping import metric_values
-from webapp.demo.store import projects, users
+
+from conftest import LiveSession, csrf_token_of
 
 HLL, COUNTS = "redis_hll_counters.", "counts."
 

@@ -11,17 +11,18 @@ import json
 import pytest
 from flask.sessions import SecureCookieSessionInterface
 
-from conftest import LiveSession, serving, sign_in
+from webapp.demo.store import namespaces, projects, users
 from webapp.internal_events import current
 from webapp.internal_events.service_ping import metric_values
-from webapp.demo.store import namespaces, projects, users
+
+from conftest import LiveSession, serving, sign_in
 
 API = "/api/v4/usage_data"
 
 
 @pytest.fixture
 def site(make_demo):
-    app = make_demo(USAGE_DATA_RATE_LIMIT=0)
+    app = make_demo(INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT=0)
     with serving(app) as server:
         yield app, f"http://127.0.0.1:{server.server_port}"
 
@@ -128,7 +129,7 @@ def test_an_oversized_chunked_body_without_length_is_refused(site):
 
 
 def test_rate_limit_exhaustion_refuses_whole_batches_with_retry_after(make_demo):
-    app = make_demo(USAGE_DATA_RATE_LIMIT=20, USAGE_DATA_RATE_LIMIT_WINDOW=3600)
+    app = make_demo(INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT=20, INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW=3600)
     with serving(app) as server:
         alice = as_user(f"http://127.0.0.1:{server.server_port}", "alice")
         help_link = {"event": "help_link_clicked", "additional_properties": {"label": "docs"}}

@@ -4,11 +4,12 @@ click it in a real Chromium, and see it move on the dashboard and in the service
 import json
 import shutil
 
-from conftest import sign_in_page
 from jinja2 import ChoiceLoader, FileSystemLoader
 from playwright.sync_api import expect
 
 from webapp.demo.config import PROJECT_ROOT, from_environment
+
+from conftest import sign_in_page
 
 EVENT = "project_card_clicked"
 UNIQUE = "redis_hll_counters.count_distinct_user_id_from_project_card_clicked"
@@ -30,7 +31,7 @@ def edited_templates(tmp_path):
 
 def test_a_new_event_from_its_definition_to_the_dashboard(page, collecting_server, tmp_path):
     app, base = collecting_server
-    app.config["DASHBOARD_POLL_SECONDS"] = 0.3
+    app.config["INTERNAL_EVENTS_DASHBOARD_POLL_SECONDS"] = 0.3
     cli = app.test_cli_runner()
 
     # Step 2: the event with a unique metric, then a total metric of the same event.

@@ -42,7 +42,7 @@ def switch_command(name, state):
     try:
         switches.set(name, state)
     except REDIS_FAILURES as error:
-        raise click.ClickException(f"the switch is kept in Redis, which failed: {error}")
+        raise click.ClickException(f"the switch is kept in Redis, which failed: {error}") from None
     shown = switches.states()[name]
     click.echo(f"{name} is {'on' if shown['on'] else 'off'} (set by {shown['set_by']}); "
                f"every process follows within {switches.check_seconds:g} s.")
@@ -59,10 +59,10 @@ def status_command():
 
 @internal_events_cli.command("iglu-export")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--vendor", help="Vendor of the schemas. Default: SNOWPLOW_IGLU_VENDOR, the one events are sent with.")
+@click.option("--vendor", help="Vendor of the schemas. Default: INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR, the one events are sent with.")
 def iglu_export_command(folder, vendor):
     """Write the Snowplow context schemas as a static Iglu registry in FOLDER, for a pipeline to resolve."""
-    for uri, path in iglu_export.export(folder, vendor or current_app.config.get("SNOWPLOW_IGLU_VENDOR")):
+    for uri, path in iglu_export.export(folder, vendor or current_app.config.get("INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR")):
         click.echo(f"{uri} -> {path}")
     click.echo(f"Serve {folder} over HTTP and add it to your Iglu resolver as a static registry (see README).")
 
@@ -110,7 +110,7 @@ def replay_spool_command():
     try:
         replayed = delivery.replay()
     except REDIS_FAILURES as error:
-        raise click.ClickException(f"Replay stopped, Redis failed: {error}")
+        raise click.ClickException(f"Replay stopped, Redis failed: {error}") from None
     counts = delivery.spool.counts()
     click.echo(f"Replayed {replayed} event(s); {counts['pending']} pending, {counts['dropped']} dropped so far.")
     if counts["pending"]:

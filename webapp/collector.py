@@ -23,16 +23,16 @@ import hmac
 import json
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .errors import http_error
 from . import csrf
+from .errors import http_error
+from .internal_events.contexts import context_errors
 from .internal_events.extension import admin_required
 from .internal_events.settings import collector_token
-from .internal_events.contexts import context_errors
 from .internal_events.valid_text import valid_json, valid_text
 
 bp = Blueprint("collector", __name__)
@@ -194,7 +194,7 @@ def _mark_seen(events):
 
 
 def _receive(raw_events):
-    received_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    received_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     good, bad = [], []
     for raw in raw_events:
         try:
@@ -230,7 +230,7 @@ def _refuse_foreign_senders():
     expected = f"Bearer {collector_token(current_app.config)}"
     if not hmac.compare_digest(given.encode(), expected.encode()):
         abort(401, "the collector token is missing or wrong: send 'Authorization: Bearer <token>' "
-                   "(SNOWPLOW_COLLECTOR_TOKEN, or derived from SECRET_KEY when unset)")
+                   "(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN, or derived from SECRET_KEY when unset)")
 
 
 @bp.post("/com.snowplowanalytics.snowplow/tp2")

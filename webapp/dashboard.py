@@ -6,13 +6,13 @@ so a live update carries only what is on screen, never every metric.
 """
 
 from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
 from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
 
-from .errors import http_error
 from . import dashboard_data as data
 from . import time_chart
 from .collector import stored_events
+from .errors import http_error
 from .internal_events import current
 from .internal_events.extension import admin_page, admin_required, extension
 from .internal_events.privacy_status import privacy_status
@@ -49,7 +49,7 @@ def _chart(points, caption, unit, weekly):
 
 
 def _poll_seconds():
-    return current_app.config.get("DASHBOARD_POLL_SECONDS", POLL_SECONDS)
+    return current_app.config.get("INTERNAL_EVENTS_DASHBOARD_POLL_SECONDS", POLL_SECONDS)
 
 
 def _regions(template, **context):

@@ -8,8 +8,8 @@ match) are read from Redis. No Flask here: the views only render what this retur
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from datetime import datetime, timedelta, timezone
 
 from .internal_events.contexts import STANDARD_CONTEXT, same_schema
 from .internal_events.model import IDENTIFIERS, TIME_FRAMES, Metric, Rule
@@ -388,6 +388,6 @@ def recent_event(record, user_names=None):
 def _time(record):
     created = record.get("created_at_ms")
     if isinstance(created, int):
-        moment = datetime.fromtimestamp(created / 1000, timezone.utc)
+        moment = datetime.fromtimestamp(created / 1000, UTC)
         return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
     return record.get("received_at")

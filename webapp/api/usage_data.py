@@ -16,8 +16,8 @@ import logging
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
-from ..errors import http_error
 from .. import csrf
+from ..errors import http_error
 from ..internal_events import TrackingError, UnknownEventError, current
 from ..internal_events.delivery import REDIS_FAILURES
 from ..internal_events.extension import admin_required, extension
@@ -42,8 +42,8 @@ class Refused(Exception):
 @bp.record_once
 def _set_up_rate_limit(state):
     config = state.app.config
-    state.app.extensions["usage_data_rate_limit"] = rate_limit.RateLimit(config["USAGE_DATA_RATE_LIMIT"],
-                                                                         config["USAGE_DATA_RATE_LIMIT_WINDOW"])
+    state.app.extensions["usage_data_rate_limit"] = rate_limit.RateLimit(config["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT"],
+                                                                         config["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW"])
 
 
 @bp.before_request
@@ -100,7 +100,7 @@ def _body():
         abort(403, problem)
     if request.mimetype and request.mimetype not in BODY_TYPES:
         abort(415, f"body must be sent as application/json or text/plain, not {request.mimetype[:60]}")
-    limit = current_app.config["USAGE_DATA_MAX_BODY_BYTES"]
+    limit = current_app.config["INTERNAL_EVENTS_USAGE_DATA_MAX_BODY_BYTES"]
     too_large = f"body is larger than {limit} bytes: send fewer events per request"
     # One byte over the limit is read (bodies without Content-Length stop there) to tell "too large" apart.
     request.max_content_length = limit + 1

@@ -3,8 +3,8 @@
 import subprocess
 from pathlib import Path
 
-from webassets.filter import Filter
 from webassets.exceptions import FilterError
+from webassets.filter import Filter
 
 COMPILE_VUE = Path(__file__).with_name("compile_vue.mjs")
 ESBUILD = "node_modules/.bin/esbuild"

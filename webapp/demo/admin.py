@@ -5,10 +5,10 @@ Only the service-ping export downloads every metric; this page reads one total.
 
 from flask import Blueprint, g, render_template
 
-from .auth import admin_required, login_required
 from ..dashboard_data import events_tracked
 from ..internal_events import current, track_event
 from ..internal_events.windows import today
+from .auth import admin_required, login_required
 from .store import namespaces, totals, users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

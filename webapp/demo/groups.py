@@ -2,11 +2,11 @@
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from ..internal_events import track_event
+from ..tracking_context import set_tracking_context
 from .auth import login_required
 from .domain import ROLES, can_manage, grantable_roles
-from ..internal_events import track_event
 from .store import namespaces, projects, users
-from ..tracking_context import set_tracking_context
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 

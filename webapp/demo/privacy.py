@@ -2,9 +2,9 @@
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from .auth import login_required
 from ..internal_events import current
 from ..internal_events.inventory import inventory
+from .auth import login_required
 
 bp = Blueprint("privacy", __name__)
 CHOICES = {"on": False, "off": True}  # the form's answer -> opted out

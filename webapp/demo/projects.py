@@ -5,17 +5,17 @@ happens only in the browser (views, clone buttons) is tracked by the page's
 `data-event-tracking` markup through the usage-data API.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from ..internal_events import track_event
+from ..tracking_context import set_tracking_context
 from . import activity_chart
 from .auth import login_required
 from .domain import MAX_TITLE_LENGTH, VISIBILITIES, can_manage, name_problem, path_from_name, path_problem
-from ..internal_events import track_event
 from .store import namespaces
 from .store import projects as store
-from ..tracking_context import set_tracking_context
 
 bp = Blueprint("projects", __name__)
 
@@ -61,7 +61,7 @@ def new():
 def show(namespace, project):
     project = _project_or_404(namespace, project)
     set_tracking_context(project=project)
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     per_day = store.issues_per_day(project, activity_chart.first_day(today))
     return render_template(
         "project.html",

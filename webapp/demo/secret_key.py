@@ -8,8 +8,8 @@ must set its own, and a weak one (short, or one character repeated) is refused.
 
 from pathlib import Path
 
-from .config import ConfigError
 from ..internal_events.pseudonym_key import instance_secret
+from .config import ConfigError
 
 KEY_FILE = "secret_key"
 MIN_LENGTH = 32

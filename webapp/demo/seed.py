@@ -4,7 +4,7 @@ Running it again changes nothing. Seeding tracks no events, so every count a
 newcomer sees comes from their own clicks.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask import current_app
@@ -43,7 +43,7 @@ ISSUES = (
 
 def seed_demo(now=None):
     """Create whatever demo data is missing; returns how many things were created."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     created = 0
     people = {}
     for username, name, password, is_admin in USERS:

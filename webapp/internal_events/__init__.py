@@ -11,8 +11,9 @@ workers the same settings are read from the environment.
 import threading
 from pathlib import Path
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 
+from .assembly import build
 from .errors import (
     InvalidArgumentError,
     InvalidIdentifierError,
@@ -23,7 +24,6 @@ from .errors import (
 )
 from .extension import TRACKER, InternalEvents, NotInitialized, set_up
 from .settings import from_environment
-from .assembly import build
 
 __all__ = [
     "InternalEvents",

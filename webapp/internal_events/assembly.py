@@ -2,9 +2,6 @@
 
 from pathlib import Path
 
-from .redis_connection import connect, describe
-from .settings import DEFAULT_SNOWPLOW_OUTBOX_LIMIT, DEFAULT_SPOOL_LIMIT, ConfigError, collector_token, \
-    raises_on_tracking_errors
 from .counters import CounterStore
 from .delivery import REDIS_FAILURES, CounterDelivery
 from .event_level import EventLevel
@@ -13,6 +10,14 @@ from .live_definitions import LiveDefinitions
 from .opt_outs import OptOuts
 from .privacy_signals import DEFAULT_POLICY, check_policy
 from .pseudonym_key import pseudonym_key
+from .redis_connection import connect, describe
+from .settings import (
+    DEFAULT_SNOWPLOW_OUTBOX_LIMIT,
+    DEFAULT_SPOOL_LIMIT,
+    ConfigError,
+    collector_token,
+    raises_on_tracking_errors,
+)
 from .snowplow import SnowplowSender
 from .snowplow_outbox import Outbox, SharedCount, outbox_file
 from .spool import Spool
@@ -28,7 +33,7 @@ DATABASE_FILE = "webapp.sqlite"  # the app's database, where opt-outs are kept
 
 def build(config, instance_path):
     env = config["WEBAPP_ENV"]
-    collector = config.get("SNOWPLOW_COLLECTOR_URL")
+    collector = config.get("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL")
     definitions = LiveDefinitions(
         config["INTERNAL_EVENTS_DEFINITIONS"],
         check_interval=RELOAD_CHECK_SECONDS[env],
@@ -55,11 +60,11 @@ def build(config, instance_path):
 
 
 def _snowplow(config, collector, counters, instance_path, key):
-    folder = config.get("SNOWPLOW_OUTBOX_DIR") or Path(instance_path)
-    outbox = Outbox(outbox_file(folder, collector), config.get("SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT))
+    folder = config.get("INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR") or Path(instance_path)
+    outbox = Outbox(outbox_file(folder, collector), config.get("INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT))
     unkept = SharedCount(counters.redis, counters.keys.internal(f"snowplow:unkept:{outbox.path.name}"), REDIS_FAILURES)
-    return SnowplowSender(collector, config["SNOWPLOW_APP_ID"], config["WEBAPP_ENV"], key, outbox, unkept,
-                          token=collector_token(config), vendor=config.get("SNOWPLOW_IGLU_VENDOR"))
+    return SnowplowSender(collector, config["INTERNAL_EVENTS_SNOWPLOW_APP_ID"], config["WEBAPP_ENV"], key, outbox, unkept,
+                          token=collector_token(config), vendor=config.get("INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR"))
 
 
 def _privacy(config, counters, instance_path, key):

@@ -7,7 +7,7 @@ and tests can validate what was emitted against the same schema files.
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -23,7 +23,7 @@ def _schema_file(name):
 
 
 def context_schemas(vendor=None):
-    """Every context schema this project defines, under `vendor` (SNOWPLOW_IGLU_VENDOR) if given."""
+    """Every context schema this project defines, under `vendor` (INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR) if given."""
     schemas = [_schema_file(name) for name in CONTEXT_NAMES]
     if vendor:
         for schema in schemas:
@@ -70,7 +70,7 @@ def standard_context(event, environment, custom_properties, pseudonym_key, now=N
         "namespace_id": event.namespace_id,
         "project_id": event.project_id,
         "plan": event.plan,
-        "context_generated_at": (now or datetime.now(timezone.utc)).isoformat(timespec="milliseconds"),
+        "context_generated_at": (now or datetime.now(UTC)).isoformat(timespec="milliseconds"),
     }
     if custom_properties:
         data["extra"] = custom_properties

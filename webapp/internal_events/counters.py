@@ -16,7 +16,7 @@ import logging
 import math
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from redis.cluster import RedisCluster
@@ -240,7 +240,7 @@ class WritePlan:
         self.keys = keyspace
         self.definitions = definitions
         self.now = time.time() if now_seconds is None else now_seconds
-        self.today = datetime.fromtimestamp(self.now, timezone.utc).date()
+        self.today = datetime.fromtimestamp(self.now, UTC).date()
         # event name -> {(key, hash field or None): [op, payload, (ttl, windows) or hash field]}
         self.slots: dict[str, dict[tuple[str, str | None], list[object]]] = {}
 
@@ -303,7 +303,7 @@ class WritePlan:
             if not writes:
                 continue
             keys, args = [], []
-            for (key, field), (op, payload, detail) in writes.items():
+            for (key, _field), (op, payload, detail) in writes.items():
                 keys.append(key)
                 if op == "u":
                     ttl, windows = detail

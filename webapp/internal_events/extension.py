@@ -25,8 +25,8 @@ from pathlib import Path
 from flask import abort, current_app, redirect, request, url_for
 
 from . import settings
-from .delivery import REDIS_FAILURES
 from .assembly import build
+from .delivery import REDIS_FAILURES
 
 TRACKER = "internal_events"  # app.extensions[TRACKER]: the app's tracker, which track_event uses
 EXTENSION = "internal_events.extension"  # app.extensions[EXTENSION]: the InternalEvents that set the app up

@@ -8,7 +8,7 @@ are not affected: they hold no pseudonym to withhold.
 import os
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 SCHEMA = """
@@ -41,7 +41,7 @@ class OptOuts:
         with db:
             if opted_out:
                 db.execute("INSERT OR IGNORE INTO event_level_opt_outs VALUES (?, ?)",
-                           (user_id, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+                           (user_id, datetime.now(UTC).isoformat(timespec="seconds")))
             else:
                 db.execute("DELETE FROM event_level_opt_outs WHERE user_id = ?", (user_id,))
 

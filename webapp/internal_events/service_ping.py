@@ -1,7 +1,7 @@
 """The service ping: every reported metric's current value, nested by its key path, as GitLab lays it out."""
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from .delivery import REDIS_FAILURES
@@ -50,7 +50,7 @@ def service_ping(internal_events, instance_uuid, until=None, now=None):
     """GitLab's payload: the metadata that applies here, then the metrics by key path."""
     payload = nest(reported_values(internal_events, until))
     payload.update(
-        recorded_at=(now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        recorded_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
         uuid=instance_uuid,
         version=product_version(),
     )

@@ -41,17 +41,17 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         # The machine's contract (CI, containers): REDIS_URL. Unset: an embedded Redis in the instance folder.
         "REDIS_URL": env.get("REDIS_URL") or None,
         "INTERNAL_EVENTS_KEY_PREFIX": env.get("INTERNAL_EVENTS_KEY_PREFIX", "ie:"),
-        "SNOWPLOW_COLLECTOR_URL": env.get("SNOWPLOW_COLLECTOR_URL")
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": env.get("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL")
         or (default_collector_url(env) if webapp_env == "development" else None),
-        "SNOWPLOW_APP_ID": env.get("SNOWPLOW_APP_ID", "internal-events-flask"),
+        "INTERNAL_EVENTS_SNOWPLOW_APP_ID": env.get("INTERNAL_EVENTS_SNOWPLOW_APP_ID", "internal-events-flask"),
         # The vendor of the context schemas events refer to, and that `internal-events iglu-export` writes.
-        "SNOWPLOW_IGLU_VENDOR": env.get("SNOWPLOW_IGLU_VENDOR") or None,
+        "INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR": env.get("INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR") or None,
         # Unset: derived from SECRET_KEY, so an app that is its own collector needs nothing (see collector_token).
-        "SNOWPLOW_COLLECTOR_TOKEN": env.get("SNOWPLOW_COLLECTOR_TOKEN") or None,
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN": env.get("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN") or None,
         # Events waiting for the collector (see snowplow_outbox.py); unset: the instance folder.
-        "SNOWPLOW_OUTBOX_DIR": env.get("SNOWPLOW_OUTBOX_DIR") or None,
-        "SNOWPLOW_OUTBOX_LIMIT": count(env, "SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT, minimum=1),
-        "COLLECTOR_ENABLED": env.get("COLLECTOR_ENABLED") or None,  # see collector_enabled
+        "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR": env.get("INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR") or None,
+        "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT": count(env, "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT, minimum=1),
+        "INTERNAL_EVENTS_COLLECTOR_ENABLED": env.get("INTERNAL_EVENTS_COLLECTOR_ENABLED") or None,  # see collector_enabled
         "INTERNAL_EVENTS_WRITE_BEHIND": flag(env.get("INTERNAL_EVENTS_WRITE_BEHIND"),
                                              default=webapp_env == "production"),
         # Unset: the `definitions` folder beside the host app's package (see extension.py).
@@ -61,9 +61,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "INTERNAL_EVENTS_SPOOL_PATH": env.get("INTERNAL_EVENTS_SPOOL_PATH") or None,
         # Where opt-outs are kept; unset: webapp.sqlite in the instance folder (the demo's database).
         "DATABASE": env.get("DATABASE_PATH") or None,
-        "USAGE_DATA_RATE_LIMIT": count(env, "USAGE_DATA_RATE_LIMIT", 600),
-        "USAGE_DATA_RATE_LIMIT_WINDOW": count(env, "USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1),
-        "USAGE_DATA_MAX_BODY_BYTES": count(env, "USAGE_DATA_MAX_BODY_BYTES", 64 * 1024),
+        "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": count(env, "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT", 600),
+        "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": count(env, "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1),
+        "INTERNAL_EVENTS_USAGE_DATA_MAX_BODY_BYTES": count(env, "INTERNAL_EVENTS_USAGE_DATA_MAX_BODY_BYTES", 64 * 1024),
         # Privacy (docs: privacy): unset key: generated into the instance folder.
         "INTERNAL_EVENTS_PSEUDONYM_KEY": env.get("INTERNAL_EVENTS_PSEUDONYM_KEY") or None,
         "INTERNAL_EVENTS_PRIVACY_SIGNALS": env.get("INTERNAL_EVENTS_PRIVACY_SIGNALS") or "gpc_and_dnt",
@@ -100,18 +100,18 @@ def default_collector_url(env: Mapping[str, str]) -> str:
 def collector_token(config: Mapping[str, Any]) -> str:
     """What the app's tracker shows the collector, and what the collector asks of senders.
 
-    SNOWPLOW_COLLECTOR_TOKEN when set (a collector other apps send to); else derived
+    INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN when set (a collector other apps send to); else derived
     from SECRET_KEY, which every process of one app instance shares.
     """
-    if config.get("SNOWPLOW_COLLECTOR_TOKEN"):
-        return str(config["SNOWPLOW_COLLECTOR_TOKEN"])
+    if config.get("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN"):
+        return str(config["INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN"])
     secret = str(config.get("SECRET_KEY") or "").encode()
     return hmac.new(secret, b"snowplow-collector", hashlib.sha256).hexdigest()
 
 
 def collector_enabled(config: Mapping[str, Any]) -> bool:
-    """COLLECTOR_ENABLED as a bool or as text ("0" and "false" are off); unset: on outside production."""
-    value = config.get("COLLECTOR_ENABLED")
+    """INTERNAL_EVENTS_COLLECTOR_ENABLED as a bool or as text ("0" and "false" are off); unset: on outside production."""
+    value = config.get("INTERNAL_EVENTS_COLLECTOR_ENABLED")
     default = config["WEBAPP_ENV"] != "production"
     return value if isinstance(value, bool) else flag(None if value is None else str(value), default)
 

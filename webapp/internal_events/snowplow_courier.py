@@ -7,8 +7,17 @@ import time
 
 import requests
 
-from .snowplow_policy import DELIVERED, MAX_POST_BYTES, MAX_POST_EVENTS, REJECT, RETRY, SPLIT, first_batch, \
-    retry_delay, verdict
+from .snowplow_policy import (
+    DELIVERED,
+    MAX_POST_BYTES,
+    MAX_POST_EVENTS,
+    REJECT,
+    RETRY,
+    SPLIT,
+    first_batch,
+    retry_delay,
+    verdict,
+)
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from .model import TrackedEvent
@@ -69,7 +69,7 @@ class Spool:
     def append(self, writer, number, day, events):
         """Keep one batch for replay; False when the spool is full and the batch was dropped."""
         payload = json.dumps([asdict(event) for event in events])
-        spooled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        spooled_at = datetime.now(UTC).isoformat(timespec="seconds")
         with self._transaction() as db:
             pending = db.execute("SELECT SUM(value) FROM totals WHERE name = 'pending'").fetchone()[0]
             if pending + len(events) > self.limit:

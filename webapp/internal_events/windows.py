@@ -4,7 +4,7 @@ Windows are rolling and include today, so an event counts the moment it happens
 (GitLab reports only complete ISO weeks, hiding fresh events for up to a week).
 """
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 FRAME_DAYS = {"7d": 7, "28d": 28, "1d": 1}  # 1d: the dashboard's daily counts
@@ -23,7 +23,7 @@ EPOCH = date(1970, 1, 1)
 
 
 def today():
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def days_of(frame, until):
