@@ -40,10 +40,10 @@ def calls(count, offset=0):
 def naive_track(events, call):
     """The baseline: the same writes as ours, one command and one round trip per key."""
     event = events.prepare(call["event"], **{k: v for k, v in call.items() if k != "event"})
-    plan = events.counters.plan(events.definitions)
-    plan.add(events.definitions.rules_for(event.name), event, today())
+    write_batch = events.counters.write_batch(events.definitions)
+    write_batch.add(events.definitions.rules_for(event.name), event, today())
     client = events.counters.redis
-    for writes in plan.slots.values():
+    for writes in write_batch.slots.values():
         for (key, field), (op, payload, detail) in writes.items():
             if op == "u":
                 client.pfadd(key, *payload)

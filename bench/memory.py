@@ -106,11 +106,11 @@ class Simulation:
         with time_machine.travel(datetime(self.day.year, self.day.month, self.day.day, 12, tzinfo=UTC),
                                  tick=False):
             started = time.perf_counter()
-            plan = self.counters.plan(self.definitions)
+            write_batch = self.counters.write_batch(self.definitions)
             rules = self.definitions.rules_for(EVENT)
             for user in users:
-                plan.add(rules, TrackedEvent(EVENT, user_id=user), self.day)
-            self.counters.write(plan, "bench", (self.day - FIRST_DAY).days + 1)
+                write_batch.add(rules, TrackedEvent(EVENT, user_id=user), self.day)
+            self.counters.write(write_batch, "bench", (self.day - FIRST_DAY).days + 1)
             self.write_seconds += time.perf_counter() - started
             self.daily_pass.run(self.definitions, self.day)
         self._write_gitlab(users)

@@ -275,12 +275,12 @@ def test_a_server_that_lost_its_scripts_is_reloaded_transparently(events):
 
 
 def test_a_batch_merges_writes_per_key(events, redis_client, key_prefix):
-    plan = events.counters.plan(events.definitions)
+    write_batch = events.counters.write_batch(events.definitions)
     rules = events.definitions.rules_for("project_starred")
     for user in range(3):
         event = events.prepare("project_starred", user_id=user, project_id=5)
-        plan.add(rules, event, today())
-    ((event_name, keys, args),) = plan.script_calls()
+        write_batch.add(rules, event, today())
+    ((event_name, keys, args),) = write_batch.script_calls()
     assert event_name == "project_starred"
     assert len(keys) == len(set(keys)) == 2, "the day's total and the all-time total, each once"
     assert args == ["h", day_number(today()), 3, day_number(today()) - 84, "a", 3]

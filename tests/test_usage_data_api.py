@@ -93,7 +93,7 @@ def test_a_batch_is_written_in_one_redis_round_trip(bob, demo, demo_ids):
         counters = current().counters
     writes = []
     original = counters.write
-    counters.write = lambda plan, *batch_id: writes.append(plan) or original(plan, *batch_id)
+    counters.write = lambda write_batch, *batch_id: writes.append(write_batch) or original(write_batch, *batch_id)
     try:
         batch = [{"event": "help_link_clicked", "additional_properties": {"label": f"topic-{i}"}} for i in range(49)]
         batch.append({"event": "project_viewed", "project_id": demo_ids["acme/website"]})

@@ -212,18 +212,18 @@ def generate_command(interactive, force, events, **options):
         **{name: value for name, value in options.items() if value not in (None, ())},
     )
     try:
-        plan = generator.plan(request, folder, definitions, force=force)
+        changes = generator.changes(request, folder, definitions, force=force)
         if interactive:
-            _preview(plan)
+            _preview(changes)
             click.confirm("Write these files?", default=True, abort=True)
-        generator.write(plan)
+        generator.write(changes)
     except generator.GeneratorError as error:
         raise click.ClickException(str(error)) from None
-    for note in plan.notes:
+    for note in changes.notes:
         click.echo(f"Note: {note}")
-    for new in plan.files:
-        click.echo(f"{'overwrote' if new.exists else 'created'} {plan.folder.name}/{new.path}")
-    click.echo("Metrics: " + ", ".join(plan.key_paths))
+    for new in changes.files:
+        click.echo(f"{'overwrote' if new.exists else 'created'} {changes.folder.name}/{new.path}")
+    click.echo("Metrics: " + ", ".join(changes.key_paths))
     event = request.event.strip()
     click.echo(
         "The running app picks them up by itself (within 1 s in development, 10 s otherwise).\n"
@@ -301,9 +301,9 @@ def _ask_missing(options, definitions):
     return options
 
 
-def _preview(plan):
-    for new in plan.files:
-        click.echo(f"\n# {plan.folder.name}/{new.path}{' (overwritten)' if new.exists else ''}")
+def _preview(changes):
+    for new in changes.files:
+        click.echo(f"\n# {changes.folder.name}/{new.path}{' (overwritten)' if new.exists else ''}")
         click.echo(new.text, nl=False)
     click.echo()
 

@@ -16,14 +16,14 @@ from . import collector
 from .internal_events.delivery import REDIS_FAILURES
 
 
-def forget_user(internal_events, user_id):
+def forget_user(tracker, user_id):
     """{"pseudonym", "spooled_events", "outbox_events", "collector_events", "collector_error"}: what was forgotten.
 
     The files come first: they need no Redis, so an outage still lets them forget.
     """
-    counters, sender = internal_events.counters, internal_events.snowplow
-    pseudonym = internal_events.privacy.pseudonym(user_id)
-    forgotten = {"pseudonym": pseudonym, "spooled_events": internal_events.delivery.spool.forget_user(user_id),
+    counters, sender = tracker.counters, tracker.snowplow
+    pseudonym = tracker.privacy.pseudonym(user_id)
+    forgotten = {"pseudonym": pseudonym, "spooled_events": tracker.delivery.spool.forget_user(user_id),
                  "outbox_events": sender.outbox.forget(lambda payload: _carries(payload, pseudonym)) if sender else 0,
                  "collector_events": None, "collector_error": None}
     try:

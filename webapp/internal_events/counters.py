@@ -229,7 +229,7 @@ return values
 """
 
 
-class WritePlan:
+class WriteBatch:
     """The Redis writes of a batch of events, merged by key and grouped by hash slot (event).
 
     Pure bookkeeping: a hundred events of one kind become one script call that
@@ -328,23 +328,23 @@ class CounterStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def plan(self, definitions):
-        """An empty plan; `definitions` name the charts a late event's unique writes change."""
-        return WritePlan(self.keys, definitions)
+    def write_batch(self, definitions):
+        """An empty write batch; `definitions` name the charts a late event's unique writes change."""
+        return WriteBatch(self.keys, definitions)
 
-    def write(self, plan, writer, number):
-        """Apply a plan as batch `number` of `writer`, in one round trip (one script call per slot, pipelined).
+    def write(self, write_batch, writer, number):
+        """Apply a write batch as batch `number` of `writer`, in one round trip (one script call per slot, pipelined).
 
         Returns the markers used. Safe to call again with the same writer and number.
         """
-        return self.write_many([(plan, writer, number)])
+        return self.write_many([(write_batch, writer, number)])
 
     def write_many(self, batches):
-        """`write` for several (plan, writer, number) batches in one round trip."""
+        """`write` for several (write batch, writer, number) in one round trip."""
         calls = [
             ([self.keys.writer_marker(event, writer), *keys], [number, MARKER_TTL_SECONDS, *args])
-            for plan, writer, number in batches
-            for event, keys, args in plan.script_calls()
+            for write_batch, writer, number in batches
+            for event, keys, args in write_batch.script_calls()
         ]
         if calls:
             try:

@@ -71,7 +71,7 @@ class CounterDelivery:
             return
         writer, number = self._borrow_writer()
         try:
-            self.counters.write(self._plan(definitions, events, day), writer, number)
+            self.counters.write(self._write_batch(definitions, events, day), writer, number)
         except REDIS_FAILURES as error:
             if not unavailable(error):
                 self._return_writer(writer, number)
@@ -103,7 +103,7 @@ class CounterDelivery:
                 definitions = self.definitions()
                 try:
                     markers = self.counters.write_many(
-                        [(self._plan(definitions, b.events, b.day), b.writer, b.number) for b in batches])
+                        [(self._write_batch(definitions, b.events, b.day), b.writer, b.number) for b in batches])
                 except REDIS_FAILURES as error:
                     self.last_error = f"{type(error).__name__}: {error}"
                     raise
@@ -144,11 +144,11 @@ class CounterDelivery:
         if not kept:
             log.error("Internal events spool full (%d events): dropped %d event(s)", self.spool.limit, len(events))
 
-    def _plan(self, definitions, events, day):
-        plan = self.counters.plan(definitions)
+    def _write_batch(self, definitions, events, day):
+        write_batch = self.counters.write_batch(definitions)
         for event in events:
-            plan.add(definitions.rules_for(event.name), event, day)
-        return plan
+            write_batch.add(definitions.rules_for(event.name), event, day)
+        return write_batch
 
     def _borrow_writer(self):
         """An idle writer and its next batch number; a new writer when all are busy (or in a forked worker)."""

@@ -1,6 +1,6 @@
 """New event and metric definitions from a few options, in the format the loader expects.
 
-`plan()` checks the options against the definitions already on disk and returns
+`changes()` checks the options against the definitions already on disk and returns
 the files to write; `write()` writes them only once the whole folder, with the
 new files in place, passes `load_definitions`. Nothing here talks to a terminal,
 so the command line and the tests drive the same code.
@@ -78,7 +78,7 @@ class NewFile:
 
 
 @dataclass(frozen=True)
-class Plan:
+class FileChanges:
     folder: Path
     files: tuple
     key_paths: tuple  # the metric's key paths as the service ping reports them
@@ -356,7 +356,7 @@ def render(document):
 # -- planning and writing ------------------------------------------------------------------------
 
 
-def plan(request, folder, definitions, force=False):
+def changes(request, folder, definitions, force=False):
     """Check `request` against the loaded `definitions` of `folder`; the files to write, or GeneratorError."""
     folder = Path(folder)
     events = tuple(dict.fromkeys(check_event_name(name) for name in (request.event, *request.more_events)))
@@ -394,7 +394,7 @@ def plan(request, folder, definitions, force=False):
     exists = _refuse_existing(folder, target, force, why="already exists; pass --force to overwrite it")
     document = metric_document(request, events, key_path, frames, group, filters)
     files.append(NewFile(target, document, exists=exists))
-    return Plan(folder=folder, files=tuple(files), key_paths=reported, notes=tuple(notes))
+    return FileChanges(folder=folder, files=tuple(files), key_paths=reported, notes=tuple(notes))
 
 
 def _new_event(request, folder, event, properties, filters):
@@ -447,26 +447,26 @@ def _refuse_taken_key_paths(folder, target, key_paths, definitions):
             )
 
 
-def write(plan):
+def write(changes):
     """Write the planned files once the folder with them in it loads.
 
     Each file is replaced atomically and the event comes before its metric, so a
     running app that reloads in between never sees a broken set.
     """
-    _check_loads(plan)
-    for new in plan.files:
-        path = plan.folder / new.path
+    _check_loads(changes)
+    for new in changes.files:
+        path = changes.folder / new.path
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.tmp")
         temporary.write_text(new.text, encoding="utf-8")
         os.replace(temporary, path)
 
 
-def _check_loads(plan):
+def _check_loads(changes):
     with tempfile.TemporaryDirectory() as scratch:
-        trial = Path(scratch) / plan.folder.name
-        shutil.copytree(plan.folder, trial)
-        for new in plan.files:
+        trial = Path(scratch) / changes.folder.name
+        shutil.copytree(changes.folder, trial)
+        for new in changes.files:
             (trial / new.path).parent.mkdir(parents=True, exist_ok=True)
             (trial / new.path).write_text(new.text, encoding="utf-8")
         try:

@@ -6,9 +6,9 @@ from .delivery import REDIS_FAILURES
 from .tracker import WITHHELD_KEY
 
 
-def privacy_status(internal_events):
+def privacy_status(tracker):
     """JSON-ready: each switch and who set it, the privacy-signal policy, opt-outs, events withheld in doubt."""
-    privacy, counters = internal_events.privacy, internal_events.counters
+    privacy, counters = tracker.privacy, tracker.counters
     try:
         opted_out = privacy.opt_outs.count()
     except sqlite3.Error as error:
@@ -19,7 +19,7 @@ def privacy_status(internal_events):
         withheld = None
     return {
         "switches": privacy.switches.states(),
-        "snowplow_collector_configured": internal_events.snowplow is not None,
+        "snowplow_collector_configured": tracker.snowplow is not None,
         "privacy_signals_honoured": privacy.policy,
         "users_opted_out": opted_out,
         "snowplow_withheld_opt_outs_unreadable": withheld,

@@ -25,20 +25,20 @@ def nest(flat):
     return tree
 
 
-def metric_values(internal_events, until=None):
+def metric_values(tracker, until=None):
     """{key_path: value} for every reported metric (active and broken; removed ones are never loaded)."""
     until = until or today()
-    internal_events.flush()
-    metrics = internal_events.definitions.metrics
-    values = internal_events.counters.values([(metric, until) for metric in metrics])
+    tracker.flush()
+    metrics = tracker.definitions.metrics
+    values = tracker.counters.values([(metric, until) for metric in metrics])
     return {metric.key_path: value for metric, value in zip(metrics, values)}
 
 
-def reported_values(internal_events, until=None):
+def reported_values(tracker, until=None):
     """metric_values with GitLab's types (sums are floats), or -1 for every metric when Redis cannot be read."""
-    metrics = internal_events.definitions.metrics
+    metrics = tracker.definitions.metrics
     try:
-        values = metric_values(internal_events, until)
+        values = metric_values(tracker, until)
     except REDIS_FAILURES as error:
         log.warning("Service ping without counts, Redis unavailable: %s", error)
         return {metric.key_path: UNREADABLE for metric in metrics}
@@ -46,9 +46,9 @@ def reported_values(internal_events, until=None):
             for metric in metrics}
 
 
-def service_ping(internal_events, instance_uuid, until=None, now=None):
+def service_ping(tracker, instance_uuid, until=None, now=None):
     """GitLab's payload: the metadata that applies here, then the metrics by key path."""
-    payload = nest(reported_values(internal_events, until))
+    payload = nest(reported_values(tracker, until))
     payload.update(
         recorded_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
         uuid=instance_uuid,

@@ -4,12 +4,12 @@ from .delivery import REDIS_FAILURES
 from .privacy_status import privacy_status
 
 
-def status(internal_events):
+def status(tracker):
     """A JSON-ready report; `healthy` is False when something needs a person's attention."""
-    live = internal_events.live_definitions
+    live = tracker.live_definitions
     definitions_error = live.error
-    spool = internal_events.delivery.status()
-    redis_error = _redis_error(internal_events.counters.redis)
+    spool = tracker.delivery.status()
+    redis_error = _redis_error(tracker.counters.redis)
     report = {
         "redis": {"reachable": redis_error is None, "error": redis_error},
         "spool": spool,
@@ -19,12 +19,12 @@ def status(internal_events):
             # Files left out (production starts without them) or a failed reload's list: every one, never a traceback.
             "problems": [str(problem) for problem in live.problems],
         },
-        "tracking_errors_in_this_process": dict(internal_events.errors),
-        "privacy": privacy_status(internal_events),
+        "tracking_errors_in_this_process": dict(tracker.errors),
+        "privacy": privacy_status(tracker),
     }
     snowplow_ok = True
-    if internal_events.snowplow is not None:
-        snowplow = report["snowplow"] = internal_events.snowplow.status()
+    if tracker.snowplow is not None:
+        snowplow = report["snowplow"] = tracker.snowplow.status()
         # Every process's outbox figures: events lost for good, or an outbox nothing can wait in.
         snowplow_ok = (snowplow["error"] is None and snowplow["dropped"] == 0 and snowplow["rejected"] == 0
                        and not snowplow["unkept"])
