@@ -55,9 +55,22 @@ BATCHED = f"track_events, {BATCH} events a request"
 
 def gunicorn(app, env, port):
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",
-         "--graceful-timeout", "30", app],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "30",
+            app,
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -74,8 +87,12 @@ def sign_in(base):
     session = requests.Session()
     page = session.get(f"{base}/users/sign_in", timeout=10).text
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    answer = session.post(f"{base}/users/sign_in", allow_redirects=False, timeout=10,
-                          data={"username": "alice", "password": "alice-demo", "csrf_token": token})
+    answer = session.post(
+        f"{base}/users/sign_in",
+        allow_redirects=False,
+        timeout=10,
+        data={"username": "alice", "password": "alice-demo", "csrf_token": token},
+    )
     assert answer.status_code == 302, "sign-in failed"
     return "; ".join(f"{name}={value}" for name, value in session.cookies.items())
 
@@ -118,8 +135,9 @@ def load(contenders, rounds):
     """CLIENTS processes taking turns: per round and contender, (requests/s, latencies, statuses)."""
     results = multiprocessing.Queue()
     start_at = time.monotonic() + LOAD_STARTUP  # after every client process is up
-    processes = [multiprocessing.Process(target=client, args=(contenders, rounds, start_at, results))
-                 for _ in range(CLIENTS)]
+    processes = [
+        multiprocessing.Process(target=client, args=(contenders, rounds, start_at, results)) for _ in range(CLIENTS)
+    ]
     for process in processes:
         process.start()
     gathered = [results.get() for _ in processes]
@@ -143,12 +161,24 @@ def load(contenders, rounds):
 def main():
     folder = tempfile.mkdtemp()
     prefix = f"bench:api:{uuid.uuid4().hex[:8]}:"
-    env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-           "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_KEY_PREFIX": prefix, "DATABASE_PATH": f"{folder}/webapp.sqlite",
-           "WEBAPP_INSTANCE_PATH": folder, "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": str(10**12)}
+    env = {
+        **os.environ,
+        "WEBAPP_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "REDIS_URL": REDIS_URL,
+        "INTERNAL_EVENTS_KEY_PREFIX": prefix,
+        "DATABASE_PATH": f"{folder}/webapp.sqlite",
+        "WEBAPP_INSTANCE_PATH": folder,
+        "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": str(10**12),
+    }
     env.pop("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL", None)
-    subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"], cwd=PROJECT_ROOT, check=True,
-                   env={**env, "WEBAPP_ENV": "test"}, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"],
+        cwd=PROJECT_ROOT,
+        check=True,
+        env={**env, "WEBAPP_ENV": "test"},
+        stdout=subprocess.DEVNULL,
+    )
     app_port, noop_port = free_port(), free_port()
     servers = [gunicorn("webapp:create_app()", env, app_port), gunicorn("bench.noop_app:app", env, noop_port)]
     try:
@@ -156,8 +186,9 @@ def main():
         wait_until(lambda: answering(f"http://127.0.0.1:{noop_port}/"), timeout=30, message="baseline")
         events = build(from_environment(env), folder)
         try:
-            figures, accepted, written = run(app_port, noop_port, sign_in(f"http://127.0.0.1:{app_port}"), env,
-                                             lambda: total(events))
+            figures, accepted, written = run(
+                app_port, noop_port, sign_in(f"http://127.0.0.1:{app_port}"), env, lambda: total(events)
+            )
         finally:
             events.close()
     finally:
@@ -176,8 +207,7 @@ def run(app_port, noop_port, cookie, env, counted):
     write-behind cannot make it look faster than what is really stored.
     """
     origin = f"http://127.0.0.1:{app_port}"
-    headers = {"Content-Type": "application/json", "Origin": origin, "Sec-Fetch-Site": "same-origin",
-               "Cookie": cookie}
+    headers = {"Content-Type": "application/json", "Origin": origin, "Sec-Fetch-Site": "same-origin", "Cookie": cookie}
     project_id = website_id(env)
     one = {"event": EVENT, "project_id": project_id}
     single = (app_port, "/api/v4/usage_data/track_event", json.dumps(one), headers, 1)
@@ -203,8 +233,15 @@ def website_id(env):
     from webapp import create_app
     from webapp.demo.store import projects, users
 
-    app = create_app({"DATABASE": env["DATABASE_PATH"], "WEBAPP_ENV": "test", "SECRET_KEY": "bench",
-                      "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": None})
+    app = create_app(
+        {
+            "DATABASE": env["DATABASE_PATH"],
+            "WEBAPP_ENV": "test",
+            "SECRET_KEY": "bench",
+            "REDIS_URL": REDIS_URL,
+            "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": None,
+        }
+    )
     with app.app_context():
         return projects.visible_by_path(users.by_username("alice"), "acme", "website").id
 
@@ -227,13 +264,15 @@ def clean(prefix):
     client = redis.Redis.from_url(REDIS_URL)
     keys = list(client.scan_iter(match=prefix + "*", count=1000))
     for start in range(0, len(keys), 1000):
-        client.delete(*keys[start:start + 1000])
+        client.delete(*keys[start : start + 1000])
     client.close()
 
 
 def report(figures, accepted, counted, written):
-    print(f"\n== usage-data API under gunicorn ({WORKERS} workers, sync), {CLIENTS} client processes, "
-          f"{ROUNDS} rounds of {SLICE} s turns; loopback, same 2 cores ==")
+    print(
+        f"\n== usage-data API under gunicorn ({WORKERS} workers, sync), {CLIENTS} client processes, "
+        f"{ROUNDS} rounds of {SLICE} s turns; loopback, same 2 cores =="
+    )
     print(f"{'contender':40} {'requests/s':>11} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     medians = {}
     for name, rounds in figures.items():
@@ -248,9 +287,15 @@ def report(figures, accepted, counted, written):
     ratio = statistics.median(ratios)
     errors = sum(errors for _, _, errors in medians.values())
     exact = counted == accepted
-    print(f"single-event requests vs do-nothing endpoint: {ratio:.0%}, rounds from {min(ratios):.0%} to "
-          f"{max(ratios):.0%} (target >= 50%: {'met' if ratio >= 0.5 else 'NOT met'})")
-    print(f"batched ingestion, until the last event is in Redis: {written:,.0f} events/s (target >= 20,000: "
-          f"{'met' if written >= 20_000 else 'NOT met'})")
-    print(f"errors: {errors} (target 0: {'met' if errors == 0 else 'NOT met'}); "
-          f"counted after the run: {counted:,} of {accepted:,} accepted ({'exact' if exact else 'NOT exact'})")
+    print(
+        f"single-event requests vs do-nothing endpoint: {ratio:.0%}, rounds from {min(ratios):.0%} to "
+        f"{max(ratios):.0%} (target >= 50%: {'met' if ratio >= 0.5 else 'NOT met'})"
+    )
+    print(
+        f"batched ingestion, until the last event is in Redis: {written:,.0f} events/s (target >= 20,000: "
+        f"{'met' if written >= 20_000 else 'NOT met'})"
+    )
+    print(
+        f"errors: {errors} (target 0: {'met' if errors == 0 else 'NOT met'}); "
+        f"counted after the run: {counted:,} of {accepted:,} accepted ({'exact' if exact else 'NOT exact'})"
+    )

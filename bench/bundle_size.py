@@ -11,7 +11,9 @@ BUDGET_BYTES = 2048
 
 def gzipped_size():
     """Bytes of the core bundle (`window.InternalEvents`) after gzip -9, built first when its sources changed."""
-    bundle = make_bundles(PROJECT_ROOT / "static", "/static", PROJECT_ROOT / "node_modules", auto_build=True)["tracking"]
+    bundle = make_bundles(PROJECT_ROOT / "static", "/static", PROJECT_ROOT / "node_modules", auto_build=True)[
+        "tracking"
+    ]
     bundle.build()
     built = Path(bundle.resolve_output())
     return len(gzip.compress(built.read_bytes(), compresslevel=9))

@@ -69,11 +69,12 @@ def contenders(sync, behind, label=""):
             for call in work:
                 events.track(call["event"], **{k: v for k, v in call.items() if k != "event"})
             assert events.flush(60)
+
         return run
 
     def batched():
         for start in range(0, EVENTS_PER_ROUND, BATCH):
-            sync.track_many(work[start:start + BATCH])
+            sync.track_many(work[start : start + BATCH])
 
     return {
         f"track_event, synchronous{label}": one_by_one(sync),
@@ -107,7 +108,10 @@ def start_collector(env, port=None):
     port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "webapp", "run", "--port", str(port)],
-        cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -130,20 +134,29 @@ def free_port():
 
 def main():
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
-    settings = {"WEBAPP_ENV": "production", "INTERNAL_EVENTS_WRITE_BEHIND": "0", "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_KEY_PREFIX": prefix,
-                "SECRET_KEY": "bench", "INTERNAL_EVENTS_COLLECTOR_ENABLED": "1"}
+    settings = {
+        "WEBAPP_ENV": "production",
+        "INTERNAL_EVENTS_WRITE_BEHIND": "0",
+        "REDIS_URL": REDIS_URL,
+        "INTERNAL_EVENTS_KEY_PREFIX": prefix,
+        "SECRET_KEY": "bench",
+        "INTERNAL_EVENTS_COLLECTOR_ENABLED": "1",
+    }
     client = redis.Redis.from_url(REDIS_URL)
     instance_path = tempfile.mkdtemp()
     collector = None
     try:
+
         def instance(**extra):
             return build(from_environment({**settings, **extra}), instance_path)
 
         sync, behind = instance(), instance(INTERNAL_EVENTS_WRITE_BEHIND="1")
         figures = measure({**baselines(sync), **contenders(sync, behind)})
         collector, url = start_collector({**os.environ, **settings, "WEBAPP_ENV": "test"})
-        sending = [instance(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=url),
-                   instance(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=url, INTERNAL_EVENTS_WRITE_BEHIND="1")]
+        sending = [
+            instance(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=url),
+            instance(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=url, INTERNAL_EVENTS_WRITE_BEHIND="1"),
+        ]
         figures.update(measure(contenders(*sending, label=" + Snowplow")))
         flushed = all(events.snowplow.flush(timeout=120) for events in sending)
         report(figures, sending, flushed)
@@ -158,14 +171,16 @@ def clean_up(collector, client, prefix):
         collector.wait()
     keys = list(client.scan_iter(match=prefix + "*", count=1000))
     for start in range(0, len(keys), 1000):
-        client.delete(*keys[start:start + 1000])
+        client.delete(*keys[start : start + 1000])
 
 
 def report(figures, sending, flushed):
     medians = {name: statistics.median(values) for name, values in figures.items()}
     naive = figures[NAIVE]
-    print(f"\n== track_event throughput: local Redis, one process, {ROUNDS} alternating rounds of "
-          f"{EVENTS_PER_ROUND} '{EVENT}' events (7 writes each) ==")
+    print(
+        f"\n== track_event throughput: local Redis, one process, {ROUNDS} alternating rounds of "
+        f"{EVENTS_PER_ROUND} '{EVENT}' events (7 writes each) =="
+    )
     print(f"{'contender':62} {'events/s':>10} {'vs naive':>9}")
     for name, value in medians.items():
         ratios = [v / b for v, b in zip(figures[name], naive)]
@@ -175,6 +190,8 @@ def report(figures, sending, flushed):
     print(f"Snowplow: {sent:,} events sent, {failed} failed POSTs, {'all flushed' if flushed else 'NOT all flushed'}")
     sync = medians["track_event, synchronous"]
     behind = medians["track_event, write-behind (production default)"]
-    print(f"targets: >= 3x naive: synchronous {sync / statistics.median(naive):.1f}x, "
-          f"write-behind {behind / statistics.median(naive):.1f}x; "
-          f">= 10,000 events/s: write-behind {behind:,.0f} ({'met' if behind >= 10_000 else 'NOT met'})")
+    print(
+        f"targets: >= 3x naive: synchronous {sync / statistics.median(naive):.1f}x, "
+        f"write-behind {behind / statistics.median(naive):.1f}x; "
+        f">= 10,000 events/s: write-behind {behind:,.0f} ({'met' if behind >= 10_000 else 'NOT met'})"
+    )

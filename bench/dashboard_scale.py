@@ -45,12 +45,20 @@ REQUESTS = {
 def build_app(scratch, prefix):
     tree = scratch / "gitlab-sized"
     write_tree(tree)
-    app = create_app({
-        "WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_KEY_PREFIX": prefix,
-        "INTERNAL_EVENTS_DEFINITIONS": str(tree), "DATABASE": str(scratch / "bench.sqlite"),
-        "INTERNAL_EVENTS_WRITE_BEHIND": False, "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": None, "INTERNAL_EVENTS_COLLECTOR_ENABLED": True,
-        "INTERNAL_EVENTS_SPOOL_PATH": str(scratch / "spool.sqlite3"),
-    })
+    app = create_app(
+        {
+            "WEBAPP_ENV": "production",
+            "SECRET_KEY": "bench",
+            "REDIS_URL": REDIS_URL,
+            "INTERNAL_EVENTS_KEY_PREFIX": prefix,
+            "INTERNAL_EVENTS_DEFINITIONS": str(tree),
+            "DATABASE": str(scratch / "bench.sqlite"),
+            "INTERNAL_EVENTS_WRITE_BEHIND": False,
+            "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": None,
+            "INTERNAL_EVENTS_COLLECTOR_ENABLED": True,
+            "INTERNAL_EVENTS_SPOOL_PATH": str(scratch / "spool.sqlite3"),
+        }
+    )
     with app.app_context():
         users.create("bench-admin", "Bench Admin", "bench-admin-password", is_admin=True)
     return app
@@ -60,10 +68,17 @@ def track_some(events):
     """TRACKED events spread over the defined events, each with a user, a namespace and a project."""
     rng = random.Random(7)
     names = sorted(events.definitions.events)
-    calls = [{"event": rng.choice(names), "user_id": rng.randint(1, 500), "namespace_id": rng.randint(1, 50),
-              "project_id": rng.randint(1, 200)} for _ in range(TRACKED)]
+    calls = [
+        {
+            "event": rng.choice(names),
+            "user_id": rng.randint(1, 500),
+            "namespace_id": rng.randint(1, 50),
+            "project_id": rng.randint(1, 200),
+        }
+        for _ in range(TRACKED)
+    ]
     for start in range(0, len(calls), 500):
-        events.track_many(calls[start:start + 500])
+        events.track_many(calls[start : start + 500])
 
 
 def signed_in(app):
@@ -99,23 +114,32 @@ def measure(app):
 def report(app, medians, sizes):
     definitions = app.extensions["internal_events"].definitions
     files = len({metric.path for metric in definitions.metrics})
-    print(f"\n== Metrics dashboard at GitLab's scale: {len(definitions.metrics):,} reported key paths in {files:,} "
-          f"metric files, {len(definitions.events):,} events, {TRACKED:,} events tracked; medians of {ROUNDS} ==")
+    print(
+        f"\n== Metrics dashboard at GitLab's scale: {len(definitions.metrics):,} reported key paths in {files:,} "
+        f"metric files, {len(definitions.events):,} events, {TRACKED:,} events tracked; medians of {ROUNDS} =="
+    )
     baseline = medians[BASELINE]
     print(f"{'request':34} {'raw':>10} {'gzipped':>10} {'server time':>12} {'vs ping':>8}  budget")
     for name, (_, size_budget, time_budget) in REQUESTS.items():
         raw, packed = sizes[name]
         budget = []
         if size_budget:
-            budget.append(f"{packed / 1000:.0f} KB < {size_budget / 1000:.0f} KB "
-                          f"{'met' if packed < size_budget else 'NOT met'}")
+            budget.append(
+                f"{packed / 1000:.0f} KB < {size_budget / 1000:.0f} KB {'met' if packed < size_budget else 'NOT met'}"
+            )
         if time_budget:
-            budget.append(f"{medians[name] * 1000:.0f} ms < {time_budget * 1000:.0f} ms "
-                          f"{'met' if medians[name] < time_budget else 'NOT met'}")
-        print(f"{name:34} {raw / 1000:8.1f}KB {packed / 1000:8.1f}KB {medians[name] * 1000:10.1f}ms "
-              f"{medians[name] / baseline:7.2f}x  {'; '.join(budget)}")
-    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the ratios to the service ping hold "
-          f"under load better than the milliseconds)")
+            budget.append(
+                f"{medians[name] * 1000:.0f} ms < {time_budget * 1000:.0f} ms "
+                f"{'met' if medians[name] < time_budget else 'NOT met'}"
+            )
+        print(
+            f"{name:34} {raw / 1000:8.1f}KB {packed / 1000:8.1f}KB {medians[name] * 1000:10.1f}ms "
+            f"{medians[name] / baseline:7.2f}x  {'; '.join(budget)}"
+        )
+    print(
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the ratios to the service ping hold "
+        f"under load better than the milliseconds)"
+    )
 
 
 def main():
@@ -130,7 +154,7 @@ def main():
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(match=prefix + "*", count=1000))
         for start in range(0, len(keys), 1000):
-            client.delete(*keys[start:start + 1000])
+            client.delete(*keys[start : start + 1000])
 
 
 if __name__ == "__main__":

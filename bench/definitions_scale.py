@@ -51,15 +51,28 @@ def alternate(contenders, rounds):
 
 
 def flask_command(folder, prefix, instance, *args):
-    env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL,
-           "INTERNAL_EVENTS_KEY_PREFIX": prefix, "INTERNAL_EVENTS_DEFINITIONS": str(folder),
-           "WEBAPP_INSTANCE_PATH": str(instance)}
+    env = {
+        **os.environ,
+        "WEBAPP_ENV": "production",
+        "SECRET_KEY": "bench",
+        "REDIS_URL": REDIS_URL,
+        "INTERNAL_EVENTS_KEY_PREFIX": prefix,
+        "INTERNAL_EVENTS_DEFINITIONS": str(folder),
+        "WEBAPP_INSTANCE_PATH": str(instance),
+    }
     env.pop("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL", None)
     flask = str(Path(sys.executable).parent / "flask")
 
     def run():
-        subprocess.run([flask, "--app", "webapp", "internal-events", *args], env=env, cwd=PROJECT_ROOT,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=args[0] != "lint", timeout=120)
+        subprocess.run(
+            [flask, "--app", "webapp", "internal-events", *args],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=args[0] != "lint",
+            timeout=120,
+        )
 
     return run
 
@@ -75,45 +88,62 @@ def main():
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(match=prefix + "*", count=1000))
         for start in range(0, len(keys), 1000):
-            client.delete(*keys[start:start + 1000])
+            client.delete(*keys[start : start + 1000])
 
 
 def measure(tree, starter, prefix, scratch):
     figures = alternate({"load: starter": lambda: load(starter), "load: GitLab-sized": lambda: load(tree)}, ROUNDS)
     texts = [path.read_text() for path in definition_files(tree)]
-    figures.update(alternate({
-        "YAML: PyYAML pure-Python loader": lambda: [yaml.load(text, Loader=yaml.SafeLoader) for text in texts],
-        "YAML: PyYAML C loader": lambda: [yaml.load(text, Loader=yaml.CSafeLoader) for text in texts],
-        "YAML: C parser + lean builder (ours)": lambda: [load_yaml(text) for text in texts],
-    }, 3))
+    figures.update(
+        alternate(
+            {
+                "YAML: PyYAML pure-Python loader": lambda: [yaml.load(text, Loader=yaml.SafeLoader) for text in texts],
+                "YAML: PyYAML C loader": lambda: [yaml.load(text, Loader=yaml.CSafeLoader) for text in texts],
+                "YAML: C parser + lean builder (ours)": lambda: [load_yaml(text) for text in texts],
+            },
+            3,
+        )
+    )
     live = LiveDefinitions(tree, check_interval=0, strict=False)
     calls = 100_000
-    figures["request path: current(), per call"] = [t / calls for t in timed(
-        lambda: [live.current() for _ in range(calls)], 3)]
+    figures["request path: current(), per call"] = [
+        t / calls for t in timed(lambda: [live.current() for _ in range(calls)], 3)
+    ]
     figures["background check for edits (stat of every file)"] = timed(lambda: _fingerprint(tree), 3)
     for command in ("service-ping", "lint"):
-        figures.update(alternate({
-            f"{command}: starter": flask_command(starter, prefix, scratch / "instance", command),
-            f"{command}: GitLab-sized": flask_command(tree, prefix, scratch / "instance", command),
-        }, COMMAND_ROUNDS))
+        figures.update(
+            alternate(
+                {
+                    f"{command}: starter": flask_command(starter, prefix, scratch / "instance", command),
+                    f"{command}: GitLab-sized": flask_command(tree, prefix, scratch / "instance", command),
+                },
+                COMMAND_ROUNDS,
+            )
+        )
     return figures
 
 
 def report(tree, starter, figures):
     loaded = load(tree).definitions
-    print(f"\n== Definitions at GitLab's scale: {len(definition_files(tree)):,} files ({len(loaded.events):,} events,"
-          f" {len(loaded.metrics):,} reported metrics) beside the starter set ({len(definition_files(starter))}"
-          f" files); medians ==")
+    print(
+        f"\n== Definitions at GitLab's scale: {len(definition_files(tree)):,} files ({len(loaded.events):,} events,"
+        f" {len(loaded.metrics):,} reported metrics) beside the starter set ({len(definition_files(starter))}"
+        f" files); medians =="
+    )
     medians = {name: statistics.median(values) for name, values in figures.items()}
     for name, value in medians.items():
         shown = f"{value * 1e6:10.2f} us" if value < 0.001 else f"{value:10.3f} s "
         print(f"{name:55} {shown}")
     pure, ours = medians["YAML: PyYAML pure-Python loader"], medians["YAML: C parser + lean builder (ours)"]
-    print(f"YAML: ours is {pure / ours:.1f}x the pure-Python loader, "
-          f"{medians['YAML: PyYAML C loader'] / ours:.1f}x PyYAML's C loader")
+    print(
+        f"YAML: ours is {pure / ours:.1f}x the pure-Python loader, "
+        f"{medians['YAML: PyYAML C loader'] / ours:.1f}x PyYAML's C loader"
+    )
     results = ", ".join(
         f"{name} {medians[f'{name}: GitLab-sized']:.2f} s < {limit:g} s "
-        f"({'met' if medians[f'{name}: GitLab-sized'] < limit else 'NOT met'})" for name, limit in TARGETS.items())
+        f"({'met' if medians[f'{name}: GitLab-sized'] < limit else 'NOT met'})"
+        for name, limit in TARGETS.items()
+    )
     print(f"targets for the GitLab-sized tree: {results}")
     print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: compare with the starter set's figures)")
 

@@ -103,8 +103,7 @@ class Simulation:
 
     def run_day(self):
         users = self.random.sample(range(3 * self.daily_users), self.daily_users)
-        with time_machine.travel(datetime(self.day.year, self.day.month, self.day.day, 12, tzinfo=UTC),
-                                 tick=False):
+        with time_machine.travel(datetime(self.day.year, self.day.month, self.day.day, 12, tzinfo=UTC), tick=False):
             started = time.perf_counter()
             write_batch = self.counters.write_batch(self.definitions)
             rules = self.definitions.rules_for(EVENT)
@@ -121,7 +120,7 @@ class Simulation:
         unique, total = f"{{hll_counters}}_{EVENT}-user-{week}", f"{{event_counters}}_{EVENT}-{week}"
         pipe = self.client.pipeline(transaction=False)
         for start in range(0, len(users), 1000):
-            pipe.pfadd(unique, *users[start:start + 1000])
+            pipe.pfadd(unique, *users[start : start + 1000])
         pipe.expire(unique, GITLAB_EXPIRY_DAYS * 86400)
         pipe.incrby(total, len(users))
         pipe.expire(total, GITLAB_EXPIRY_DAYS * 86400)
@@ -135,10 +134,13 @@ class Simulation:
         oldest_daily = today - timedelta(days=DAILY_DAYS - 1)
         rule = Rule(EVENT, unique="user")
         gone = [self.counters.keys.daily(rule, day) for day in self._days() if day < oldest_daily]
-        gone += [self.counters.keys.window(rule, frame, day) for day in self._days() if day < today
-                 for frame in ("7d", "28d")]
-        gone += [key for key, last in self.gitlab_last_write.items()
-                 if (today - last).days >= GITLAB_EXPIRY_DAYS]
+        gone += [
+            self.counters.keys.window(rule, frame, day)
+            for day in self._days()
+            if day < today
+            for frame in ("7d", "28d")
+        ]
+        gone += [key for key, last in self.gitlab_last_write.items() if (today - last).days >= GITLAB_EXPIRY_DAYS]
         if gone:
             self.client.delete(*gone)
 
@@ -166,8 +168,9 @@ class Simulation:
 
 def simulate(daily_users, folder, sparse_max_bytes=3000, snapshots=SNAPSHOTS):
     """{days: sizes} at each snapshot, and the seconds our write path spent."""
-    server = RedisServer(Path(folder) / f"redis-{daily_users}-{sparse_max_bytes}",
-                         "--hll-sparse-max-bytes", str(sparse_max_bytes)).start()
+    server = RedisServer(
+        Path(folder) / f"redis-{daily_users}-{sparse_max_bytes}", "--hll-sparse-max-bytes", str(sparse_max_bytes)
+    ).start()
     client = redis.Redis(port=server.port)
     try:
         simulation = Simulation(client, write_definitions(Path(folder) / "definitions"), daily_users)
@@ -186,8 +189,10 @@ def simulate(daily_users, folder, sparse_max_bytes=3000, snapshots=SNAPSHOTS):
 
 def _timed_counts(simulation, rounds=50):
     """Seconds per PFCOUNT over the newest 28 daily keys (the 28-day window)."""
-    keys = [simulation.counters.keys.daily(Rule(EVENT, unique="user"), simulation.day - timedelta(days=n))
-            for n in range(1, 29)]
+    keys = [
+        simulation.counters.keys.daily(Rule(EVENT, unique="user"), simulation.day - timedelta(days=n))
+        for n in range(1, 29)
+    ]
     started = time.perf_counter()
     for _ in range(rounds):
         simulation.client.pfcount(*keys)
@@ -202,15 +207,19 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         print("\n== Redis memory per metric at full retention: ours vs GitLab's layout, same events ==")
         print("(N daily users out of 3N; GitLab: weekly keys with 6 weeks' expiry, and it reports complete weeks only)")
-        print(f"{'daily users':>11} {'days':>5} {'metric':8} {'ours':>11} {'GitLab':>11} {'ours/GitLab':>12} "
-              f"{'28 daily HLLs':>14} {'ours/28 daily':>14}")
+        print(
+            f"{'daily users':>11} {'days':>5} {'metric':8} {'ours':>11} {'GitLab':>11} {'ours/GitLab':>12} "
+            f"{'28 daily HLLs':>14} {'ours/28 daily':>14}"
+        )
         for daily_users in SCENARIOS:
             figures, _, _ = simulate(daily_users, folder)
             for days, sizes in figures.items():
                 for metric, (ours, gitlab, floor) in sizes.items():
                     floor_columns = f"{kb(floor):>14} {ours / floor:13.2f}x" if floor else ""
-                    print(f"{daily_users:>11,} {days:>5} {metric:8} {kb(ours):>11} {kb(gitlab):>11} "
-                          f"{ours / gitlab:11.2f}x {floor_columns}")
+                    print(
+                        f"{daily_users:>11,} {days:>5} {metric:8} {kb(ours):>11} {kb(gitlab):>11} "
+                        f"{ours / gitlab:11.2f}x {floor_columns}"
+                    )
         print("goals: a unique metric <= 1.2x its 28 daily HLLs; totals <= 2x GitLab's layout")
         sparse_report(folder)
 

@@ -28,8 +28,10 @@ def timed(function):
 def track_all(events, offset):
     durations = []
     for start in range(0, EVENTS, BATCH):
-        calls = [{"event": "project_viewed", "user_id": offset + start + i, "namespace_id": 1, "project_id": 2}
-                 for i in range(BATCH)]
+        calls = [
+            {"event": "project_viewed", "user_id": offset + start + i, "namespace_id": 1, "project_id": 2}
+            for i in range(BATCH)
+        ]
         durations.append(timed(lambda: events.track_many(calls)))
     return durations
 
@@ -37,10 +39,18 @@ def track_all(events, offset):
 def main():
     with tempfile.TemporaryDirectory() as folder:
         server = RedisServer(Path(folder) / "redis", persistent=True).start()
-        events = build(from_environment({
-            "WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": server.url,
-            "INTERNAL_EVENTS_WRITE_BEHIND": "0", "INTERNAL_EVENTS_SPOOL_PATH": f"{folder}/spool.sqlite3",
-        }), folder)
+        events = build(
+            from_environment(
+                {
+                    "WEBAPP_ENV": "production",
+                    "SECRET_KEY": "bench",
+                    "REDIS_URL": server.url,
+                    "INTERNAL_EVENTS_WRITE_BEHIND": "0",
+                    "INTERNAL_EVENTS_SPOOL_PATH": f"{folder}/spool.sqlite3",
+                }
+            ),
+            folder,
+        )
         try:
             up = track_all(events, 0)
             server.stop()
@@ -66,7 +76,6 @@ def report(up, down, spooled, replay_seconds, counted):
     print(f"{'phase':44} {'events/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
     line("Redis up: written to Redis", up)
     line("Redis stopped: written to the on-disk spool", down)
-    print(f"{'replay after restart: ' + format(spooled, ',') + ' spooled events':44} "
-          f"{spooled / replay_seconds:10,.0f}")
+    print(f"{'replay after restart: ' + format(spooled, ',') + ' spooled events':44} {spooled / replay_seconds:10,.0f}")
     exact = counted == 2 * EVENTS
     print(f"total after replay: {counted:,} of {2 * EVENTS:,} ({'exact' if exact else 'NOT exact'})")

@@ -33,10 +33,19 @@ def per_call(function):
 def main():
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     folder = Path(tempfile.mkdtemp())
-    events = build(from_environment({"WEBAPP_ENV": "production", "INTERNAL_EVENTS_WRITE_BEHIND": "0",
-                                     "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_KEY_PREFIX": prefix,
-                                     "SECRET_KEY": "bench", "DATABASE_PATH": str(folder / "webapp.sqlite")}),
-                   folder)
+    events = build(
+        from_environment(
+            {
+                "WEBAPP_ENV": "production",
+                "INTERNAL_EVENTS_WRITE_BEHIND": "0",
+                "REDIS_URL": REDIS_URL,
+                "INTERNAL_EVENTS_KEY_PREFIX": prefix,
+                "SECRET_KEY": "bench",
+                "DATABASE_PATH": str(folder / "webapp.sqlite"),
+            }
+        ),
+        folder,
+    )
     events.privacy.opt_outs.set(7, True)
     print("\n== Snowplow decision (switch, privacy signal, opt-outs) vs the batch's Redis write ==")
     print(f"{'batch':>6} {'decision':>10} {'Redis write':>12} {'share':>7}")
@@ -48,8 +57,10 @@ def main():
                 decide.append(per_call(lambda: events.privacy.allowed(batch)))
                 write.append(per_call(lambda: events.delivery.write(events.definitions, batch, today())))
             share = statistics.median(d / w for d, w in zip(decide, write))
-            print(f"{size:6} {statistics.median(decide) * 1e6:8.0f} µs {statistics.median(write) * 1e6:10.0f} µs "
-                  f"{share:7.1%}")
+            print(
+                f"{size:6} {statistics.median(decide) * 1e6:8.0f} µs {statistics.median(write) * 1e6:10.0f} µs "
+                f"{share:7.1%}"
+            )
     finally:
         events.close()
         client = redis.Redis.from_url(REDIS_URL)

@@ -25,8 +25,16 @@ BATCH = 10  # events one request records
 def track_all(events, offset):
     durations = []
     for start in range(0, EVENTS, BATCH):
-        calls = [{"event": "project_viewed", "user_id": offset + start + i, "namespace_id": 1, "project_id": 2,
-                  "additional_properties": {"label": "outage"}} for i in range(BATCH)]
+        calls = [
+            {
+                "event": "project_viewed",
+                "user_id": offset + start + i,
+                "namespace_id": 1,
+                "project_id": 2,
+                "additional_properties": {"label": "outage"},
+            }
+            for i in range(BATCH)
+        ]
         began = time.perf_counter()
         events.track_many(calls)
         durations.append(time.perf_counter() - began)
@@ -36,15 +44,33 @@ def track_all(events, offset):
 def main():
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     port = free_port()
-    settings = {"WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_COLLECTOR_ENABLED": "1",
-                "INTERNAL_EVENTS_KEY_PREFIX": prefix, "INTERNAL_EVENTS_WRITE_BEHIND": "0",
-                "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": f"http://127.0.0.1:{port}"}
-    collector_settings = {**settings, "WEBAPP_ENV": "test", "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": ""}  # it sends nothing itself
+    settings = {
+        "WEBAPP_ENV": "production",
+        "SECRET_KEY": "bench",
+        "REDIS_URL": REDIS_URL,
+        "INTERNAL_EVENTS_COLLECTOR_ENABLED": "1",
+        "INTERNAL_EVENTS_KEY_PREFIX": prefix,
+        "INTERNAL_EVENTS_WRITE_BEHIND": "0",
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": f"http://127.0.0.1:{port}",
+    }
+    collector_settings = {
+        **settings,
+        "WEBAPP_ENV": "test",
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": "",
+    }  # it sends nothing itself
     client = redis.Redis.from_url(REDIS_URL)
     collector = None
     with tempfile.TemporaryDirectory() as folder:
-        events = build(from_environment({**settings, "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR": folder,
-                                         "INTERNAL_EVENTS_SPOOL_PATH": f"{folder}/spool.sqlite3"}), folder)
+        events = build(
+            from_environment(
+                {
+                    **settings,
+                    "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR": folder,
+                    "INTERNAL_EVENTS_SPOOL_PATH": f"{folder}/spool.sqlite3",
+                }
+            ),
+            folder,
+        )
         try:
             collector, _ = start_collector(collector_settings, port)
             up = track_all(events, 0)
@@ -59,8 +85,12 @@ def main():
             delivered = events.snowplow.flush(timeout=300)
             seconds = time.perf_counter() - began
             status = events.snowplow.status()
-            received, duplicates = (int(v or 0) for v in client.mget(
-                f"{prefix}{{_internal}}:collector:received", f"{prefix}{{_internal}}:collector:duplicates"))
+            received, duplicates = (
+                int(v or 0)
+                for v in client.mget(
+                    f"{prefix}{{_internal}}:collector:received", f"{prefix}{{_internal}}:collector:duplicates"
+                )
+            )
         finally:
             events.close()
             clean_up(collector, client, prefix)
@@ -71,16 +101,23 @@ def report(up, down, backlog, backlog_bytes, seconds, delivered, status, receive
     def rate(durations):
         return EVENTS / sum(durations)
 
-    print(f"\n== Snowplow collector outage: {EVENTS} events in track_events calls of {BATCH}, synchronous, "
-          f"Snowplow on ==")
+    print(
+        f"\n== Snowplow collector outage: {EVENTS} events in track_events calls of {BATCH}, synchronous, Snowplow on =="
+    )
     print(f"{'phase':52} {'events/s':>10} {'p50 ms':>9}")
-    for name, durations in (("collector up: tracked into the outbox", up),
-                            ("collector stopped: tracked into the outbox", down)):
+    for name, durations in (
+        ("collector up: tracked into the outbox", up),
+        ("collector stopped: tracked into the outbox", down),
+    ):
         print(f"{name:52} {rate(durations):10,.0f} {statistics.median(durations) * 1e3:9.2f}")
     print(f"tracking while the collector is down runs at {rate(down) / rate(up):.0%} of its rate while it is up")
-    print(f"backlog: {backlog:,} events, {backlog_bytes / 2**20:.2f} MiB; posted after the restart in {seconds:.1f} s "
-          f"({backlog / seconds:,.0f} events/s), {'all' if delivered else 'NOT all'} delivered")
+    print(
+        f"backlog: {backlog:,} events, {backlog_bytes / 2**20:.2f} MiB; posted after the restart in {seconds:.1f} s "
+        f"({backlog / seconds:,.0f} events/s), {'all' if delivered else 'NOT all'} delivered"
+    )
     exact = received == 2 * EVENTS and duplicates == 0
-    print(f"collector received {received:,} of {2 * EVENTS:,}, {duplicates} twice "
-          f"({'exact' if exact else 'NOT exact'}); outbox: {status['failed_posts']} failed POSTs during the outage, "
-          f"{status['dropped']} dropped, {status['rejected']} rejected")
+    print(
+        f"collector received {received:,} of {2 * EVENTS:,}, {duplicates} twice "
+        f"({'exact' if exact else 'NOT exact'}); outbox: {status['failed_posts']} failed POSTs during the outage, "
+        f"{status['dropped']} dropped, {status['rejected']} rejected"
+    )

@@ -15,12 +15,32 @@ import yaml
 EVENTS = 1400
 METRICS = 1800
 INTERNAL_SHARE = 0.63
-IDENTIFIER_SETS = [(["project", "namespace", "user"], 40), (None, 15), ("missing", 12), (["user"], 14),
-                   (["namespace", "user"], 11), (["project", "namespace"], 5), (["user", "namespace"], 3)]
-TIME_FRAMES = [(["28d", "7d"], 33), ("28d", 23.5), ("7d", 22), ("all", 13), (["28d", "7d", "all"], 8),
-               (["7d", "28d"], 0.5)]
-UNIQUES = [("user.id", 48), (None, 38), ("project.id", 17), ("namespace.id", 5), ("property", 0.5),
-           ("label", 0.4), ("value", 0.3)]
+IDENTIFIER_SETS = [
+    (["project", "namespace", "user"], 40),
+    (None, 15),
+    ("missing", 12),
+    (["user"], 14),
+    (["namespace", "user"], 11),
+    (["project", "namespace"], 5),
+    (["user", "namespace"], 3),
+]
+TIME_FRAMES = [
+    (["28d", "7d"], 33),
+    ("28d", 23.5),
+    ("7d", 22),
+    ("all", 13),
+    (["28d", "7d", "all"], 8),
+    (["7d", "28d"], 0.5),
+]
+UNIQUES = [
+    ("user.id", 48),
+    (None, 38),
+    ("project.id", 17),
+    ("namespace.id", 5),
+    ("property", 0.5),
+    ("label", 0.4),
+    ("value", 0.3),
+]
 CUSTOM_PROPERTIES = ["variant", "import_type", "language", "ide_name", "model_name", "requestId"]
 FILTER_SHARE = 0.35
 SUM_SHARE = 0.003
@@ -44,8 +64,7 @@ def write_tree(folder, events=EVENTS, metrics=METRICS, seed=12):
         frames = document["time_frame"]
         where = f"counts_{frames}" if isinstance(frames, str) else "counts_all"
         edition = "ee" if index % 3 == 0 else "ce"
-        _dump(folder / "metrics" / edition / where / f"{index:05d}_{document['key_path'].split('.')[-1]}.yml",
-              document)
+        _dump(folder / "metrics" / edition / where / f"{index:05d}_{document['key_path'].split('.')[-1]}.yml", document)
     return events, metrics
 
 
@@ -57,8 +76,11 @@ def _pick(rng, weighted):
 def _event(rng, index):
     is_internal = rng.random() < INTERNAL_SHARE
     # Legacy Snowplow-only events reuse a few actions, as GitLab's `click_button` files do.
-    action = f"event_{index:04d}_happened" if is_internal else rng.choice(
-        ["click_button", "render", "create", f"legacy_{index:04d}"])
+    action = (
+        f"event_{index:04d}_happened"
+        if is_internal
+        else rng.choice(["click_button", "render", "create", f"legacy_{index:04d}"])
+    )
     document = {"description": f"Synthetic event {index}", "action": action}
     if is_internal:
         document["internal_events"] = True
@@ -75,10 +97,12 @@ def _event(rng, index):
         properties[rng.choice(CUSTOM_PROPERTIES)] = {"description": "A custom property"}
     if properties:
         document["additional_properties"] = properties
-    document.update(product_group="analytics_instrumentation",
-                    milestone=rng.choice(["16.5", "17.2", "<13.9", None]),
-                    introduced_by_url=f"https://gitlab.example/merge_requests/{index}",
-                    tiers=["free", "premium", "ultimate"])
+    document.update(
+        product_group="analytics_instrumentation",
+        milestone=rng.choice(["16.5", "17.2", "<13.9", None]),
+        introduced_by_url=f"https://gitlab.example/merge_requests/{index}",
+        tiers=["free", "premium", "ultimate"],
+    )
     return document
 
 
@@ -98,8 +122,9 @@ def _metric(rng, index, internal):
         if declared and rng.random() < FILTER_SHARE:
             entry["filter"] = {declared[0]: f"value_{rng.randint(1, 20)}"}
         entries.append(entry)
-    kind = "sum_value_from" if summed else (f"count_distinct_{unique.replace('.', '_')}_from" if unique else
-                                            "count_total")
+    kind = (
+        "sum_value_from" if summed else (f"count_distinct_{unique.replace('.', '_')}_from" if unique else "count_total")
+    )
     section = "sums" if summed else ("redis_hll_counters" if unique else "counts")
     document = {
         "key_path": f"{section}.{kind}_metric_{index:05d}",

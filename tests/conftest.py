@@ -26,9 +26,17 @@ LOCAL_REDIS = "redis://127.0.0.1:6379/13"
 # Strong enough for tests that switch to production, which refuses weak keys.
 TEST_SECRET_KEY = "test-only-secret-key-0123456789abcdef"
 # The system Chromium (Playwright cannot download its own here), kept off the network.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 BROWSER_FIXTURES = {"page", "browser", "context"}
@@ -151,8 +159,11 @@ def serving(wsgi_app):
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """pytest-playwright's `page` fixture runs the system Chromium (CHROMIUM overrides its path)."""
-    return {**browser_type_launch_args, "executable_path": os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-            "args": CHROMIUM_FLAGS}
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+        "args": CHROMIUM_FLAGS,
+    }
 
 
 @pytest.fixture
@@ -169,9 +180,17 @@ def live_server(app):
 def demo_database(tmp_path_factory, redis_url):
     """The demo data seeded once (password hashing is slow on purpose); each test gets a copy."""
     folder = tmp_path_factory.mktemp("demo")
-    app = create_app({"WEBAPP_ENV": "test", "SECRET_KEY": "test", "REDIS_URL": redis_url,
-                      "INTERNAL_EVENTS_KEY_PREFIX": "test:seed:", "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": None, "INTERNAL_EVENTS_WRITE_BEHIND": False,
-                      "DATABASE": str(folder / "demo.sqlite")})
+    app = create_app(
+        {
+            "WEBAPP_ENV": "test",
+            "SECRET_KEY": "test",
+            "REDIS_URL": redis_url,
+            "INTERNAL_EVENTS_KEY_PREFIX": "test:seed:",
+            "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": None,
+            "INTERNAL_EVENTS_WRITE_BEHIND": False,
+            "DATABASE": str(folder / "demo.sqlite"),
+        }
+    )
     with app.app_context():
         seed_demo()
         # Connections stay open between requests: move the log into the file, which tests copy.
@@ -222,9 +241,15 @@ def csrf_token_of(html):
 def submit_sign_in(client, username, password=None, **fields):
     """Fill in and send the real sign-in form with `client` (a Flask test client or a LiveSession)."""
     page = client.get("/users/sign_in")
-    return client.post("/users/sign_in", data={
-        "username": username, "password": password or f"{username}-demo",
-        "csrf_token": csrf_token_of(page.text), **fields})
+    return client.post(
+        "/users/sign_in",
+        data={
+            "username": username,
+            "password": password or f"{username}-demo",
+            "csrf_token": csrf_token_of(page.text),
+            **fields,
+        },
+    )
 
 
 def sign_in(client, username, password=None):

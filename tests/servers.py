@@ -70,8 +70,18 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}"
 
     def start(self):
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                   "--dir", str(self.directory), *self.options]
+        command = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(self.directory),
+            *self.options,
+        ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         try:
@@ -101,8 +111,15 @@ class RedisClusterServers:
 
     def __init__(self, directory, size=3):
         self.nodes = [
-            RedisServer(Path(directory) / f"node{i}", "--cluster-enabled", "yes",
-                        "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+            RedisServer(
+                Path(directory) / f"node{i}",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+            )
             for i in range(size)
         ]
 
@@ -116,13 +133,18 @@ class RedisClusterServers:
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run(
             ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
         )
         for node in self.nodes:
             client = redis.Redis(port=node.port)
             try:
-                wait_until(lambda: client.cluster("info")["cluster_state"] == "ok",
-                           message=f"cluster_state:ok on port {node.port}")
+                wait_until(
+                    lambda: client.cluster("info")["cluster_state"] == "ok",
+                    message=f"cluster_state:ok on port {node.port}",
+                )
             finally:
                 client.close()
         return self
@@ -177,10 +199,22 @@ class Gunicorn:
 
     def start(self):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-             *self.options, "webapp:create_app()"],
-            cwd=Path(__file__).resolve().parent.parent, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=self.log)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(self.workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                *self.options,
+                "webapp:create_app()",
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
         wait_until(self._answers, timeout=60, interval=0.2, message="gunicorn")
         return self
 

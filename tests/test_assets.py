@@ -30,8 +30,9 @@ def client(app):
 
 def test_core_bundle_is_within_its_size_budget():
     """The figure `make bench` prints, from the same script."""
-    out = subprocess.run([sys.executable, "-m", "bench.bundle_size"], cwd=PROJECT_ROOT, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bundle_size"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     size = int(re.search(r"(\d+) bytes gzipped", out).group(1))
     assert 500 < size <= 2048, out
 
@@ -54,8 +55,9 @@ def test_import_map_names_the_client_vue_and_components(client):
     imports = json.loads(IMPORT_MAP.search(html).group(1))["imports"]
     assert re.fullmatch(r"/static/gen/tracking\.module\.[0-9a-f]{8}\.js", imports["~/tracking"])
     assert re.fullmatch(r"/static/gen/vue\.[0-9a-f]{8}\.js", imports["vue"])
-    assert re.fullmatch(r"/static/gen/components/ProjectWidget\.[0-9a-f]{8}\.js",
-                        imports["~/components/ProjectWidget.vue"])
+    assert re.fullmatch(
+        r"/static/gen/components/ProjectWidget\.[0-9a-f]{8}\.js", imports["~/components/ProjectWidget.vue"]
+    )
     assert imports["~/"] == "/static/js/"
     for url in imports.values():
         if url.endswith(".js"):
@@ -72,9 +74,13 @@ def test_the_page_renders_without_scripts_when_the_client_cannot_be_built(app, c
 
 
 def test_production_serves_the_built_files_without_rebuilding(config, tmp_path):
-    subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "assets", "build"], cwd=PROJECT_ROOT,
-                   env={**os.environ, "WEBAPP_ENV": "test", "WEBAPP_INSTANCE_PATH": str(tmp_path)},
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "webapp", "assets", "build"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "WEBAPP_ENV": "test", "WEBAPP_INSTANCE_PATH": str(tmp_path)},
+        check=True,
+        capture_output=True,
+    )
     app = create_app({**config, "WEBAPP_ENV": "production", "SECRET_KEY": secrets.token_hex(32)})
     assert not app.extensions["assets"].bundles["tracking"].env.auto_build
     html = app.test_client().get("/").get_data(as_text=True)
@@ -100,33 +106,44 @@ def bundle_of(tmp_path, modules, format="iife"):
 
 def run_script(script):
     """What a classic script leaves on the global object, as node sees it."""
-    program = "const vm = require('node:vm'); const g = {}; vm.runInNewContext(process.argv[1], g);" \
-              "console.log(JSON.stringify(g))"
-    return json.loads(subprocess.run(["node", "-e", program, script], capture_output=True, text=True,
-                                     check=True).stdout)
+    program = (
+        "const vm = require('node:vm'); const g = {}; vm.runInNewContext(process.argv[1], g);"
+        "console.log(JSON.stringify(g))"
+    )
+    return json.loads(
+        subprocess.run(["node", "-e", program, script], capture_output=True, text=True, check=True).stdout
+    )
 
 
 def test_the_bundle_follows_imports_and_keeps_each_module_s_names_apart(tmp_path):
     """Default and renamed imports, and one name in two modules: what the old regex joiner refused."""
-    script = bundle_of(tmp_path, {
-        "entry.js": "import twice, { MAX as limit } from './b.js';\nconst MAX = 'entry';\n"
-                    "globalThis.result = [twice(limit), MAX];\n",
-        "b.js": "import { MAX as base } from './a.js';\nexport const MAX = base + 1;\n"
-                "export default (n) => n * 2;\n",
-        "a.js": "export const MAX = 20;\n",
-    })
+    script = bundle_of(
+        tmp_path,
+        {
+            "entry.js": "import twice, { MAX as limit } from './b.js';\nconst MAX = 'entry';\n"
+            "globalThis.result = [twice(limit), MAX];\n",
+            "b.js": "import { MAX as base } from './a.js';\nexport const MAX = base + 1;\n"
+            "export default (n) => n * 2;\n",
+            "a.js": "export const MAX = 20;\n",
+        },
+    )
     assert run_script(script) == {"result": [42, "entry"]}
 
 
 def test_the_script_bundle_leaks_no_module_name_into_the_page(tmp_path):
-    script = bundle_of(tmp_path, {"entry.js": "const secret = 1;\nfunction helper() {}\n"
-                                              "globalThis.visible = secret + (helper() ?? 1);\n"})
+    script = bundle_of(
+        tmp_path,
+        {"entry.js": "const secret = 1;\nfunction helper() {}\nglobalThis.visible = secret + (helper() ?? 1);\n"},
+    )
     assert run_script(script) == {"visible": 2}
 
 
 def test_the_module_bundle_keeps_the_entry_s_exports(tmp_path):
-    module = bundle_of(tmp_path, {"entry.js": "export { answer } from './a.js';\n",
-                                  "a.js": "export const answer = 42;\n"}, format="esm")
+    module = bundle_of(
+        tmp_path,
+        {"entry.js": "export { answer } from './a.js';\n", "a.js": "export const answer = 42;\n"},
+        format="esm",
+    )
     (tmp_path / "built.mjs").write_text(module)
     program = f"import('{(tmp_path / 'built.mjs').as_uri()}').then((m) => console.log(m.answer))"
     assert subprocess.run(["node", "-e", program], capture_output=True, text=True, check=True).stdout == "42\n"

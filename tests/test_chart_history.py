@@ -46,7 +46,8 @@ def add_union_metric(definitions_dir):
             events:
             - {name: project_viewed, unique: user.id}
             - {name: project_created, unique: user.id}
-        """))
+        """)
+    )
 
 
 def expire_keys(redis_client, key_prefix, today):
@@ -59,14 +60,18 @@ def expire_keys(redis_client, key_prefix, today):
 
 
 def daily_stamps(redis_client, key_prefix, event):
-    return sorted(DAILY_KEY.search(key).group(1).decode()
-                  for key in redis_client.scan_iter(match=f"{key_prefix}{{{event}}}:u:*", count=1000)
-                  if DAILY_KEY.search(key))
+    return sorted(
+        DAILY_KEY.search(key).group(1).decode()
+        for key in redis_client.scan_iter(match=f"{key_prefix}{{{event}}}:u:*", count=1000)
+        if DAILY_KEY.search(key)
+    )
 
 
 def expected_weeks(per_day, until):
-    return [(last, len(set().union(*(per_day.get(first + timedelta(days=n), set()) for n in range(7)))))
-            for first, last in chart_weeks(until)]
+    return [
+        (last, len(set().union(*(per_day.get(first + timedelta(days=n), set()) for n in range(7)))))
+        for first, last in chart_weeks(until)
+    ]
 
 
 def test_chart_weeks_stay_exact_after_daily_keys_expire(events, definitions_dir, redis_client, key_prefix):

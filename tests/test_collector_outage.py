@@ -47,8 +47,18 @@ def project_ids(good):
 
 
 def track_projects(events, ids, label="x"):
-    events.track_many([{"event": "project_viewed", "user_id": 1, "namespace_id": 1, "project_id": i,
-                        "additional_properties": {"label": label}} for i in ids])
+    events.track_many(
+        [
+            {
+                "event": "project_viewed",
+                "user_id": 1,
+                "namespace_id": 1,
+                "project_id": i,
+                "additional_properties": {"label": label},
+            }
+            for i in ids
+        ]
+    )
 
 
 def test_events_tracked_while_the_collector_is_down_arrive_once(collector, admin, make_events):
@@ -115,8 +125,13 @@ def test_an_event_too_large_for_the_collector_is_rejected_and_counted(make_demo,
     server = AppServer(make_demo(MAX_CONTENT_LENGTH=1_500)).start()
     try:
         events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=server.url)
-        events.track("project_viewed", user_id=1, namespace_id=1, project_id=1,
-                     additional_properties={"label": "x" * 255, "property": "y" * 255})
+        events.track(
+            "project_viewed",
+            user_id=1,
+            namespace_id=1,
+            project_id=1,
+            additional_properties={"label": "x" * 255, "property": "y" * 255},
+        )
         events.track("project_viewed", user_id=1, namespace_id=1, project_id=2)
         assert events.snowplow.flush(timeout=10)
         status = events.snowplow.status()
@@ -140,7 +155,9 @@ def test_sends_back_off_while_the_collector_is_down(collector, make_events):
 
 def test_the_collector_token_is_required(collector, make_events):
     """A tracker with the wrong token is refused (401) and its events wait, counted as failed posts."""
-    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url, INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN="not-the-one")
+    events = make_events(
+        INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url, INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN="not-the-one"
+    )
     events.track("project_viewed", user_id=1, namespace_id=1, project_id=1)
     assert not events.snowplow.flush(timeout=5)
     status = events.snowplow.status()
@@ -156,8 +173,12 @@ def test_a_resent_batch_is_stored_once(collector, admin, make_events, config):
     assert events.snowplow.flush(timeout=10)
 
     body = {"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4", "data": sent}
-    again = requests.post(collector.url + "/com.snowplowanalytics.snowplow/tp2", data=json.dumps(body), timeout=5,
-                          headers=collector_headers(config))
+    again = requests.post(
+        collector.url + "/com.snowplowanalytics.snowplow/tp2",
+        data=json.dumps(body),
+        timeout=5,
+        headers=collector_headers(config),
+    )
     assert again.json() == {"good": 0, "bad": 0, "duplicates": 5}
     assert len(received(admin)) == 5
     assert admin.get("/micro/all").json()["duplicates"] == 5
@@ -180,19 +201,25 @@ if sys.argv[4] == "wait":
 
 def tracking_process(script, settings, tmp_path, count, *arguments, run=subprocess.Popen, **options):
     """Another Python process tracking `count` events with `settings` (the test's instance folder)."""
-    return run([sys.executable, "-c", script, json.dumps(settings), str(tmp_path / "instance"), str(count),
-                *arguments], cwd=PROJECT_ROOT, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-               **options)
+    return run(
+        [sys.executable, "-c", script, json.dumps(settings), str(tmp_path / "instance"), str(count), *arguments],
+        cwd=PROJECT_ROOT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        **options,
+    )
 
 
 @pytest.mark.parametrize("ending", ["SIGKILL", "exit"])
 def test_events_of_a_process_that_ended_while_the_collector_was_down_are_sent_by_the_next(
-        ending, collector, admin, make_events, config, tmp_path):
+    ending, collector, admin, make_events, config, tmp_path
+):
     collector.stop()
     count = 300
     settings = {**config, "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": collector.url}
-    process = tracking_process(TRACKING_SCRIPT, settings, tmp_path, count, "wait" if ending == "SIGKILL" else "exit",
-                               stdout=subprocess.PIPE)
+    process = tracking_process(
+        TRACKING_SCRIPT, settings, tmp_path, count, "wait" if ending == "SIGKILL" else "exit", stdout=subprocess.PIPE
+    )
     try:
         assert process.stdout.readline().strip() == "accepted"
         if ending == "SIGKILL":
@@ -230,8 +257,14 @@ def test_a_full_outbox_drops_and_says_so(collector, make_events, config, tmp_pat
     events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url, INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT=5)
     collector.stop()
     track_projects(events, range(1, 9))
-    cli_app = create_app({**config, "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": collector.url, "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT": 5,
-                          "DATABASE": str(tmp_path / "cli.sqlite")})
+    cli_app = create_app(
+        {
+            **config,
+            "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": collector.url,
+            "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT": 5,
+            "DATABASE": str(tmp_path / "cli.sqlite"),
+        }
+    )
     report = cli_app.test_cli_runner().invoke(args=["internal-events", "status"])
     cli_app.extensions["internal_events"].close()
     assert report.exit_code == 1
@@ -243,7 +276,10 @@ def test_an_outbox_that_cannot_be_opened_never_stops_the_app(make_demo, config, 
     """The outbox folder's parent is a file: the app starts, counting works, status says what is wrong."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    app = make_demo(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL="http://127.0.0.1:9", INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR=str(blocker / "outbox"))
+    app = make_demo(
+        INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL="http://127.0.0.1:9",
+        INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR=str(blocker / "outbox"),
+    )
     events = app.extensions["internal_events"]
     assert events.track("project_viewed", user_id=1, namespace_id=1, project_id=2)
     report = app.test_cli_runner().invoke(args=["internal-events", "status"])
@@ -265,13 +301,13 @@ print(json.dumps({"returned": sum(returned), "status": events.snowplow.status()}
 """
 
 
-def test_events_the_outbox_cannot_take_on_a_full_disk_are_counted_for_every_process(
-        collector, config, tmp_path):
+def test_events_the_outbox_cannot_take_on_a_full_disk_are_counted_for_every_process(collector, config, tmp_path):
     collector.stop()
     count = 300
     settings = {**config, "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": collector.url}
-    done = tracking_process(FULL_DISK_SCRIPT, settings, tmp_path, count, run=subprocess.run, capture_output=True,
-                            timeout=120)
+    done = tracking_process(
+        FULL_DISK_SCRIPT, settings, tmp_path, count, run=subprocess.run, capture_output=True, timeout=120
+    )
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["returned"] == count  # tracking never broke
     assert "cannot take" in done.stderr  # and said so in the log

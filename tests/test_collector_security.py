@@ -14,8 +14,18 @@ from conftest import collector_headers, csrf_token_of
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
-FORGED = {"schema": PAYLOAD, "data": [{"e": "se", "eid": "forged-1", "se_ca": "InternalEventTracking",
-                                        "se_ac": "admin_area_viewed", "se_la": "by admin"}]}
+FORGED = {
+    "schema": PAYLOAD,
+    "data": [
+        {
+            "e": "se",
+            "eid": "forged-1",
+            "se_ca": "InternalEventTracking",
+            "se_ac": "admin_area_viewed",
+            "se_la": "by admin",
+        }
+    ],
+}
 
 
 def stored(client, kind="good"):
@@ -25,11 +35,15 @@ def stored(client, kind="good"):
 def test_a_cross_site_text_plain_post_stores_nothing(demo, client_for):
     """The attack: a page on another site posts a fake 'admin_area_viewed by admin' with a simple request."""
     attacker = demo.test_client()
-    response = attacker.post(TP2, data=json.dumps(FORGED), headers={
-        "Content-Type": "text/plain", "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
+    response = attacker.post(
+        TP2,
+        data=json.dumps(FORGED),
+        headers={"Content-Type": "text/plain", "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
     assert response.status_code == 403 and "cross-site" in response.get_json()["error"]
-    same_token_other_site = attacker.post(TP2, data=json.dumps(FORGED), headers={
-        **collector_headers(demo.config), "Origin": "http://evil.example"})
+    same_token_other_site = attacker.post(
+        TP2, data=json.dumps(FORGED), headers={**collector_headers(demo.config), "Origin": "http://evil.example"}
+    )
     assert same_token_other_site.status_code == 403
     admin = client_for("admin")
     assert stored(admin) == [] and stored(admin, "bad") == []
@@ -54,14 +68,18 @@ def test_the_app_s_own_token_is_taken_and_an_explicit_one_wins(demo, make_demo, 
     explicit = make_demo(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN="shared-between-apps")
     derived = explicit.test_client().post(TP2, data=json.dumps(FORGED), headers=collector_headers(demo.config))
     assert derived.status_code == 401
-    shared = explicit.test_client().post(TP2, data=json.dumps(FORGED), headers={
-        "Authorization": "Bearer shared-between-apps", "Content-Type": "application/json"})
+    shared = explicit.test_client().post(
+        TP2,
+        data=json.dumps(FORGED),
+        headers={"Authorization": "Bearer shared-between-apps", "Content-Type": "application/json"},
+    )
     assert shared.status_code == 200
 
 
 def test_a_json_body_of_another_type_is_refused(demo):
-    response = demo.test_client().post(TP2, data=json.dumps(FORGED), headers={
-        **collector_headers(demo.config), "Content-Type": "text/plain"})
+    response = demo.test_client().post(
+        TP2, data=json.dumps(FORGED), headers={**collector_headers(demo.config), "Content-Type": "text/plain"}
+    )
     assert response.status_code == 415 and "application/json" in response.get_json()["error"]
 
 
@@ -77,8 +95,13 @@ def test_deeply_nested_json_answers_400_not_500(demo, client_for):
 
     contexts = '{"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1", "data": %s}'
     for nesting in (100_000, 500):
-        event = {"e": "se", "eid": f"deep-{nesting}", "se_ca": "c", "se_ac": "a",
-                 "co": contexts % ("[" * nesting + "]" * nesting)}
+        event = {
+            "e": "se",
+            "eid": f"deep-{nesting}",
+            "se_ca": "c",
+            "se_ac": "a",
+            "co": contexts % ("[" * nesting + "]" * nesting),
+        }
         response = client.post(TP2, data=json.dumps({"schema": PAYLOAD, "data": [event]}), headers=headers)
         assert response.get_json() == {"good": 0, "bad": 1, "duplicates": 0}
     bad = client_for("admin").get("/micro/bad")
@@ -131,13 +154,16 @@ def test_reset_takes_a_post_with_the_csrf_token(demo, client_for):
     assert stored(admin) == []
 
 
-@pytest.mark.parametrize("setting, on", [("0", False), ("false", False), ("off", False), ("1", True),
-                                         ("true", True), (None, False)])
+@pytest.mark.parametrize(
+    "setting, on", [("0", False), ("false", False), ("off", False), ("1", True), ("true", True), (None, False)]
+)
 def test_collector_enabled_is_read_from_the_environment(setting, on, config, demo_database, tmp_path):
     environ = {"WEBAPP_ENV": "production", "SECRET_KEY": "x" * 32}
     if setting is not None:
         environ["INTERNAL_EVENTS_COLLECTOR_ENABLED"] = setting
-    settings = {key: value for key, value in from_environment(environ).items() if key == "INTERNAL_EVENTS_COLLECTOR_ENABLED"}
+    settings = {
+        key: value for key, value in from_environment(environ).items() if key == "INTERNAL_EVENTS_COLLECTOR_ENABLED"
+    }
     app = create_app({**config, "WEBAPP_ENV": "production", "SECRET_KEY": secrets.token_hex(32), **settings})
     assert ("collector" in app.blueprints) is on
 

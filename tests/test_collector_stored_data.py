@@ -27,9 +27,9 @@ HOSTILE = {
 # What older versions stored for the same events (json.dumps of the decoded event).
 STORED = {
     "a year-10000 dtm": '{"event_id": "old-1", "action": "project_viewed", "created_at_ms": 253402300800000, '
-                        '"contexts": []}',
+    '"contexts": []}',
     "a lone surrogate in a label": '{"event_id": "old-2", "action": "project_viewed", "label": "\\udc80 label", '
-                                   '"contexts": []}',
+    '"contexts": []}',
     "NaN in se_va": '{"event_id": "old-3", "action": "project_viewed", "value": NaN, "contexts": []}',
     "contexts of the wrong shape": '{"event_id": "old-4", "action": "x", "contexts": [5, {"data": 7}]}',
     "not an object": "[1, 2]",
@@ -39,6 +39,7 @@ STORED = {
 
 def strict_json(response):
     """The body as JSON, refusing NaN and Infinity as a browser's JSON.parse does."""
+
     def refuse(constant):
         raise ValueError(f"{constant} is not JSON")
 
@@ -46,12 +47,25 @@ def strict_json(response):
 
 
 def tracker_event(eid, **fields):
-    standard = {"environment": "test", "source": "python", "user_id": "a" * 64, "namespace_id": 1, "project_id": 2,
-                "context_generated_at": "2026-01-01T00:00:00Z"}
+    standard = {
+        "environment": "test",
+        "source": "python",
+        "user_id": "a" * 64,
+        "namespace_id": 1,
+        "project_id": 2,
+        "context_generated_at": "2026-01-01T00:00:00Z",
+    }
     contexts = {"schema": CONTEXTS, "data": [{"schema": STANDARD_CONTEXT, "data": standard}]}
     cx = base64.urlsafe_b64encode(json.dumps(contexts).encode()).decode()
-    return {"e": "se", "eid": eid, "se_ca": "InternalEventTracking", "se_ac": "project_viewed",
-            "dtm": "1700000000000", "cx": cx, **fields}
+    return {
+        "e": "se",
+        "eid": eid,
+        "se_ca": "InternalEventTracking",
+        "se_ac": "project_viewed",
+        "dtm": "1700000000000",
+        "cx": cx,
+        **fields,
+    }
 
 
 def assert_pages_render(admin):
@@ -72,10 +86,16 @@ def test_a_hostile_value_sent_to_the_collector_leaves_every_page_rendering(name,
 
 
 def test_non_finite_values_and_far_times_are_filed_as_bad(demo, client_for):
-    events = [tracker_event("nan", se_va="NaN"), tracker_event("far", dtm="253402300800000"),
-              tracker_event("fine", se_va="2.5", se_la="\udc80 label")]
-    answer = demo.test_client().post(TP2, data=json.dumps({"schema": PAYLOAD, "data": events}),
-                                     headers=collector_headers(demo.config)).get_json()
+    events = [
+        tracker_event("nan", se_va="NaN"),
+        tracker_event("far", dtm="253402300800000"),
+        tracker_event("fine", se_va="2.5", se_la="\udc80 label"),
+    ]
+    answer = (
+        demo.test_client()
+        .post(TP2, data=json.dumps({"schema": PAYLOAD, "data": events}), headers=collector_headers(demo.config))
+        .get_json()
+    )
     assert answer == {"good": 1, "bad": 2, "duplicates": 0}
     admin = client_for("admin")
     (good,) = strict_json(admin.get("/micro/good"))
@@ -97,8 +117,13 @@ def test_a_lone_surrogate_is_counted_and_still_reaches_snowplow(collecting_serve
     """Before, Redis counted such an event and the Snowplow send failed."""
     app, _ = collecting_server
     events = app.extensions["internal_events"]
-    assert events.track("dashboard_chart_viewed", user_id=1, namespace_id=1, project_id=2,
-                        additional_properties={"label": "\udc80", "property": "p", "chart_weeks": "\ud800x"})
+    assert events.track(
+        "dashboard_chart_viewed",
+        user_id=1,
+        namespace_id=1,
+        project_id=2,
+        additional_properties={"label": "\udc80", "property": "p", "chart_weeks": "\ud800x"},
+    )
     assert events.snowplow.flush(timeout=10)
     (event,) = live_session_for("admin").get("/micro/good").json()
     assert event["label"] == "\ufffd"

@@ -104,14 +104,21 @@ def test_the_dictionary_lists_every_metric_with_values_and_links_to_its_events(d
     assert f'href="/admin/metrics/metric/{STARS}"' in row_html(events, "data-event", "project_starred")
 
 
-@pytest.mark.parametrize("query, expected", [
-    ({"q": "clone ssh"}, ["counts.count_total_clone_button_clicked_with_ssh"]),
-    ({"product_group": "documentation"}, ["counts.count_total_help_link_clicked",
-                                          "redis_hll_counters.count_distinct_label_from_help_link_clicked"]),
-    ({"unique": "label"}, ["redis_hll_counters.count_distinct_label_from_help_link_clicked"]),
-    ({"q": "clone", "time_frame": "all"}, ["counts.count_total_clone_button_clicked",
-                                           "counts.count_total_clone_button_clicked_with_ssh"]),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ({"q": "clone ssh"}, ["counts.count_total_clone_button_clicked_with_ssh"]),
+        (
+            {"product_group": "documentation"},
+            ["counts.count_total_help_link_clicked", "redis_hll_counters.count_distinct_label_from_help_link_clicked"],
+        ),
+        ({"unique": "label"}, ["redis_hll_counters.count_distinct_label_from_help_link_clicked"]),
+        (
+            {"q": "clone", "time_frame": "all"},
+            ["counts.count_total_clone_button_clicked", "counts.count_total_clone_button_clicked_with_ssh"],
+        ),
+    ],
+)
 def test_the_dictionary_searches_and_filters(client_for, query, expected):
     html = client_for("admin").get(DICTIONARY, query_string=query).get_data(as_text=True)
     assert re.findall(r'<tr data-metric="([^"]+)"', html) == expected
@@ -119,18 +126,25 @@ def test_the_dictionary_searches_and_filters(client_for, query, expected):
 
 def test_no_match_says_so_and_offers_everything(client_for):
     html = client_for("admin").get(DICTIONARY, query_string={"q": "nothing-like-this"}).get_data(as_text=True)
-    assert "No metrics match this search and these filters." in html and 'href="/admin/metrics/dictionary?kind=metrics"' in html
+    assert (
+        "No metrics match this search and these filters." in html
+        and 'href="/admin/metrics/dictionary?kind=metrics"' in html
+    )
 
 
 def test_the_dictionary_sorts_by_value_and_by_change(demo, client_for):
     track(demo, "issue_created", times=2, project_id=5, namespace_id=2)
     track(demo, "project_starred", times=4, project_id=5, namespace_id=2)
     admin = client_for("admin")
-    by_value = re.findall(r'<tr data-metric="([^"]+)"', admin.get(DICTIONARY, query_string={
-        "sort": "value_all", "time_frame": "all"}).get_data(as_text=True))
+    by_value = re.findall(
+        r'<tr data-metric="([^"]+)"',
+        admin.get(DICTIONARY, query_string={"sort": "value_all", "time_frame": "all"}).get_data(as_text=True),
+    )
     assert by_value[:2] == [STARS, "counts.count_total_issue_created"]
-    by_change = re.findall(r'<tr data-event="([^"]+)"', admin.get(DICTIONARY, query_string={
-        "kind": "events", "sort": "change_7d"}).get_data(as_text=True))
+    by_change = re.findall(
+        r'<tr data-event="([^"]+)"',
+        admin.get(DICTIONARY, query_string={"kind": "events", "sort": "change_7d"}).get_data(as_text=True),
+    )
     assert by_change[:2] == ["project_starred", "issue_created"]
 
 
@@ -150,12 +164,23 @@ def test_a_metric_page_shows_its_definition_weekly_chart_and_snippets(demo, clie
     track(demo, "clone_button_clicked", times=2, project_id=5, namespace_id=2, additional_properties={"label": "ssh"})
     key_path = "counts.count_total_clone_button_clicked_with_ssh"
     html = client_for("admin").get(f"/admin/metrics/metric/{key_path}").get_data(as_text=True)
-    for text in ("Product group", "Tiers", "Time frames", f"{key_path}_weekly", "definitions/metrics/",
-                 "Weekly values", "y axis: events", "<code>label = ssh</code>"):
+    for text in (
+        "Product group",
+        "Tiers",
+        "Time frames",
+        f"{key_path}_weekly",
+        "definitions/metrics/",
+        "Weekly values",
+        "y axis: events",
+        "<code>label = ssh</code>",
+    ):
         assert text in html, text
     assert len(re.findall(r"<rect ", html)) == 12
     assert re.findall(r'<rect [^>]*data-value="(\d+)"', html)[-1] == "2"
-    assert "track_event(&#34;clone_button_clicked&#34;" in html and "additional_properties={&#34;label&#34;: &#34;ssh&#34;}" in html
+    assert (
+        "track_event(&#34;clone_button_clicked&#34;" in html
+        and "additional_properties={&#34;label&#34;: &#34;ssh&#34;}" in html
+    )
     assert "data-event-tracking=&#34;clone_button_clicked&#34; data-event-label=&#34;ssh&#34;" in html
     assert "InternalEvents.trackEvent(&#39;clone_button_clicked&#39;, {&#34;label&#34;: &#34;ssh&#34;})" in html
     # A reported key path finds the same page; an unknown one is a 404 naming it.
@@ -201,18 +226,28 @@ def test_hostile_queries_are_escaped(client_for):
     assert "&#34;&gt;&lt;script&gt;" in html
 
 
-@pytest.mark.parametrize("path", ["/admin/metrics/dictionary.json?q=%00", "/admin/metrics/dictionary?q=" + "x" * 5000,
-                                  "/admin/metrics/dictionary?page=999", "/admin/metrics/dictionary?page=-3"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/metrics/dictionary.json?q=%00",
+        "/admin/metrics/dictionary?q=" + "x" * 5000,
+        "/admin/metrics/dictionary?page=999",
+        "/admin/metrics/dictionary?page=-3",
+    ],
+)
 def test_odd_requests_never_fail(client_for, path):
     assert client_for("admin").get(path).status_code == 200
 
 
-@pytest.mark.parametrize("path, problem", [
-    ("/admin/metrics/?period=1y", "period must be one of 7d, 28d, 12w"),
-    ("/admin/metrics/dictionary?sort=bogus", "sort must be one of"),
-    ("/admin/metrics/dictionary?kind=x", "kind must be one of metrics, events"),
-    ("/admin/metrics/dictionary.json?page=two", "page must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "path, problem",
+    [
+        ("/admin/metrics/?period=1y", "period must be one of 7d, 28d, 12w"),
+        ("/admin/metrics/dictionary?sort=bogus", "sort must be one of"),
+        ("/admin/metrics/dictionary?kind=x", "kind must be one of metrics, events"),
+        ("/admin/metrics/dictionary.json?page=two", "page must be a whole number"),
+    ],
+)
 def test_bad_parameters_are_a_400_naming_the_problem(client_for, path, problem):
     response = client_for("admin").get(path)
     assert response.status_code == 400 and problem in response.get_json()["error"]
@@ -225,8 +260,9 @@ def test_the_pages_carry_no_inline_script(client_for, path):
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
     inline = [attrs for attrs, body in scripts if body.strip()]
     # Data, and the page's import map allowed by its nonce: nothing that runs.
-    assert all('type="application/json"' in attrs or ('type="importmap"' in attrs and "nonce=" in attrs)
-               for attrs in inline)
+    assert all(
+        'type="application/json"' in attrs or ('type="importmap"' in attrs and "nonce=" in attrs) for attrs in inline
+    )
     assert re.search(r'<script type="module" src="/static/gen/js/dashboard\.[0-9a-f]{8}\.js', html)
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     json.loads(re.search(r'id="internal-events-context">(.*?)</script>', html).group(1))

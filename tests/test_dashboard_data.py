@@ -50,7 +50,8 @@ def test_metric_figures_group_a_file_s_time_frames_and_agree_with_the_service_pi
     assert total.path == "definitions/metrics/counts_all/count_total_project_starred.yml"
     assert (total.kind, total.status, total.event_names) == ("total", "active", ("project_starred",))
     assert figures(events.counters, [total], NOW.date()) == [
-        {"values": {"7d": 1, "28d": 2, "all": 3}, "change": {"7d": 1 - 1, "28d": 2 - 1}}]
+        {"values": {"7d": 1, "28d": 2, "all": 3}, "change": {"7d": 1 - 1, "28d": 2 - 1}}
+    ]
     # The last chart week is the 7d frame; ten and forty days ago fall two and six weeks back.
     weeks = weekly_series(events.counters, total, NOW.date())
     assert [value for _, value in weeks] == [0] * 6 + [1, 0, 0, 0, 1, 1]
@@ -95,11 +96,17 @@ def test_the_overview_compares_each_period_with_the_one_before(events):
     view = overview(events.counters, events.definitions, NOW.date(), "7d", OverviewMemory())
     got = {f.label: (f.value, f.previous) for f in view["figures"]}
     assert got == {
-        "Events today": (3, 1), "Events, 7 days": (4, 1), "Events, 28 days": (5, 1),
-        "Active users, 7 days": (3, 1), "Active users, 28 days": (4, 1),
+        "Events today": (3, 1),
+        "Events, 7 days": (4, 1),
+        "Events, 28 days": (5, 1),
+        "Active users, 7 days": (3, 1),
+        "Active users, 28 days": (4, 1),
     }
     assert [v for _, v in view["points"]] == [0, 0, 0, 0, 0, 1, 3]
-    assert [(f.label, f.value, f.change) for f in view["top"]] == [("project_created", 3, 2), ("admin_area_viewed", 1, 1)]
+    assert [(f.label, f.value, f.change) for f in view["top"]] == [
+        ("project_created", 3, 2),
+        ("admin_area_viewed", 1, 1),
+    ]
     weekly = overview(events.counters, events.definitions, NOW.date(), "12w", OverviewMemory())
     assert [v for _, v in weekly["points"]][-2:] == [1, 4] and len(weekly["points"]) == 12
     assert weekly["top"][0].value == 5 and weekly["top"][0].change is None  # nothing kept 24 weeks back
@@ -142,16 +149,19 @@ def test_search_and_filters_match_every_word_and_facet(events):
     ]
     assert select(metrics, "  ") == metrics
     assert [m.key_path for m in select(metrics, "clone", {"unique": "user.id"})] == [
-        "redis_hll_counters.count_distinct_user_id_from_clone_button_clicked"]
+        "redis_hll_counters.count_distinct_user_id_from_clone_button_clicked"
+    ]
     assert [e.name for e in select(entries, "administrator")] == ["admin_area_viewed"]
     options = facet_options(metrics)
     assert options["time_frame"] == ["28d", "7d", "all"] and "documentation" in options["product_group"]
 
 
 def test_sorting_puts_the_largest_first_and_missing_values_last():
-    rows = [(SimpleNamespace(name="a"), {"values": {"7d": 1}, "change": {"7d": -1}}),
-            (SimpleNamespace(name="b"), {"values": {"all": 9}, "change": {}}),
-            (SimpleNamespace(name="c"), {"values": {"7d": 5}, "change": {"7d": 3}})]
+    rows = [
+        (SimpleNamespace(name="a"), {"values": {"7d": 1}, "change": {"7d": -1}}),
+        (SimpleNamespace(name="b"), {"values": {"all": 9}, "change": {}}),
+        (SimpleNamespace(name="c"), {"values": {"7d": 5}, "change": {"7d": 3}}),
+    ]
     assert [r[0].name for r in sorted(rows, key=sort_key("value_7d"))] == ["c", "a", "b"]
     assert [r[0].name for r in sorted(rows, key=sort_key("change_7d"))] == ["c", "a", "b"]
     assert [r[0].name for r in sorted(rows, key=sort_key("name"))] == ["a", "b", "c"]
@@ -166,18 +176,34 @@ def test_recent_event_reads_the_standard_context():
         "received_at": "later",
         "contexts": [
             {"schema": "iglu:other/thing/jsonschema/1-0-0", "data": {"user_id": "nope"}},
-            {"schema": STANDARD_CONTEXT, "data": {"user_id": user_hash, "namespace_id": 4, "project_id": None,
-                                                   "source": "browser"}},
+            {
+                "schema": STANDARD_CONTEXT,
+                "data": {"user_id": user_hash, "namespace_id": 4, "project_id": None, "source": "browser"},
+            },
         ],
     }
     assert recent_event(record, {user_hash: "alice"}) == {
-        "time": "2026-03-15T12:00:00Z", "event": "help_link_clicked", "user": "alice", "namespace_id": 4,
-        "project_id": None, "source": "browser", "label": "projects", "property": None, "value": None,
+        "time": "2026-03-15T12:00:00Z",
+        "event": "help_link_clicked",
+        "user": "alice",
+        "namespace_id": 4,
+        "project_id": None,
+        "source": "browser",
+        "label": "projects",
+        "property": None,
+        "value": None,
     }
     assert recent_event(record)["user"] == user_hash[:12]
     assert recent_event({"action": "x", "received_at": "2026-03-15T12:00:00.000+00:00"}) == {
-        "time": "2026-03-15T12:00:00.000+00:00", "event": "x", "user": None, "namespace_id": None,
-        "project_id": None, "source": None, "label": None, "property": None, "value": None,
+        "time": "2026-03-15T12:00:00.000+00:00",
+        "event": "x",
+        "user": None,
+        "namespace_id": None,
+        "project_id": None,
+        "source": None,
+        "label": None,
+        "property": None,
+        "value": None,
     }
 
 

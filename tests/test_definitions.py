@@ -20,8 +20,6 @@ GITLAB = Path(__file__).parent / "fixtures" / "gitlab"
 PATTERNS = Path(__file__).parent / "fixtures" / "gitlab_patterns"
 
 
-
-
 def test_project_starter_set_is_realistic():
     definitions = load_definitions(PROJECT_ROOT / "definitions")
     assert len(definitions.events) >= 8
@@ -46,10 +44,15 @@ def test_real_gitlab_files_load_unchanged():
     key_paths = {m.key_path: m for m in definitions.metrics}
     assert key_paths["redis_hll_counters.count_distinct_user_id_from_create_commit_note_weekly"].time_frame == "7d"
     # A list time frame expands with GitLab's suffixes.
-    assert {"counts.count_total_pull_package_weekly", "counts.count_total_pull_package_monthly",
-            "counts.count_total_pull_package"} <= set(key_paths)
+    assert {
+        "counts.count_total_pull_package_weekly",
+        "counts.count_total_pull_package_monthly",
+        "counts.count_total_pull_package",
+    } <= set(key_paths)
     assert key_paths["counts.count_total_pull_package_rubygems"].rules[0].filter == (
-        ("label", "rubygems"), ("property", "guest"))
+        ("label", "rubygems"),
+        ("property", "guest"),
+    )
     assert key_paths["counts.sum_registry_size_from_pull_package"].kind == "sum"
 
 
@@ -121,16 +124,29 @@ def metric(key_path="counts.test", time_frame="[7d, 28d]", events="- name: pull_
     [
         ("[7d, 28d]", "- name: no_such_event", "events[0].name: event 'no_such_event' is not defined in events/"),
         ("[7d, 28d]", "- name: pull_package\n  unique: [user]", "events[0].unique: ['user'] is not of type 'string'"),
-        ("[7d, 28d, all]", "- name: pull_package\n  unique: user.id",
-         "time_frame: unique metrics count over a fixed duration: use 7d and/or 28d, not 'all' or 'none'"),
-        ("[7d]", "- name: pull_package\n  unique: user.id\n- name: create_commit_note",
-         "events: mixes total and unique entries"),
+        (
+            "[7d, 28d, all]",
+            "- name: pull_package\n  unique: user.id",
+            "time_frame: unique metrics count over a fixed duration: use 7d and/or 28d, not 'all' or 'none'",
+        ),
+        (
+            "[7d]",
+            "- name: pull_package\n  unique: user.id\n- name: create_commit_note",
+            "events: mixes total and unique entries",
+        ),
         ("1w", "- name: pull_package", "time_frame: '1w' is not one of ['7d', '28d', 'all', 'none']"),
-        ("[7d]", "- name: pull_package\n  operator: count", "events[0].operator: 'count' is not one of ['total', 'sum(value)']"),
+        (
+            "[7d]",
+            "- name: pull_package\n  operator: count",
+            "events[0].operator: 'count' is not one of ['total', 'sum(value)']",
+        ),
         ("[7d]", "- name: pull_package\n  filter:\n    label: 3", "events[0].filter.label: 3 is not of type 'string'"),
-        ("[7d]", "- name: pull_package\n  unique: label\n  operator: total",
-         "events[0].operator: `operator: total` with `unique` (GitLab's UniqueTotalsMetric, a count per value) is not"
-         " supported"),
+        (
+            "[7d]",
+            "- name: pull_package\n  unique: label\n  operator: total",
+            "events[0].operator: `operator: total` with `unique` (GitLab's UniqueTotalsMetric, a count per value) is not"
+            " supported",
+        ),
     ],
 )
 def test_what_gitlab_rejects_is_refused_naming_file_field_and_rule(broken, time_frame, events, expected):
@@ -147,38 +163,61 @@ def test_a_metric_s_introduced_by_url_is_a_string_as_in_gitlab(broken):
 
 
 def test_rules_beyond_gitlab_are_warnings_not_problems(broken):
-    write(broken, "events/user_only.yml", """\
+    write(
+        broken,
+        "events/user_only.yml",
+        """\
         description: only a user
         action: user_only
         identifiers: [user]
         additional_properties:
           camelCase:
             description: valid in GitLab
-        """)
-    write(broken, "metrics/counts_all/counted.yml",
-          metric(events="- name: user_only\n  unique: project.id\n  filter:\n    colour: red"))
+        """,
+    )
+    write(
+        broken,
+        "metrics/counts_all/counted.yml",
+        metric(events="- name: user_only\n  unique: project.id\n  filter:\n    colour: red"),
+    )
     loaded = load(broken)
     assert loaded.problems == ()
     assert loaded.definitions.metric("counts.test_weekly").rules[0].unique == "project"
     warnings = [str(w) for w in loaded.warnings]
-    assert "defs/metrics/counts_all/counted.yml: events[0].unique: 'project.id' is not among the identifiers of" \
-           " event 'user_only' (defs/events/user_only.yml)" in warnings
-    assert any("events[0].filter.colour: 'colour' is not an additional property of event 'user_only'" in w
-               for w in warnings)
-    assert "defs/events/user_only.yml: additional_properties.camelCase: is not snake_case" \
-           " (lowercase words joined by _)" in warnings
+    assert (
+        "defs/metrics/counts_all/counted.yml: events[0].unique: 'project.id' is not among the identifiers of"
+        " event 'user_only' (defs/events/user_only.yml)" in warnings
+    )
+    assert any(
+        "events[0].filter.colour: 'colour' is not an additional property of event 'user_only'" in w for w in warnings
+    )
+    assert (
+        "defs/events/user_only.yml: additional_properties.camelCase: is not snake_case"
+        " (lowercase words joined by _)" in warnings
+    )
 
 
 def test_duplicate_events_and_key_paths_are_refused(broken):
     write(broken, "events/zz_again.yml", (GITLAB / "events/pull_package.yml").read_text())
-    write(broken, "metrics/counts_7d/again.yml", metric(
-        key_path="redis_hll_counters.count_distinct_user_id_from_create_commit_note_weekly",
-        time_frame="7d", events="- name: create_commit_note\n  unique: user.id"))
+    write(
+        broken,
+        "metrics/counts_7d/again.yml",
+        metric(
+            key_path="redis_hll_counters.count_distinct_user_id_from_create_commit_note_weekly",
+            time_frame="7d",
+            events="- name: create_commit_note\n  unique: user.id",
+        ),
+    )
     problems = problems_of(broken)
-    assert any("events/zz_again.yml: action: event 'pull_package' is already defined in defs/events/pull_package.yml"
-               in p for p in problems)
-    assert any("key_path: 'redis_hll_counters.count_distinct_user_id_from_create_commit_note_weekly'"
-               " is already defined in defs/metrics/counts_7d/" in p for p in problems)
+    assert any(
+        "events/zz_again.yml: action: event 'pull_package' is already defined in defs/events/pull_package.yml" in p
+        for p in problems
+    )
+    assert any(
+        "key_path: 'redis_hll_counters.count_distinct_user_id_from_create_commit_note_weekly'"
+        " is already defined in defs/metrics/counts_7d/" in p
+        for p in problems
+    )
 
 
 def test_yaml_and_schema_errors_name_the_line_and_field(broken):
@@ -204,7 +243,9 @@ def test_app_refuses_to_start_on_invalid_definitions(config, definitions_dir):
         create_app(config)
     listed = str(refused.value)
     assert "2 problem(s)" in listed
-    assert "event 'nope' is not defined" in listed and "definitions/events/broken.yml: line 2: is not valid YAML" in listed
+    assert (
+        "event 'nope' is not defined" in listed and "definitions/events/broken.yml: line 2: is not valid YAML" in listed
+    )
 
 
 def test_production_starts_without_the_broken_file_counts_the_rest_and_reports_it(config, definitions_dir):
@@ -223,9 +264,11 @@ def test_production_starts_without_the_broken_file_counts_the_rest_and_reports_i
     assert status.exit_code == 1
     problems = json.loads(status.output)["definitions"]["problems"]
     assert any(p.startswith("definitions/events/project_created.yml: line 3: is not valid YAML") for p in problems)
-    assert any("count_total_project_created.yml: events[0].name: event 'project_created' is not loaded:"
-               " definitions/events/project_created.yml has problems" in p for p in problems)
-
+    assert any(
+        "count_total_project_created.yml: events[0].name: event 'project_created' is not loaded:"
+        " definitions/events/project_created.yml has problems" in p
+        for p in problems
+    )
 
 
 def test_the_dashboard_lists_the_files_production_skipped(make_demo, definitions_dir):

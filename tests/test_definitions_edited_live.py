@@ -42,15 +42,29 @@ def track_project_created(events):
     return events.track("project_created", user_id=1, namespace_id=2, project_id=3)
 
 
-@pytest.mark.parametrize("file, content, reported", [
-    (EVENT, "action: project_created\ndescription: [unclosed", "is not valid YAML"),
-    (EVENT, b"\xff\xfe not utf-8", "cannot be read"),
-    (EVENT, "[" * 5000 + "]" * 5000, "exceeded maximum nesting depth"),
-    (METRIC, yaml.safe_dump({"key_path": "counts.x", "description": "d", "time_frame": "7d",
-                             "data_source": "internal_events", "status": "active",
-                             "events": [{"name": "no_such_event"}]}), "is not defined in events/"),
-    (METRIC, "", "must be a YAML mapping"),
-])
+@pytest.mark.parametrize(
+    "file, content, reported",
+    [
+        (EVENT, "action: project_created\ndescription: [unclosed", "is not valid YAML"),
+        (EVENT, b"\xff\xfe not utf-8", "cannot be read"),
+        (EVENT, "[" * 5000 + "]" * 5000, "exceeded maximum nesting depth"),
+        (
+            METRIC,
+            yaml.safe_dump(
+                {
+                    "key_path": "counts.x",
+                    "description": "d",
+                    "time_frame": "7d",
+                    "data_source": "internal_events",
+                    "status": "active",
+                    "events": [{"name": "no_such_event"}],
+                }
+            ),
+            "is not defined in events/",
+        ),
+        (METRIC, "", "must be a YAML mapping"),
+    ],
+)
 def test_bad_edit_keeps_the_last_valid_set_and_says_why(live_events, definitions_dir, caplog, file, content, reported):
     before = live_events.definitions
     with caplog.at_level(logging.ERROR):
@@ -69,8 +83,11 @@ def test_fixing_the_file_clears_the_error_and_takes_the_new_set(live_events, def
     assert live_events.live_definitions.error is not None
 
     write(path, original)
-    write(definitions_dir / "events" / "new_thing_happened.yml",
-          "action: new_thing_happened\ndescription: A new event added while running\n", live_events)
+    write(
+        definitions_dir / "events" / "new_thing_happened.yml",
+        "action: new_thing_happened\ndescription: A new event added while running\n",
+        live_events,
+    )
     assert live_events.track("new_thing_happened")
     assert live_events.live_definitions.error is None
 
@@ -101,9 +118,10 @@ def edits(draw):
         return file, draw(st.text(max_size=200))
     if kind == "bytes":
         return file, draw(st.binary(max_size=200))
-    return file, {"fields": draw(st.lists(st.tuples(st.text(max_size=20), json_values | st.just(None)),
-                                          min_size=1, max_size=4)),
-                  "remove": draw(st.lists(st.text(max_size=20), max_size=2))}
+    return file, {
+        "fields": draw(st.lists(st.tuples(st.text(max_size=20), json_values | st.just(None)), min_size=1, max_size=4)),
+        "remove": draw(st.lists(st.text(max_size=20), max_size=2)),
+    }
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -9,11 +9,14 @@ from conftest import sign_in
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
-@pytest.mark.parametrize("username, url, status, way_on", [
-    (None, "/no/such/project/here", 404, "Back home"),
-    ("alice", "/admin/", 403, "Back home"),
-    ("bob", "/secret-lab/prototype", 404, "Back home"),
-])
+@pytest.mark.parametrize(
+    "username, url, status, way_on",
+    [
+        (None, "/no/such/project/here", 404, "Back home"),
+        ("alice", "/admin/", 403, "Back home"),
+        ("bob", "/secret-lab/prototype", 404, "Back home"),
+    ],
+)
 def test_a_browser_gets_an_html_page_in_the_layout_with_a_way_on(demo, client_for, username, url, status, way_on):
     client = client_for(username) if username else demo.test_client()
     response = client.get(url, headers=BROWSER)

@@ -33,8 +33,9 @@ def signed_in(app, member_id):
 
 
 def track(client, body):
-    return client.post("/api/v4/usage_data/track_event", data=json.dumps(body), headers=SAME_ORIGIN,
-                       content_type="application/json")
+    return client.post(
+        "/api/v4/usage_data/track_event", data=json.dumps(body), headers=SAME_ORIGIN, content_type="application/json"
+    )
 
 
 def counted(app):
@@ -100,8 +101,7 @@ print(client.post("/api/v4/usage_data/track_event", json={{"event": "help_link_c
 app.extensions["internal_events"].close()
 print(sorted(name for name, module in sys.modules.items() if module and name.startswith("webapp.")))
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     status, modules = done.stdout.splitlines()[-2:]
     assert status == "401"

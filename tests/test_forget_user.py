@@ -34,7 +34,11 @@ def test_forget_user_removes_their_collector_events_only(collecting_server, live
 
     result = app.test_cli_runner().invoke(args=["internal-events", "forget-user", str(bob.id)])
     assert result.exit_code == 0, result.output
-    assert "Removed 2 collector event(s)" in result.output and "from 0 spooled event(s) and 0 event(s) waiting" in result.output and events.privacy.pseudonym(bob.id) in result.output
+    assert (
+        "Removed 2 collector event(s)" in result.output
+        and "from 0 spooled event(s) and 0 event(s) waiting" in result.output
+        and events.privacy.pseudonym(bob.id) in result.output
+    )
     left = admin.get("/micro/good").json()
     assert len(left) == 1 and events.privacy.pseudonym(alice.id) in str(left)
     assert events.privacy.pseudonym(bob.id) not in str(left)
@@ -74,7 +78,9 @@ def test_forget_user_refuses_a_bad_id(app):
 
 
 def test_forget_user_removes_their_events_waiting_for_snowplow(make_events):
-    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=f"http://127.0.0.1:{free_port()}")  # nobody listens: they wait
+    events = make_events(
+        INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=f"http://127.0.0.1:{free_port()}"
+    )  # nobody listens: they wait
     for user_id in (1, 2, 1):
         assert events.track("project_created", user_id=user_id, **PROJECT)
     assert events.snowplow.outbox.counts()["queued"] == 3

@@ -95,16 +95,27 @@ def test_one_time_frame_gets_its_suffix_in_the_key_path(generate, definitions_di
 
 def test_every_descriptive_option_lands_in_the_files(generate, definitions_dir):
     result = generate(
-        "--event", "project_archived",
-        "--group", "source_code",
-        "--unique", "project.id",
-        "--description", "A maintainer archived a project",
-        "--metric-description", "Projects archived",
-        "--category", "ProjectsController",
-        "--identifiers", "user", "project",
-        "--tiers", "premium,ultimate",
-        "--milestone", "2.3",
-        "--introduced-by-url", "https://example.com/merge_requests/1",
+        "--event",
+        "project_archived",
+        "--group",
+        "source_code",
+        "--unique",
+        "project.id",
+        "--description",
+        "A maintainer archived a project",
+        "--metric-description",
+        "Projects archived",
+        "--category",
+        "ProjectsController",
+        "--identifiers",
+        "user",
+        "project",
+        "--tiers",
+        "premium,ultimate",
+        "--milestone",
+        "2.3",
+        "--introduced-by-url",
+        "https://example.com/merge_requests/1",
     )
     assert result.exit_code == 0, result.output
     event = read(definitions_dir / "events" / "project_archived.yml")
@@ -149,8 +160,16 @@ def test_refused_options_change_nothing(generate, definitions_dir, args, message
 
 @pytest.mark.parametrize(
     "name",
-    ["ProjectArchived", "project-archived", "archived", "project__archived", "_project_archived",
-     "1st_project_archived", "project_archived_", "x_" * 61],
+    [
+        "ProjectArchived",
+        "project-archived",
+        "archived",
+        "project__archived",
+        "_project_archived",
+        "1st_project_archived",
+        "project_archived_",
+        "x_" * 61,
+    ],
 )
 def test_event_names_outside_the_naming_style_are_refused(generate, definitions_dir, name):
     before = snapshot(definitions_dir)
@@ -247,8 +266,20 @@ def test_the_running_app_picks_up_and_counts_the_new_event(app, generate):
 
 def test_interactive_mode_asks_for_everything_missing(generate, definitions_dir):
     answers = "\n".join(
-        ["Bad-Name", "project_archived", "A maintainer archived a project", "project_management", "", "",
-         "user_id", "project.id", "", "7d all", "28d", "y"]
+        [
+            "Bad-Name",
+            "project_archived",
+            "A maintainer archived a project",
+            "project_management",
+            "",
+            "",
+            "user_id",
+            "project.id",
+            "",
+            "7d all",
+            "28d",
+            "y",
+        ]
     )
     result = generate("--interactive", input=answers + "\n")
     assert result.exit_code == 0, result.output
@@ -280,8 +311,19 @@ def test_interactive_mode_asks_only_for_what_is_missing(generate, definitions_di
 
 
 def test_interactive_mode_covers_several_events_properties_filters_and_sums(generate, definitions_dir):
-    answers = ["code_pushed", "", "source_code", "size=Bytes pushed", "code_merged, Bad-Name", "code_merged",
-               "sum(value)", "colour", "label=main", "", "y"]
+    answers = [
+        "code_pushed",
+        "",
+        "source_code",
+        "size=Bytes pushed",
+        "code_merged, Bad-Name",
+        "code_merged",
+        "sum(value)",
+        "colour",
+        "label=main",
+        "",
+        "y",
+    ]
     result = generate("--interactive", input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "event name 'Bad-Name' is not in the naming style" in result.output
@@ -290,12 +332,21 @@ def test_interactive_mode_covers_several_events_properties_filters_and_sums(gene
     assert metric.events == ("code_pushed", "code_merged") and metric.kind == "sum"
     assert metric.rules[0].filter == (("label", "main"),)
     assert read(definitions_dir / "events" / "code_pushed.yml")["additional_properties"]["size"] == {
-        "description": "Bytes pushed"}
+        "description": "Bytes pushed"
+    }
 
 
 def test_interactive_totals_offer_all_time_by_default(generate, definitions_dir):
-    result = generate("--event", "project_archived", "--group", "project_management", "--description", "Archived",
-                      "--interactive", input="\n\nnone\n\n\ny\n")
+    result = generate(
+        "--event",
+        "project_archived",
+        "--group",
+        "project_management",
+        "--description",
+        "Archived",
+        "--interactive",
+        input="\n\nnone\n\n\ny\n",
+    )
     assert result.exit_code == 0, result.output
     assert "Time frames [7d/28d/all]" in result.output
     metric = read(definitions_dir / "metrics" / "counts_all" / "count_total_project_archived.yml")
@@ -316,63 +367,123 @@ def test_list_options_take_several_words():
     assert spread_list_options(
         ["--time-frames", "7d", "28d", "--event", "x_y", "--tiers", "free", "premium", "--force"],
         ("--time-frames", "--tiers"),
-    ) == ["--time-frames", "7d", "--time-frames", "28d", "--event", "x_y", "--tiers", "free", "--tiers", "premium",
-          "--force"]
+    ) == [
+        "--time-frames",
+        "7d",
+        "--time-frames",
+        "28d",
+        "--event",
+        "x_y",
+        "--tiers",
+        "free",
+        "--tiers",
+        "premium",
+        "--force",
+    ]
 
 
 SHAPES = [
     # (options, key path, what the metric counts)
-    (["--event", "code_pushed", "--event", "code_merged", "--unique", "user.id"],
-     "redis_hll_counters.count_distinct_user_id_from_code_pushed_and_code_merged_weekly", ("unique", "user")),
-    (["--event", "code_pushed", "--unique", "label", "--time-frames", "28d"],
-     "redis_hll_counters.count_distinct_label_from_code_pushed_monthly", ("unique", "label")),
-    (["--event", "code_pushed", "--unique", "property"],
-     "redis_hll_counters.count_distinct_property_from_code_pushed_weekly", ("unique", "property")),
-    (["--event", "code_pushed", "--unique", "value"],
-     "redis_hll_counters.count_distinct_value_from_code_pushed_monthly", ("unique", "value")),
-    (["--event", "code_pushed", "--filter", "label=main", "--filter", "files=3", "--property", "files=Files changed"],
-     "counts.count_total_code_pushed_with_files_3_with_label_main", ("total", None)),
-    (["--event", "code_pushed", "--event", "code_merged", "--operator", "sum(value)", "--time-frames", "all"],
-     "sums.sum_value_from_code_pushed_and_code_merged", ("sum", None)),
-    (["--event", "code_pushed", "--property", "language", "--key-name", "pushes"],
-     "counts.count_total_pushes_weekly", ("total", None)),
+    (
+        ["--event", "code_pushed", "--event", "code_merged", "--unique", "user.id"],
+        "redis_hll_counters.count_distinct_user_id_from_code_pushed_and_code_merged_weekly",
+        ("unique", "user"),
+    ),
+    (
+        ["--event", "code_pushed", "--unique", "label", "--time-frames", "28d"],
+        "redis_hll_counters.count_distinct_label_from_code_pushed_monthly",
+        ("unique", "label"),
+    ),
+    (
+        ["--event", "code_pushed", "--unique", "property"],
+        "redis_hll_counters.count_distinct_property_from_code_pushed_weekly",
+        ("unique", "property"),
+    ),
+    (
+        ["--event", "code_pushed", "--unique", "value"],
+        "redis_hll_counters.count_distinct_value_from_code_pushed_monthly",
+        ("unique", "value"),
+    ),
+    (
+        [
+            "--event",
+            "code_pushed",
+            "--filter",
+            "label=main",
+            "--filter",
+            "files=3",
+            "--property",
+            "files=Files changed",
+        ],
+        "counts.count_total_code_pushed_with_files_3_with_label_main",
+        ("total", None),
+    ),
+    (
+        ["--event", "code_pushed", "--event", "code_merged", "--operator", "sum(value)", "--time-frames", "all"],
+        "sums.sum_value_from_code_pushed_and_code_merged",
+        ("sum", None),
+    ),
+    (
+        ["--event", "code_pushed", "--property", "language", "--key-name", "pushes"],
+        "counts.count_total_pushes_weekly",
+        ("total", None),
+    ),
 ]
 
 
 @pytest.mark.parametrize("options, key_path, counts", SHAPES)
-def test_each_metric_shape_loads_and_satisfies_gitlab_s_schema_rules(generate, definitions_dir, options, key_path,
-                                                                      counts):
+def test_each_metric_shape_loads_and_satisfies_gitlab_s_schema_rules(
+    generate, definitions_dir, options, key_path, counts
+):
     result = generate(*options, "--group", "source_code")
     assert result.exit_code == 0, result.output
     loaded = load(definitions_dir)
     assert loaded.problems == ()
     # The generated files need nothing GitLab's schemas would ask for (introduced_by_url a string, ...).
-    generated = [line.split(" ", 1)[1].split("/", 1)[1] for line in result.output.splitlines()
-                 if line.startswith("created ")]
+    generated = [
+        line.split(" ", 1)[1].split("/", 1)[1] for line in result.output.splitlines() if line.startswith("created ")
+    ]
     assert generated and not [w for w in loaded.warnings if w.path.split("/", 1)[1] in generated]
     metric = loaded.definitions.metric(key_path)
     assert (metric.kind, metric.rules[0].unique) == counts
 
 
 def test_custom_properties_filters_and_category_land_in_the_event(generate, definitions_dir):
-    result = generate("--event", "code_pushed", "--group", "source_code", "--property", "language=Programming language",
-                      "--filter", "label=main", "--category", "Projects::PushController")
+    result = generate(
+        "--event",
+        "code_pushed",
+        "--group",
+        "source_code",
+        "--property",
+        "language=Programming language",
+        "--filter",
+        "label=main",
+        "--category",
+        "Projects::PushController",
+    )
     assert result.exit_code == 0, result.output
     event = read(definitions_dir / "events" / "code_pushed.yml")
     assert event["category"] == "Projects::PushController"  # Snowplow's category for calls that pass none
-    assert event["additional_properties"] == {"language": {"description": "Programming language"},
-                                              "label": {"description": "Label"}}
+    assert event["additional_properties"] == {
+        "language": {"description": "Programming language"},
+        "label": {"description": "Label"},
+    }
     metric = read(definitions_dir / "metrics" / "counts_all" / "count_total_code_pushed_with_label_main.yml")
     assert metric["events"] == [{"name": "code_pushed", "filter": {"label": "main"}}]
     assert load_definitions(definitions_dir).events["code_pushed"].category == "Projects::PushController"
 
 
-@pytest.mark.parametrize("options, message", [
-    (["--unique", "label"], "event 'project_created' (definitions/events/project_created.yml) has no additional"
-                            " property label"),
-    (["--filter", "colour=red"], "has no additional property colour"),
-    (["--operator", "sum(value)"], "has no additional property value"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            ["--unique", "label"],
+            "event 'project_created' (definitions/events/project_created.yml) has no additional property label",
+        ),
+        (["--filter", "colour=red"], "has no additional property colour"),
+        (["--operator", "sum(value)"], "has no additional property value"),
+    ],
+)
 def test_an_existing_event_must_declare_what_the_metric_reads(generate, definitions_dir, options, message):
     before = snapshot(definitions_dir)
     result = generate("--event", "project_created", *options)

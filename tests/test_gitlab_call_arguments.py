@@ -29,8 +29,15 @@ def arrived(collector):
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_gitlab_arguments_reach_redis_and_snowplow(make_events, live_server, arrived, environment):
     events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server, WEBAPP_ENV=environment)
-    assert events.track("dashboard_chart_viewed", user_id=42, namespace_id=7, category="Dashboards::ChartComponent",
-                        feature_enabled_by_namespace_ids=[7, 8], label="activity", chart_weeks=12)
+    assert events.track(
+        "dashboard_chart_viewed",
+        user_id=42,
+        namespace_id=7,
+        category="Dashboards::ChartComponent",
+        feature_enabled_by_namespace_ids=[7, 8],
+        label="activity",
+        chart_weeks=12,
+    )
     assert events.track("dashboard_chart_viewed", user_id=43, send_snowplow_event=False)
     assert metric_values(events)[UNIQUE_USERS] == 2
     (event,) = arrived(events)  # the second one was counted only
@@ -53,7 +60,10 @@ MISTAKES = [
     ({"colour": "red"}, "unexpected argument(s) colour for event 'dashboard_chart_viewed'"),
     ({"category": 5}, "category must be a non-empty string"),
     ({"send_snowplow_event": "no"}, "send_snowplow_event must be True or False"),
-    ({"feature_enabled_by_namespace_ids": [1, "2"]}, "feature_enabled_by_namespace_ids must be a list of namespace ids"),
+    (
+        {"feature_enabled_by_namespace_ids": [1, "2"]},
+        "feature_enabled_by_namespace_ids must be a list of namespace ids",
+    ),
     ({"label": "x", "additional_properties": {"value": 1}}, "either in additional_properties or as keyword arguments"),
 ]
 

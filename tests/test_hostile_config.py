@@ -49,8 +49,7 @@ def test_a_cookie_signed_with_the_old_default_key_signs_nobody_in(make_demo, tmp
     forger.secret_key = "dev"
     with app.app_context():
         admin = users.by_username("admin").id
-    forged = SecureCookieSessionInterface().get_signing_serializer(forger).dumps({"user_id": admin,
-                                                                                   "sign_in": "guess"})
+    forged = SecureCookieSessionInterface().get_signing_serializer(forger).dumps({"user_id": admin, "sign_in": "guess"})
     with serving(app) as server:
         base = f"http://127.0.0.1:{server.server_port}"
         session = LiveSession(base)
@@ -58,13 +57,16 @@ def test_a_cookie_signed_with_the_old_default_key_signs_nobody_in(make_demo, tmp
         assert page_context(session.get("/").text)["user_id"] is None
 
 
-@pytest.mark.parametrize("key, problem", [
-    (None, "SECRET_KEY must be set in production"),
-    ("dev", "too weak"),
-    ("test", "too weak"),
-    ("a" * 64, "too weak"),
-    ("short-but-random-" + "x" * 10, "too weak"),
-])
+@pytest.mark.parametrize(
+    "key, problem",
+    [
+        (None, "SECRET_KEY must be set in production"),
+        ("dev", "too weak"),
+        ("test", "too weak"),
+        ("a" * 64, "too weak"),
+        ("short-but-random-" + "x" * 10, "too weak"),
+    ],
+)
 def test_production_refuses_a_missing_or_weak_key(config, key, problem):
     with pytest.raises(ConfigError, match=problem):
         create_app({**config, "WEBAPP_ENV": "production", "SECRET_KEY": key})
@@ -137,8 +139,10 @@ def test_the_development_server_keeps_one_writer_for_sequential_requests(make_de
         bob = sign_in(LiveSession(base), "bob")
         bob.headers.update({"Origin": base, "Sec-Fetch-Site": "same-origin", "Connection": "close"})
         for _ in range(40):
-            answer = bob.post("/api/v4/usage_data/track_event",
-                              json={"event": "help_link_clicked", "additional_properties": {"label": "docs"}})
+            answer = bob.post(
+                "/api/v4/usage_data/track_event",
+                json={"event": "help_link_clicked", "additional_properties": {"label": "docs"}},
+            )
             assert answer.status_code == 200
     with app.app_context():
         counters = current().counters

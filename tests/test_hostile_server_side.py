@@ -12,8 +12,13 @@ from conftest import LiveSession, serving, sign_in
 
 API = "/api/v4/usage_data"
 # What the app's own Python code tracks (grep track_event in webapp/): the starter set marks each of them.
-TRACKED_BY_THE_SERVER = {"admin_area_viewed", "project_created", "project_starred", "issue_created",
-                         "group_member_invited"}
+TRACKED_BY_THE_SERVER = {
+    "admin_area_viewed",
+    "project_created",
+    "project_starred",
+    "issue_created",
+    "group_member_invited",
+}
 
 
 @pytest.fixture
@@ -43,10 +48,15 @@ def test_bob_cannot_record_a_server_side_event_through_the_api(site, event):
 
 def test_a_batch_refuses_server_side_events_and_keeps_the_others(site):
     app, bob = site
-    answer = bob.post(f"{API}/track_events", json={"events": [
-        {"event": "admin_area_viewed"},
-        {"event": "help_link_clicked", "additional_properties": {"label": "docs"}},
-    ]})
+    answer = bob.post(
+        f"{API}/track_events",
+        json={
+            "events": [
+                {"event": "admin_area_viewed"},
+                {"event": "help_link_clicked", "additional_properties": {"label": "docs"}},
+            ]
+        },
+    )
     assert answer.status_code == 200
     refused, accepted = answer.json()["results"]
     assert (refused["accepted"], refused["status"], accepted["accepted"]) == (False, 403, True)
@@ -70,8 +80,7 @@ def test_only_true_marks_an_event(tmp_path):
     """The field is ours: anything but `server_side_only: true` leaves the event open to browsers."""
     (tmp_path / "events").mkdir()
     (tmp_path / "metrics").mkdir()
-    for name, extra in (("marked", {"server_side_only": True}), ("open", {"server_side_only": False}),
-                        ("plain", None)):
+    for name, extra in (("marked", {"server_side_only": True}), ("open", {"server_side_only": False}), ("plain", None)):
         document = {"action": name, "description": f"{name} event", "internal_events": True}
         if extra is not None:
             document["extra_properties"] = extra
@@ -81,9 +90,17 @@ def test_only_true_marks_an_event(tmp_path):
 
 
 def test_the_generator_marks_a_new_server_side_event(app, definitions_dir):
-    result = app.test_cli_runner().invoke(args=[
-        "internal-events", "generate", "--event", "project_archived", "--group", "source_code",
-        "--server-side-only"])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "internal-events",
+            "generate",
+            "--event",
+            "project_archived",
+            "--group",
+            "source_code",
+            "--server-side-only",
+        ]
+    )
     assert result.exit_code == 0, result.output
     document = yaml.safe_load((definitions_dir / "events" / "project_archived.yml").read_text())
     assert document["extra_properties"] == {"server_side_only": True}
@@ -98,6 +115,8 @@ def test_lint_warns_where_a_page_or_script_would_send_a_server_side_event(app, t
     result = app.test_cli_runner().invoke(args=["internal-events", "lint", "--root", str(tmp_path)])
     assert result.exit_code == 0, result.output
     flagged = [line for line in result.output.splitlines() if "recorded by the server only" in line]
-    assert flagged == ["templates/admin.html:2: warning: event 'admin_area_viewed' is recorded by the server only"
-                       " (extra_properties.server_side_only): the usage-data API refuses it from browsers;"
-                       " track it with track_event in Python"]
+    assert flagged == [
+        "templates/admin.html:2: warning: event 'admin_area_viewed' is recorded by the server only"
+        " (extra_properties.server_side_only): the usage-data API refuses it from browsers;"
+        " track it with track_event in Python"
+    ]

@@ -26,13 +26,25 @@ def site(demo, live_server):
 def submit(session, username, password, **fields):
     """The real form: fetch the page for its CSRF token, post the credentials."""
     token = csrf_token_of(session.get("/users/sign_in").text)
-    return session.post("/users/sign_in", data={"username": username, "password": password,
-                                                "csrf_token": token, **fields})
+    return session.post(
+        "/users/sign_in", data={"username": username, "password": password, "csrf_token": token, **fields}
+    )
 
 
-@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/\r\nSet-Cookie: x=1",
-                                    "//evil.example", "\\\\evil.example", "/\\evil.example",
-                                    " //evil.example", "/\x00/evil.example", "https://evil.example/"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\nSet-Cookie: x=1",
+        "//evil.example",
+        "\\\\evil.example",
+        "/\\evil.example",
+        " //evil.example",
+        "/\x00/evil.example",
+        "https://evil.example/",
+    ],
+)
 def test_sign_in_never_redirects_off_site_nor_fails(site, target):
     _, base = site
     session = LiveSession(base)
@@ -132,10 +144,19 @@ def _flash(html_text):
 def workers(tmp_path, redis_url, key_prefix, demo_database):
     """Three gunicorn workers, each with its own session-cookie cache."""
     shutil.copyfile(demo_database, tmp_path / "webapp.sqlite")
-    server = Gunicorn({**os.environ, "WEBAPP_ENV": "test", "SECRET_KEY": "test-" + key_prefix,
-                       "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
-                       "DATABASE_PATH": str(tmp_path / "webapp.sqlite"), "WEBAPP_INSTANCE_PATH": str(tmp_path),
-                       "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "0"}, 3)
+    server = Gunicorn(
+        {
+            **os.environ,
+            "WEBAPP_ENV": "test",
+            "SECRET_KEY": "test-" + key_prefix,
+            "REDIS_URL": redis_url,
+            "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
+            "DATABASE_PATH": str(tmp_path / "webapp.sqlite"),
+            "WEBAPP_INSTANCE_PATH": str(tmp_path),
+            "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "0",
+        },
+        3,
+    )
     try:
         yield server.start().url
     finally:

@@ -48,11 +48,20 @@ def with_sum_metric(definitions_dir):
 def gunicorn(tmp_path, redis_url, key_prefix, with_sum_metric, demo_database):
     """The app under gunicorn (one worker) with the demo data and the sum metric."""
     shutil.copyfile(demo_database, tmp_path / "webapp.sqlite")
-    server = Gunicorn({**os.environ, "WEBAPP_ENV": "test", "SECRET_KEY": "test-" + key_prefix,
-                       "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
-                       "DATABASE_PATH": str(tmp_path / "webapp.sqlite"), "WEBAPP_INSTANCE_PATH": str(tmp_path),
-                       "INTERNAL_EVENTS_DEFINITIONS": str(with_sum_metric), "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "0",
-                       "INTERNAL_EVENTS_WRITE_BEHIND": "1"})
+    server = Gunicorn(
+        {
+            **os.environ,
+            "WEBAPP_ENV": "test",
+            "SECRET_KEY": "test-" + key_prefix,
+            "REDIS_URL": redis_url,
+            "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
+            "DATABASE_PATH": str(tmp_path / "webapp.sqlite"),
+            "WEBAPP_INSTANCE_PATH": str(tmp_path),
+            "INTERNAL_EVENTS_DEFINITIONS": str(with_sum_metric),
+            "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "0",
+            "INTERNAL_EVENTS_WRITE_BEHIND": "1",
+        }
+    )
     try:
         yield server.start()
     finally:
@@ -69,13 +78,19 @@ def test_ten_huge_values_in_one_batch_are_refused_and_other_users_events_count(g
     base = gunicorn.url
     app = make_demo(INTERNAL_EVENTS_DEFINITIONS=str(with_sum_metric))
     attacker, bystander = as_user(base, "bob"), as_user(base, "alice")
-    attack = {"events": [{"event": "help_link_clicked", "additional_properties": {"label": "docs", "value": HUGE}}]
-              * 10}
+    attack = {
+        "events": [{"event": "help_link_clicked", "additional_properties": {"label": "docs", "value": HUGE}}] * 10
+    }
 
     def bystanders():
-        return sum(bystander.post(f"{API}/track_event", json={"event": "help_link_clicked",
-                                                                "additional_properties": {"label": "docs", "value": 1}}
-                                  ).status_code == 200 for _ in range(20))
+        return sum(
+            bystander.post(
+                f"{API}/track_event",
+                json={"event": "help_link_clicked", "additional_properties": {"label": "docs", "value": 1}},
+            ).status_code
+            == 200
+            for _ in range(20)
+        )
 
     with ThreadPoolExecutor(2) as pool:
         accepted_meanwhile = pool.submit(bystanders)

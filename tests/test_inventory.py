@@ -44,7 +44,9 @@ def test_the_cli_inventory_matches_the_definitions(app, definitions_dir):
     assert [i["field"] for i in exported["identifiers_to_snowplow"]] == ["user_id"]
     assert "HMAC-SHA256" in exported["identifiers_to_snowplow"][0]["form"]
     assert {p["name"]: p["sent_as"] for p in exported["properties"]} == {
-        "label": "the event's label", "row_count": "standard context extra.row_count"}
+        "label": "the event's label",
+        "row_count": "standard context extra.row_count",
+    }
     assert [m["key_path"] for m in listed["metrics"]] == [m.key_path for m in definitions.metrics]
     assert all(m["aggregate_only"] for m in listed["metrics"])
 
@@ -58,8 +60,8 @@ def test_the_text_inventory_names_every_event(app, definitions_dir):
 def test_the_help_page_links_to_the_inventory_page_which_lists_the_definitions(app, definitions_dir):
     client = app.test_client()
     help_page = client.get("/help").get_data(as_text=True)
-    usage_data = help_page[help_page.index('id="usage-data"'):]
-    assert 'href="/help/usage-data"' in usage_data[:usage_data.index("</section>")]
+    usage_data = help_page[help_page.index('id="usage-data"') :]
+    assert 'href="/help/usage-data"' in usage_data[: usage_data.index("</section>")]
     page = client.get("/help/usage-data")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

@@ -13,10 +13,17 @@ DAY = date(2026, 3, 15)
 
 def test_all_keys_of_an_event_share_a_slot_and_events_spread_out():
     keys = KeySpace("ie:")
-    rules = [Rule("project_viewed"), Rule("project_viewed", unique="user"),
-             Rule("project_viewed", filter=(("label", "a{b}"),))]
-    slots = ({key_slot(keys.daily(r, DAY).encode()) for r in rules} | {key_slot(keys.all_time(rules[0]).encode())}
-             | {key_slot(keys.daily_totals(r).encode()) for r in rules} | {key_slot(keys.weeks(rules).encode())})
+    rules = [
+        Rule("project_viewed"),
+        Rule("project_viewed", unique="user"),
+        Rule("project_viewed", filter=(("label", "a{b}"),)),
+    ]
+    slots = (
+        {key_slot(keys.daily(r, DAY).encode()) for r in rules}
+        | {key_slot(keys.all_time(rules[0]).encode())}
+        | {key_slot(keys.daily_totals(r).encode()) for r in rules}
+        | {key_slot(keys.weeks(rules).encode())}
+    )
     assert len(slots) == 1
     events = [f"event_{i}" for i in range(50)]
     assert len({key_slot(keys.all_time(Rule(e)).encode()) for e in events}) > 40

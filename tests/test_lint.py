@@ -50,7 +50,7 @@ def project(tmp_path):
     write(
         root,
         "webapp/views.py",
-        'from webapp.internal_events import track_event\n\n\ndef create():\n'
+        "from webapp.internal_events import track_event\n\n\ndef create():\n"
         '    track_event(\n        "project_created", user_id=1)\n'
         '    track_event("project_settings_viewed")\n',
     )
@@ -92,11 +92,17 @@ def test_names_in_comments_generated_bundles_and_template_expressions_are_not_us
     write(project, "static/gen/tracking.min.js", "trackEvent('bundled_name')")
     write(project, "static/js/node_modules/lib/index.js", "trackEvent('vendored_name')")
     write(project, "static/js/vendor.min.js", "trackEvent('minified_name')")
-    write(project, "templates/dynamic.html",
-          '<a data-event-tracking="{{ event_name }}">x</a>\n<b data-event-tracking-load="true"></b>')
+    write(
+        project,
+        "templates/dynamic.html",
+        '<a data-event-tracking="{{ event_name }}">x</a>\n<b data-event-tracking-load="true"></b>',
+    )
     write(project, "static/js/dynamic.js", "trackEvent(`${prefix}_clicked`); trackEvent(name);")
-    write(project, "webapp/doc.py",
-          '"""Call track_event("doc_example")."""\n# track_event("commented_out")\ntrack_event(f"{x}_y")\n')
+    write(
+        project,
+        "webapp/doc.py",
+        '"""Call track_event("doc_example")."""\n# track_event("commented_out")\ntrack_event(f"{x}_y")\n',
+    )
     result = lint("--root", str(project))
     assert result.exit_code == 0, result.output
     assert "0 error(s)" in result.output
@@ -116,17 +122,21 @@ def test_invalid_definitions_are_errors(lint, project, definitions_dir):
     )
     (definitions_dir / "events" / "issue_created.yml").write_text(
         "description: camelCase is GitLab's business\naction: issue_created\nadditional_properties:\n"
-        "  issueType:\n    description: the kind\n")
+        "  issueType:\n    description: the kind\n"
+    )
     result = lint("--root", str(project))
     assert result.exit_code == 1
     assert (
         "definitions/metrics/counts_all/count_total_issue_created.yml: error: events[0].name:"
         " event 'issue_deleted' is not defined in events/"
     ) in result.output
-    assert "definitions/events/issue_created.yml: warning: additional_properties.issueType: is not snake_case" \
-           " (lowercase words joined by _)" in result.output
-    assert "definitions/events/issue_created.yml: warning: product_group: is missing; GitLab requires it" \
-           in result.output
+    assert (
+        "definitions/events/issue_created.yml: warning: additional_properties.issueType: is not snake_case"
+        " (lowercase words joined by _)" in result.output
+    )
+    assert (
+        "definitions/events/issue_created.yml: warning: product_group: is missing; GitLab requires it" in result.output
+    )
 
 
 def test_lint_and_status_list_broken_definitions_in_development_without_a_traceback(tmp_path, redis_url, key_prefix):
@@ -136,14 +146,27 @@ def test_lint_and_status_list_broken_definitions_in_development_without_a_traceb
     (folder / "events" / "broken.yml").write_text("action: [oops\n")
     (folder / "metrics" / "counts_all" / "count_total_issue_created.yml").write_text(
         "key_path: counts.x\ndescription: x\nstatus: active\ndata_source: internal_events\ntime_frame: 9d\n"
-        "events:\n- {name: issue_created}\n")
-    env = {**os.environ, "WEBAPP_ENV": "development", "INTERNAL_EVENTS_DEFINITIONS": str(folder),
-           "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
-           "WEBAPP_INSTANCE_PATH": str(tmp_path / "instance"), "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": "http://127.0.0.1:9"}
+        "events:\n- {name: issue_created}\n"
+    )
+    env = {
+        **os.environ,
+        "WEBAPP_ENV": "development",
+        "INTERNAL_EVENTS_DEFINITIONS": str(folder),
+        "REDIS_URL": redis_url,
+        "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
+        "WEBAPP_INSTANCE_PATH": str(tmp_path / "instance"),
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": "http://127.0.0.1:9",
+    }
 
     def flask(*args):
-        return subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "webapp", *args], env=env,
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "flask"), "--app", "webapp", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     lint, status = flask("internal-events", "lint"), flask("internal-events", "status")
     for result in (lint, status):

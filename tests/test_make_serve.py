@@ -32,13 +32,24 @@ API = "/api/v4/usage_data"
 def served(tmp_path, redis_url, key_prefix):
     """`make serve` on a free port, with this test's Redis key prefix and its own database."""
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
-           "DATABASE_PATH": str(tmp_path / "webapp.sqlite"), "WEBAPP_INSTANCE_PATH": str(tmp_path),
-           "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": str(LIMIT), "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": str(WINDOW)}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
+        "DATABASE_PATH": str(tmp_path / "webapp.sqlite"),
+        "WEBAPP_INSTANCE_PATH": str(tmp_path),
+        "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": str(LIMIT),
+        "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": str(WINDOW),
+    }
     env.pop("WEBAPP_ENV", None)  # make serve's own default: development, with the demo data
-    server = subprocess.Popen(["make", "--no-print-directory", "serve", f"PORT={port}", f"WORKERS={WORKERS}"],
-                              cwd=PROJECT_ROOT, env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["make", "--no-print-directory", "serve", f"PORT={port}", f"WORKERS={WORKERS}"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: _answers(base), timeout=60, interval=0.2, message="make serve")
@@ -135,8 +146,10 @@ def test_counts_are_exact_across_workers_and_the_rate_limit_is_shared(served):
 def _website_id(database):
     """The demo's public project acme/website, as make serve seeded it."""
     with closing(sqlite3.connect(database)) as db:
-        return db.execute("SELECT p.id FROM projects p JOIN namespaces n ON n.id = p.namespace_id"
-                          " WHERE n.path = 'acme' AND p.path = 'website'").fetchone()[0]
+        return db.execute(
+            "SELECT p.id FROM projects p JOIN namespaces n ON n.id = p.namespace_id"
+            " WHERE n.path = 'acme' AND p.path = 'website'"
+        ).fetchone()[0]
 
 
 def test_idle_connections_do_not_stall_the_workers(served):

@@ -25,15 +25,19 @@ def choose(session, choice):
 def senders(admin, app):
     """The pseudonyms of the events the collector received."""
     assert app.extensions["internal_events"].snowplow.flush(timeout=10)
-    return sorted(next(c["data"]["user_id"] for c in event["contexts"] if c["schema"] == STANDARD_CONTEXT)
-                  for event in admin.get("/micro/good").json())
+    return sorted(
+        next(c["data"]["user_id"] for c in event["contexts"] if c["schema"] == STANDARD_CONTEXT)
+        for event in admin.get("/micro/good").json()
+    )
 
 
 def act(session, base, project_id):
     """An API event (as a beacon) and a server-side track_event (viewing the admin area is not for bob: star)."""
-    answer = session.post("/api/v4/usage_data/track_events",
-                          data=json.dumps({"events": [{"event": "project_viewed", "project_id": project_id}]}),
-                          headers={"Content-Type": "text/plain", "Origin": base, "Sec-Fetch-Site": "same-origin"})
+    answer = session.post(
+        "/api/v4/usage_data/track_events",
+        data=json.dumps({"events": [{"event": "project_viewed", "project_id": project_id}]}),
+        headers={"Content-Type": "text/plain", "Origin": base, "Sec-Fetch-Site": "same-origin"},
+    )
     assert answer.status_code == 200
     page = session.get("/acme/website")
     assert session.post("/acme/website/-/star", data={"csrf_token": csrf_token_of(page.text)}).status_code == 302
@@ -53,8 +57,9 @@ def test_an_opted_out_user_sends_nothing_to_snowplow_and_still_counts(collecting
     assert 'value="off" checked' in bob_session.get(SETTINGS).text
     act(bob_session, base, website.id)
     act(alice_session, base, website.id)
-    app.extensions["internal_events"].track("project_created", user_id=bob.id, project_id=website.id,
-                                            namespace_id=website.namespace_id)  # outside any request
+    app.extensions["internal_events"].track(
+        "project_created", user_id=bob.id, project_id=website.id, namespace_id=website.namespace_id
+    )  # outside any request
     assert tracked_total(app, "project_viewed") == 2 and tracked_total(app, "project_created") == 1
     assert senders(admin, app) == [privacy.pseudonym(alice.id)] * 2
 
@@ -74,8 +79,9 @@ def test_the_settings_page_needs_a_signed_in_user_and_a_known_choice(demo):
     assert 'value="on" checked' in bob.get(SETTINGS).get_data(as_text=True)
 
 
-def test_unreadable_opt_outs_send_nothing_personal_and_are_counted(make_events, live_server, collector, tmp_path,
-                                                                    redis_client):
+def test_unreadable_opt_outs_send_nothing_personal_and_are_counted(
+    make_events, live_server, collector, tmp_path, redis_client
+):
     not_a_database = tmp_path / "broken.sqlite"
     not_a_database.mkdir()  # a directory where the database should be: every read fails
     events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server, DATABASE=str(not_a_database))

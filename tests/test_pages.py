@@ -158,14 +158,18 @@ def test_project_page_uses_tracking_as_a_product_would(client_for):
     assert re.search(r'data-event-tracking="project_viewed" data-event-tracking-load="true"', html)
     assert re.search(r'data-event-tracking="clone_button_clicked" data-event-label="ssh"', html)
     assert re.search(r'data-event-tracking="clone_button_clicked" data-event-label="https"', html)
-    assert re.search(r'data-event-tracking="dashboard_chart_viewed" data-event-tracking-load="true"\s+'
-                     r'data-event-label="project_activity" data-event-additional=\'{"chart_weeks": 12}\'', html)
+    assert re.search(
+        r'data-event-tracking="dashboard_chart_viewed" data-event-tracking-load="true"\s+'
+        r'data-event-label="project_activity" data-event-additional=\'{"chart_weeks": 12}\'',
+        html,
+    )
     assert '<div id="project-widget" data-project-name="Website"></div>' in html
     assert 'data-event-tracking="help_link_clicked" data-event-label="cloning"' in html
 
 
-@pytest.mark.parametrize("url, event", [("/groups/acme", "group_viewed"),
-                                        ("/acme/website/-/settings", "project_settings_viewed")])
+@pytest.mark.parametrize(
+    "url, event", [("/groups/acme", "group_viewed"), ("/acme/website/-/settings", "project_settings_viewed")]
+)
 def test_pages_track_their_views_on_load(client_for, url, event):
     html = client_for("alice").get(url).text
     assert f'data-event-tracking="{event}" data-event-tracking-load="true"' in html
@@ -178,12 +182,18 @@ def test_every_tracked_event_in_markup_is_defined(client_for, demo):
     for url in PAGES:
         used |= set(re.findall(r'data-event-tracking="([^"]+)"', client.get(url).text))
     assert used <= defined
-    assert used >= {"project_viewed", "clone_button_clicked", "dashboard_chart_viewed", "group_viewed",
-                    "project_settings_viewed", "help_link_clicked"}
+    assert used >= {
+        "project_viewed",
+        "clone_button_clicked",
+        "dashboard_chart_viewed",
+        "group_viewed",
+        "project_settings_viewed",
+        "help_link_clicked",
+    }
 
 
 def test_base_template_keeps_the_shared_structure(demo):
-    base = (demo.jinja_loader.searchpath[0] + "/base.html")
+    base = demo.jinja_loader.searchpath[0] + "/base.html"
     text = open(base).read()
     include = text.index('{% include "_tracking_scripts.html" ignore missing %}')
     assert include < text.index("{% block scripts %}") < text.index("</body>")  # the import map before page modules
@@ -199,16 +209,23 @@ def test_pages_have_a_strict_csp_and_no_inline_script(client_for, url):
     assert response.status_code == 200
     policy = response.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
-    inline = [script["attrs"] for script in Scripts(response.text).found
-              if "src" not in script["attrs"] and script["attrs"].get("type") != "application/json"]
+    inline = [
+        script["attrs"]
+        for script in Scripts(response.text).found
+        if "src" not in script["attrs"] and script["attrs"].get("type") != "application/json"
+    ]
     assert [attrs.get("type") for attrs in inline] == ["importmap"]  # the only inline script: the tracking client's
     assert f"script-src 'self' 'nonce-{inline[0]['nonce']}';" in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_a_nonced_inline_script_is_the_only_one_allowed(demo):
-    demo.add_url_rule("/import-map", view_func=lambda: demo.jinja_env.from_string(
-        '<script type="importmap" nonce="{{ csp_nonce() }}">{}</script>').render())
+    demo.add_url_rule(
+        "/import-map",
+        view_func=lambda: demo.jinja_env.from_string(
+            '<script type="importmap" nonce="{{ csp_nonce() }}">{}</script>'
+        ).render(),
+    )
     response = demo.test_client().get("/import-map")
     nonce = re.search(r'nonce="([^"]+)"', response.text).group(1)
     assert f"script-src 'self' 'nonce-{nonce}';" in response.headers["Content-Security-Policy"]
@@ -229,16 +246,19 @@ def test_every_answer_gets_the_security_headers_once_and_a_view_may_set_its_own(
 # -- visibility ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("username, url, status", [
-    ("bob", "/acme/billing", 200),           # private project, bob is a member of acme
-    ("bob", "/secret-lab/prototype", 404),   # private group bob is not in
-    ("bob", "/groups/secret-lab", 404),
-    ("bob", "/alice/dotfiles", 200),          # public project in alice's personal namespace
-    ("alice", "/bob/notes", 404),
-    ("admin", "/bob/notes", 200),
-    ("bob", "/acme/website/-/settings", 403),  # developers do not change settings
-    ("bob", "/admin/", 403),
-])
+@pytest.mark.parametrize(
+    "username, url, status",
+    [
+        ("bob", "/acme/billing", 200),  # private project, bob is a member of acme
+        ("bob", "/secret-lab/prototype", 404),  # private group bob is not in
+        ("bob", "/groups/secret-lab", 404),
+        ("bob", "/alice/dotfiles", 200),  # public project in alice's personal namespace
+        ("alice", "/bob/notes", 404),
+        ("admin", "/bob/notes", 200),
+        ("bob", "/acme/website/-/settings", 403),  # developers do not change settings
+        ("bob", "/admin/", 403),
+    ],
+)
 def test_who_sees_what(client_for, username, url, status):
     response = client_for(username).get(url)
     assert response.status_code == status
@@ -258,20 +278,26 @@ def test_signed_out_visitors_see_public_projects_only(demo):
 
 def test_creating_a_project_tracks_project_created(client_for, demo):
     client = client_for("bob")
-    response = post_form(client, "/projects/new", {"name": "My Tools", "namespace_id": ids(demo, "bob")[0],
-                                                   "visibility": "public", "description": "x"})
+    response = post_form(
+        client,
+        "/projects/new",
+        {"name": "My Tools", "namespace_id": ids(demo, "bob")[0], "visibility": "public", "description": "x"},
+    )
     assert response.status_code == 302 and response.location == "/bob/my-tools"
     assert client.get("/bob/my-tools").status_code == 200
     assert metric(demo, "counts.count_total_project_created") == 1
     assert metric(demo, "redis_hll_counters.count_distinct_user_id_from_project_created_weekly") == 1
 
 
-@pytest.mark.parametrize("form, message", [
-    ({"name": ""}, "Name is required"),
-    ({"name": "x", "visibility": "secret"}, "Choose public or private"),
-    ({"name": "api"}, "is reserved"),
-    ({"name": "x", "namespace": "secret-lab"}, "Choose a namespace"),  # bob may not create there
-])
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"name": ""}, "Name is required"),
+        ({"name": "x", "visibility": "secret"}, "Choose public or private"),
+        ({"name": "api"}, "is reserved"),
+        ({"name": "x", "namespace": "secret-lab"}, "Choose a namespace"),  # bob may not create there
+    ],
+)
 def test_invalid_projects_are_refused_and_not_counted(client_for, demo, form, message):
     client = client_for("bob")
     data = {"namespace_id": ids(demo, form.pop("namespace", "bob"))[0], "visibility": "private", **form}
@@ -282,8 +308,11 @@ def test_invalid_projects_are_refused_and_not_counted(client_for, demo, form, me
 
 
 def test_a_taken_path_is_refused(client_for, demo):
-    response = post_form(client_for("alice"), "/projects/new",
-                         {"name": "Website", "namespace_id": ids(demo, "acme")[0], "visibility": "public"})
+    response = post_form(
+        client_for("alice"),
+        "/projects/new",
+        {"name": "Website", "namespace_id": ids(demo, "acme")[0], "visibility": "public"},
+    )
     assert response.status_code == 400 and "acme/website already exists" in response.text
 
 

@@ -40,8 +40,9 @@ def site(collecting_server):
     events = app.extensions["internal_events"]
     for user in (1, 2, 3):
         events.track("project_viewed", user_id=user, namespace_id=1, project_id=1)
-        events.track("clone_button_clicked", user_id=user, namespace_id=1, project_id=1,
-                     additional_properties={"label": "ssh"})
+        events.track(
+            "clone_button_clicked", user_id=user, namespace_id=1, project_id=1, additional_properties={"label": "ssh"}
+        )
     events.track("project_starred", user_id=2, namespace_id=1, project_id=1)
     assert events.snowplow.flush(timeout=10)
     return base
@@ -51,8 +52,9 @@ def axe_violations(page):
     page.evaluate(AXE.read_text())  # evaluated by the test, so the page's strict CSP does not apply
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [
-        f'{v["impact"]} {v["id"]}: {v["help"]} at {[node["target"] for node in v["nodes"]][:3]}'
-        for v in result["violations"] if v["impact"] in ("serious", "critical")
+        f"{v['impact']} {v['id']}: {v['help']} at {[node['target'] for node in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
     ]
 
 

@@ -21,26 +21,32 @@ from conftest import LiveSession, csrf_token_of, reset_collector, serving, sign_
 GPC, DNT = {"Sec-GPC": "1"}, {"DNT": "1"}
 
 
-@pytest.mark.parametrize("policy, headers, honoured", [
-    ("gpc_and_dnt", GPC, ["Sec-GPC"]),
-    ("gpc_and_dnt", DNT, ["DNT"]),
-    ("gpc_and_dnt", {**GPC, **DNT}, ["Sec-GPC", "DNT"]),
-    ("gpc_and_dnt", {"Sec-GPC": "0", "DNT": "0"}, []),
-    ("gpc", DNT, []),
-    ("gpc", GPC, ["Sec-GPC"]),
-    ("ignore", {**GPC, **DNT}, []),
-])
+@pytest.mark.parametrize(
+    "policy, headers, honoured",
+    [
+        ("gpc_and_dnt", GPC, ["Sec-GPC"]),
+        ("gpc_and_dnt", DNT, ["DNT"]),
+        ("gpc_and_dnt", {**GPC, **DNT}, ["Sec-GPC", "DNT"]),
+        ("gpc_and_dnt", {"Sec-GPC": "0", "DNT": "0"}, []),
+        ("gpc", DNT, []),
+        ("gpc", GPC, ["Sec-GPC"]),
+        ("ignore", {**GPC, **DNT}, []),
+    ],
+)
 def test_the_policy_decides_which_signals_count(policy, headers, honoured):
     assert honoured_signals(policy, headers) == honoured
 
 
-@pytest.mark.parametrize("policy, declared, honoured", [
-    ("gpc_and_dnt", "gpc,dnt", ["Sec-GPC", "DNT"]),
-    ("gpc_and_dnt", "dnt", ["DNT"]),
-    ("gpc", "dnt", []),
-    ("ignore", "gpc", []),
-    ("gpc_and_dnt", "nonsense,,", []),
-])
+@pytest.mark.parametrize(
+    "policy, declared, honoured",
+    [
+        ("gpc_and_dnt", "gpc,dnt", ["Sec-GPC", "DNT"]),
+        ("gpc_and_dnt", "dnt", ["DNT"]),
+        ("gpc", "dnt", []),
+        ("ignore", "gpc", []),
+        ("gpc_and_dnt", "nonsense,,", []),
+    ],
+)
 def test_signals_the_client_names_follow_the_same_policy(policy, declared, honoured):
     assert honoured_signals(policy, {}, declared) == honoured
 
@@ -72,12 +78,17 @@ def website_id(app):
 
 def act(session, base, project_id):
     """bob sends two events through the API (as a beacon) and stars a project (a server-side track_event)."""
-    body = {"events": [{"event": "project_viewed", "project_id": project_id},
-                       {"event": "clone_button_clicked", "project_id": project_id,
-                        "additional_properties": {"label": "ssh"}}]}
-    answer = session.post("/api/v4/usage_data/track_events", data=json.dumps(body),
-                          headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": base,
-                                   "Sec-Fetch-Site": "same-origin"})
+    body = {
+        "events": [
+            {"event": "project_viewed", "project_id": project_id},
+            {"event": "clone_button_clicked", "project_id": project_id, "additional_properties": {"label": "ssh"}},
+        ]
+    }
+    answer = session.post(
+        "/api/v4/usage_data/track_events",
+        data=json.dumps(body),
+        headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": base, "Sec-Fetch-Site": "same-origin"},
+    )
     assert answer.status_code == 200 and answer.json()["accepted"] == 2
     page = session.get("/acme/website")
     star = session.post("/acme/website/-/star", data={"csrf_token": csrf_token_of(page.text)})
@@ -126,7 +137,7 @@ def test_the_page_of_a_signalling_visitor_carries_no_user_id(client_for):
     def context(**headers):
         html = bob.get("/acme/website", headers=headers).get_data(as_text=True)
         start = html.index('id="internal-events-context">') + len('id="internal-events-context">')
-        return json.loads(html[start:html.index("</script>", start)])
+        return json.loads(html[start : html.index("</script>", start)])
 
     plain, private = context(), context(**GPC)
     assert plain["user_id"] is not None and plain["signed_in"] is True

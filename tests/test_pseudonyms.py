@@ -34,7 +34,9 @@ def test_an_unset_key_is_generated_once_into_the_instance_folder(tmp_path):
 
 
 def test_the_event_sent_to_the_collector_carries_the_keyed_pseudonym(make_events, live_server, collector):
-    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server, INTERNAL_EVENTS_PSEUDONYM_KEY="rotated-key")
+    events = make_events(
+        INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server, INTERNAL_EVENTS_PSEUDONYM_KEY="rotated-key"
+    )
     reset_collector(collector)
     events.track("admin_area_viewed", user_id=1)
     assert events.snowplow.flush(timeout=10)

@@ -76,15 +76,30 @@ def random_calls(rng, count):
         ids = {"user_id": rng.randint(1, 60), "namespace_id": rng.randint(1, 8), "project_id": rng.randint(1, 30)}
         kind = rng.randrange(7)
         if kind == 0:
-            calls.append({"event": "clone_button_clicked", **ids,
-                          "additional_properties": {"label": rng.choice(["ssh", "https"])}})
+            calls.append(
+                {
+                    "event": "clone_button_clicked",
+                    **ids,
+                    "additional_properties": {"label": rng.choice(["ssh", "https"])},
+                }
+            )
         elif kind == 1:
-            calls.append({"event": "help_link_clicked", "user_id": ids["user_id"],
-                          "additional_properties": {"label": f"page-{rng.randint(1, 25)}"}})
+            calls.append(
+                {
+                    "event": "help_link_clicked",
+                    "user_id": ids["user_id"],
+                    "additional_properties": {"label": f"page-{rng.randint(1, 25)}"},
+                }
+            )
         elif kind == 2:
             value = rng.choice([rng.randint(1, 12), rng.randint(1, 40) / 4])
-            calls.append({"event": "dashboard_chart_viewed", **ids,
-                          "additional_properties": {"label": "activity", "value": value}})
+            calls.append(
+                {
+                    "event": "dashboard_chart_viewed",
+                    **ids,
+                    "additional_properties": {"label": "activity", "value": value},
+                }
+            )
         else:
             event = ["project_viewed", "project_created", "issue_created", "project_starred"][kind - 3]
             calls.append({"event": event, **ids})
@@ -112,7 +127,8 @@ def test_every_metric_matches_a_single_server(cluster, make_events, definitions_
         expected = metric_values(on_server)
         actual = metric_values(on_cluster)
         activity = on_server.definitions.metric(
-            "redis_hll_counters.count_distinct_user_id_from_project_activity_monthly")
+            "redis_hll_counters.count_distinct_user_id_from_project_activity_monthly"
+        )
         weekly_server = on_server.counters.weekly_values(activity, NOW.date())
         weekly_cluster = on_cluster.counters.weekly_values(activity, NOW.date())
 
@@ -126,8 +142,11 @@ def test_every_metric_matches_a_single_server(cluster, make_events, definitions_
     assert any(value for _, value in weekly_server)
 
     # The keys really were spread over the cluster's nodes, and merging left no scratch copy behind.
-    nodes_with_keys = [node for node in on_cluster.counters.redis.get_primaries()
-                       if on_cluster.counters.redis.get_redis_connection(node).dbsize()]
+    nodes_with_keys = [
+        node
+        for node in on_cluster.counters.redis.get_primaries()
+        if on_cluster.counters.redis.get_redis_connection(node).dbsize()
+    ]
     assert len(nodes_with_keys) == 3
     assert not list(on_cluster.counters.redis.scan_iter(match="*scratch*"))
 
@@ -144,16 +163,14 @@ def test_collector_keeps_events_on_a_cluster(cluster, make_demo, make_events):
         assert sorted(e["contexts"][0]["data"]["project_id"] for e in good) == list(range(1, 13))
         token = csrf_token_of(client.get("/").get_data(as_text=True))
         assert client.post("/micro/reset", headers={"X-CSRF-Token": token}).get_json()["total"] == 0
-        assert client.get("/micro/all").get_json() == {"total": 0, "good": 0, "bad": 0, "duplicates": 0,
-                                                       "received": 0}
+        assert client.get("/micro/all").get_json() == {"total": 0, "good": 0, "bad": 0, "duplicates": 0, "received": 0}
     finally:
         server.stop()
 
 
 def test_one_batch_of_many_distinct_users_counts_everywhere(cluster, make_events):
     """9,000 elements for one HyperLogLog in one script call: beyond what Lua can unpack at once."""
-    calls = [{"event": "project_created", "user_id": user, "project_id": 1, "namespace_id": 1}
-             for user in range(9000)]
+    calls = [{"event": "project_created", "user_id": user, "project_id": 1, "namespace_id": 1} for user in range(9000)]
     counts = []
     for events in (make_events(REDIS_URL=cluster.url), make_events()):
         events.track_many(calls)

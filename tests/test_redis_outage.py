@@ -33,8 +33,14 @@ def stream(seed, batches):
         batch = []
         for _ in range(rng.randint(1, 20)):
             event = rng.choice(["project_viewed", "project_created", "issue_created", "project_starred"])
-            batch.append({"event": event, "user_id": rng.randint(1, 300), "namespace_id": rng.randint(1, 20),
-                          "project_id": rng.randint(1, 80)})
+            batch.append(
+                {
+                    "event": event,
+                    "user_id": rng.randint(1, 300),
+                    "namespace_id": rng.randint(1, 20),
+                    "project_id": rng.randint(1, 80),
+                }
+            )
         yield batch
 
 
@@ -155,9 +161,14 @@ def test_reply_lost_after_redis_applied_the_batch_counts_once(redis_server, make
     events.track("project_created", user_id=1, project_id=1, namespace_id=1)
     busy = redis.Redis.from_url(redis_server.url)
     # Keeps Redis busy for a second: commands sent meanwhile wait, then run.
-    blocker = threading.Thread(target=busy.eval, args=(
-        "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] "
-        "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 1000000", 0))
+    blocker = threading.Thread(
+        target=busy.eval,
+        args=(
+            "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] "
+            "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 1000000",
+            0,
+        ),
+    )
     blocker.start()
     wait_until(lambda: _script_running(redis_server), message="busy script running")
 
@@ -207,8 +218,9 @@ def test_an_unwritable_spool_loses_the_batch_but_never_breaks_the_caller(make_ev
     spool_file.mkdir()  # the file is gone and a directory stands in its way
 
     outcome = []
-    worker = threading.Thread(target=lambda: outcome.append(
-        events.track("project_created", user_id=1, project_id=1, namespace_id=1)))
+    worker = threading.Thread(
+        target=lambda: outcome.append(events.track("project_created", user_id=1, project_id=1, namespace_id=1))
+    )
     worker.start()  # a new thread opens its own connection to the spool, and fails
     worker.join()
     assert outcome == [True]

@@ -20,8 +20,9 @@ def status_of(app):
     return json.loads(result.output)["privacy"]
 
 
-def test_snowplow_switched_off_at_runtime_sends_nothing_and_still_counts(collecting_server, make_demo,
-                                                                         live_session_for):
+def test_snowplow_switched_off_at_runtime_sends_nothing_and_still_counts(
+    collecting_server, make_demo, live_session_for
+):
     app, base = collecting_server
     events = app.extensions["internal_events"]
     admin = live_session_for("admin")

@@ -24,6 +24,6 @@ def test_a_group_answers_at_its_path_as_in_gitlab(client_for):
 
 def test_the_help_page_lists_every_defined_event(demo):
     html = demo.test_client().get("/help").get_data(as_text=True)
-    section = html[html.index('id="usage-data"'):]
+    section = html[html.index('id="usage-data"') :]
     for name, event in demo.extensions["internal_events"].definitions.events.items():
         assert f"<code>{name}</code>" in section and escape(event.description) in section

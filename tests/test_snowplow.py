@@ -31,11 +31,21 @@ def contexts_by_schema(event):
 
 def test_tracked_event_arrives_with_standard_and_service_ping_contexts(sent):
     events, arrived = sent
-    events.track("dashboard_chart_viewed", user_id=42, namespace_id=7, project_id=9,
-                 additional_properties={"label": "activity", "property": "weekly", "value": 12, "chart_weeks": 12})
+    events.track(
+        "dashboard_chart_viewed",
+        user_id=42,
+        namespace_id=7,
+        project_id=9,
+        additional_properties={"label": "activity", "property": "weekly", "value": 12, "chart_weeks": 12},
+    )
     (event,) = arrived()
     assert (event["category"], event["action"], event["label"], event["property"], event["value"]) == (
-        "InternalEventTracking", "dashboard_chart_viewed", "activity", "weekly", 12.0)
+        "InternalEventTracking",
+        "dashboard_chart_viewed",
+        "activity",
+        "weekly",
+        12.0,
+    )
     assert event["app_id"] == "internal-events-test"
     contexts = contexts_by_schema(event)
     standard = contexts[STANDARD_CONTEXT]
@@ -69,20 +79,29 @@ def test_refused_calls_send_nothing(sent, make_events):
 
 def test_collector_refuses_malformed_bodies_with_a_message(live_server, config):
     for body in (b"not json", b"[]", b'{"data": "x"}', b'{"schema": "iglu:other/x/jsonschema/1-0-0", "data": []}'):
-        response = requests.post(f"{live_server}/com.snowplowanalytics.snowplow/tp2", data=body, timeout=5,
-                                 headers=collector_headers(config))
+        response = requests.post(
+            f"{live_server}/com.snowplowanalytics.snowplow/tp2", data=body, timeout=5, headers=collector_headers(config)
+        )
         assert response.status_code == 400
         assert "payload_data" in response.json()["error"]
 
 
 def test_collector_files_events_with_invalid_contexts_as_bad(live_server, collector, config):
-    contexts = {"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
-                "data": [{"schema": STANDARD_CONTEXT, "data": {"environment": "moon"}}]}
+    contexts = {
+        "schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
+        "data": [{"schema": STANDARD_CONTEXT, "data": {"environment": "moon"}}],
+    }
     cx = base64.urlsafe_b64encode(json.dumps(contexts).encode()).decode().rstrip("=")
-    payload = {"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
-               "data": [{"e": "se", "eid": "1", "se_ca": "c", "se_ac": "a", "cx": cx}, {"e": 5}]}
-    response = requests.post(f"{live_server}/com.snowplowanalytics.snowplow/tp2", data=json.dumps(payload), timeout=5,
-                             headers=collector_headers(config))
+    payload = {
+        "schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
+        "data": [{"e": "se", "eid": "1", "se_ca": "c", "se_ac": "a", "cx": cx}, {"e": 5}],
+    }
+    response = requests.post(
+        f"{live_server}/com.snowplowanalytics.snowplow/tp2",
+        data=json.dumps(payload),
+        timeout=5,
+        headers=collector_headers(config),
+    )
     assert response.json() == {"good": 0, "bad": 2, "duplicates": 0}
     bad = collector.get("/micro/bad").json()
     errors = " ".join(e for record in bad for e in record["errors"])

@@ -10,8 +10,9 @@ from webapp.internal_events.windows import today
 
 from servers import free_port
 
-EVENT = TrackedEvent(name="project_created", user_id=1, namespace_id=2, project_id=3,
-                     properties={"label": "x", "value": 1.5})
+EVENT = TrackedEvent(
+    name="project_created", user_id=1, namespace_id=2, project_id=3, properties={"label": "x", "value": 1.5}
+)
 
 
 def spool_from_a_worker(config, batches):

@@ -22,7 +22,12 @@ def test_passes_when_exactly_the_named_events_are_tracked_with_the_ids(events):
 @pytest.mark.parametrize(
     "names, ids, properties, message",
     [
-        (("project_starred", "project_starred"), IDS, None, r"expected events \['project_starred', 'project_starred'\]"),
+        (
+            ("project_starred", "project_starred"),
+            IDS,
+            None,
+            r"expected events \['project_starred', 'project_starred'\]",
+        ),
         ((), {}, None, r"expected events \[\], recorded \['project_starred'\]"),
         (("help_link_clicked",), {}, None, r"recorded \['project_starred'\]"),
         (("project_starred",), {**IDS, "project_id": 4}, None, "expected project_id=4, got 3"),
@@ -59,6 +64,12 @@ def test_asserts_what_a_request_to_the_app_tracked(demo, client_for):
     with demo.app_context():
         bob_id = users.by_username("bob").id
         website = projects.visible_by_path(users.by_username("bob"), "acme", "website")
-    with trigger_internal_events(demo, "project_starred", user_id=bob_id, namespace_id=website.namespace_id,
-                                 project_id=website.id, source="python"):
+    with trigger_internal_events(
+        demo,
+        "project_starred",
+        user_id=bob_id,
+        namespace_id=website.namespace_id,
+        project_id=website.id,
+        source="python",
+    ):
         assert bob.post("/acme/website/-/star", data={"csrf_token": token}).status_code == 302

@@ -55,8 +55,9 @@ def test_project_without_namespace_uses_the_projects_namespace(events):
 
 def test_filtered_metric_counts_only_matching_events(events):
     for label in ("ssh", "https", "ssh"):
-        events.track("clone_button_clicked", user_id=1, project_id=2, namespace_id=3,
-                     additional_properties={"label": label})
+        events.track(
+            "clone_button_clicked", user_id=1, project_id=2, namespace_id=3, additional_properties={"label": label}
+        )
     v = values(events)
     assert v["counts.count_total_clone_button_clicked_with_ssh"] == 2
     assert v["counts.count_total_clone_button_clicked"] == 3
@@ -64,8 +65,15 @@ def test_filtered_metric_counts_only_matching_events(events):
 
 @pytest.mark.parametrize(
     "days_ago, in_7d, in_28d",
-    [(0, True, True), (6, True, True), (7, False, True), (8, False, True),
-     (27, False, True), (28, False, False), (29, False, False)],
+    [
+        (0, True, True),
+        (6, True, True),
+        (7, False, True),
+        (8, False, True),
+        (27, False, True),
+        (28, False, False),
+        (29, False, False),
+    ],
 )
 def test_windows_are_rolling_utc_days_including_today(events, days_ago, in_7d, in_28d):
     now = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
@@ -131,13 +139,21 @@ def run_script(script, events, **env):
         **env,
     }
     environment.pop("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL", None)
-    return subprocess.run([sys.executable, "-c", script], env=environment, cwd=PROJECT_ROOT,
-                          check=True, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env=environment,
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_track_event_works_in_a_plain_script(events):
-    run_script('from webapp.internal_events import track_event\n'
-               'assert track_event("admin_area_viewed", user_id=99)\n', events)
+    run_script(
+        'from webapp.internal_events import track_event\nassert track_event("admin_area_viewed", user_id=99)\n', events
+    )
     assert values(events)[HLL + "count_distinct_user_id_from_admin_area_viewed_weekly"] == 1
 
 
@@ -154,23 +170,48 @@ def test_track_event_uses_the_app_in_a_request_and_in_an_app_context(app):
     "call, error, message",
     [
         (dict(event_name="no_such_event", user_id=1), UnknownEventError, "Unknown event: 'no_such_event'"),
-        (dict(event_name="project_viewed", user_id=1, namespace_id=2), MissingIdentifierError,
-         "Event 'project_viewed' is missing data its metrics count: redis_hll_counters."
-         "count_distinct_project_id_from_project_viewed_weekly, redis_hll_counters."
-         "count_distinct_project_id_from_project_viewed_monthly need(s) project: pass project= or project_id="),
-        (dict(event_name="clone_button_clicked", user_id=1, project_id=2, additional_properties={"label": 5}),
-         InvalidPropertyError, "Additional property 'label' of event 'clone_button_clicked' must be a string, got 5"),
-        (dict(event_name="clone_button_clicked", user_id=1, project_id=2, additional_properties={"value": True}),
-         InvalidPropertyError, "must be a number, got True"),
-        (dict(event_name="clone_button_clicked", user_id=1, project_id=2, additional_properties={"colour": "red"}),
-         InvalidPropertyError, "Unknown additional property 'colour' for event 'clone_button_clicked'"),
-        (dict(event_name="dashboard_chart_viewed", user_id=1, project_id=2,
-              additional_properties={"chart_weeks": ["12"]}),
-         InvalidPropertyError, "'chart_weeks' of event 'dashboard_chart_viewed' must be a string or a number"),
-        (dict(event_name="admin_area_viewed", user_id="1"), InvalidIdentifierError,
-         "user_id must be an integer from 0 to 2147483647, got '1'"),
-        (dict(event_name="admin_area_viewed", user=SimpleNamespace(id=1), user_id=2), InvalidIdentifierError,
-         "user and user_id disagree"),
+        (
+            dict(event_name="project_viewed", user_id=1, namespace_id=2),
+            MissingIdentifierError,
+            "Event 'project_viewed' is missing data its metrics count: redis_hll_counters."
+            "count_distinct_project_id_from_project_viewed_weekly, redis_hll_counters."
+            "count_distinct_project_id_from_project_viewed_monthly need(s) project: pass project= or project_id=",
+        ),
+        (
+            dict(event_name="clone_button_clicked", user_id=1, project_id=2, additional_properties={"label": 5}),
+            InvalidPropertyError,
+            "Additional property 'label' of event 'clone_button_clicked' must be a string, got 5",
+        ),
+        (
+            dict(event_name="clone_button_clicked", user_id=1, project_id=2, additional_properties={"value": True}),
+            InvalidPropertyError,
+            "must be a number, got True",
+        ),
+        (
+            dict(event_name="clone_button_clicked", user_id=1, project_id=2, additional_properties={"colour": "red"}),
+            InvalidPropertyError,
+            "Unknown additional property 'colour' for event 'clone_button_clicked'",
+        ),
+        (
+            dict(
+                event_name="dashboard_chart_viewed",
+                user_id=1,
+                project_id=2,
+                additional_properties={"chart_weeks": ["12"]},
+            ),
+            InvalidPropertyError,
+            "'chart_weeks' of event 'dashboard_chart_viewed' must be a string or a number",
+        ),
+        (
+            dict(event_name="admin_area_viewed", user_id="1"),
+            InvalidIdentifierError,
+            "user_id must be an integer from 0 to 2147483647, got '1'",
+        ),
+        (
+            dict(event_name="admin_area_viewed", user=SimpleNamespace(id=1), user_id=2),
+            InvalidIdentifierError,
+            "user and user_id disagree",
+        ),
     ],
 )
 def test_mistakes_raise_in_test_and_development_and_count_nothing(events, call, error, message):
@@ -182,8 +223,13 @@ def test_mistakes_raise_in_test_and_development_and_count_nothing(events, call, 
 
 
 def test_custom_properties_declared_in_yaml_are_accepted(events):
-    assert events.track("dashboard_chart_viewed", user_id=1, project_id=2, namespace_id=3,
-                        additional_properties={"label": "activity", "chart_weeks": 12})
+    assert events.track(
+        "dashboard_chart_viewed",
+        user_id=1,
+        project_id=2,
+        namespace_id=3,
+        additional_properties={"label": "activity", "chart_weeks": 12},
+    )
 
 
 def test_production_logs_and_counts_mistakes_without_raising(make_events, caplog):
@@ -227,10 +273,12 @@ def test_track_events_writes_a_batch_in_one_round_trip(events, round_trips):
 
 def test_track_events_in_production_records_the_valid_ones(make_events):
     events = make_events(WEBAPP_ENV="production")
-    outcomes = events.track_many([
-        {"event": "project_starred", "user_id": 1, "project_id": 2},
-        {"event": "nope", "user_id": 1},
-    ])
+    outcomes = events.track_many(
+        [
+            {"event": "project_starred", "user_id": 1, "project_id": 2},
+            {"event": "nope", "user_id": 1},
+        ]
+    )
     assert outcomes[0] is None and isinstance(outcomes[1], UnknownEventError)
     assert values(events)["counts.count_total_project_starred"] == 1
 
@@ -252,8 +300,12 @@ def test_ten_thousand_users_count_within_two_percent(events):
 
 def test_totals_are_exact_at_volume(events):
     for _ in range(20):
-        events.track_many([{"event": "help_link_clicked", "user_id": u % 7, "additional_properties": {"label": "docs"}}
-                           for u in range(500)])
+        events.track_many(
+            [
+                {"event": "help_link_clicked", "user_id": u % 7, "additional_properties": {"label": "docs"}}
+                for u in range(500)
+            ]
+        )
     assert values(events)["counts.count_total_help_link_clicked"] == 10_000
 
 
@@ -314,10 +366,15 @@ def test_flush_does_not_wait_out_the_linger():
 
 
 def test_write_behind_flushes_when_the_process_exits(events):
-    run_script('from webapp.internal_events import track_event\n'
-               'for user in range(500):\n'
-               '    track_event("project_starred", user_id=user, project_id=1)\n',
-               events, WEBAPP_ENV="production", INTERNAL_EVENTS_WRITE_BEHIND="1", SECRET_KEY="x")
+    run_script(
+        "from webapp.internal_events import track_event\n"
+        "for user in range(500):\n"
+        '    track_event("project_starred", user_id=user, project_id=1)\n',
+        events,
+        WEBAPP_ENV="production",
+        INTERNAL_EVENTS_WRITE_BEHIND="1",
+        SECRET_KEY="x",
+    )
     assert values(events)["counts.count_total_project_starred"] == 500
 
 
@@ -327,8 +384,13 @@ def test_real_gitlab_definitions_count_correctly(make_events):
         events.track("create_commit_note", user_id=user, project_id=10, namespace_id=20)
     pulls = [("rubygems", "guest", 5), ("rubygems", "guest", 2.5), ("rubygems", "user", 1), ("npm", "guest", 4)]
     for user, (label, prop, value) in enumerate(pulls, start=3):
-        events.track("pull_package", user_id=user, project_id=10, namespace_id=20,
-                     additional_properties={"label": label, "property": prop, "value": value, "registry_size": 9})
+        events.track(
+            "pull_package",
+            user_id=user,
+            project_id=10,
+            namespace_id=20,
+            additional_properties={"label": label, "property": prop, "value": value, "registry_size": 9},
+        )
     v = values(events)
     assert v[HLL + "count_distinct_user_id_from_create_commit_note_weekly"] == 2
     assert v[HLL + "count_distinct_user_id_from_create_commit_note_monthly"] == 2

@@ -73,10 +73,12 @@ def poll(condition, timeout=5.0):
 
 
 def test_click_counts_once_in_redis_and_reaches_the_collector_with_the_page_ids(
-        site, project_page, problems, live_session_for):
+    site, project_page, problems, live_session_for
+):
     admin = live_session_for("admin")
-    with trigger_internal_events(site.app, "clone_button_clicked", page=project_page,
-                                 additional_properties={"label": "ssh"}, **site.ids):
+    with trigger_internal_events(
+        site.app, "clone_button_clicked", page=project_page, additional_properties={"label": "ssh"}, **site.ids
+    ):
         project_page.click("text=Copy SSH")
     assert tracked_total(site.app, "clone_button_clicked") == 1
     assert site.app.extensions["internal_events"].snowplow.flush(timeout=10)
@@ -84,42 +86,57 @@ def test_click_counts_once_in_redis_and_reaches_the_collector_with_the_page_ids(
     standard = {c["schema"]: c["data"] for c in event["contexts"]}[STANDARD_CONTEXT]
     assert standard["user_id"] == site.app.extensions["internal_events"].privacy.pseudonym(site.ids["user_id"])
     assert (standard["namespace_id"], standard["project_id"], standard["source"]) == (
-        site.ids["namespace_id"], site.ids["project_id"], "browser")
+        site.ids["namespace_id"],
+        site.ids["project_id"],
+        "browser",
+    )
     assert (event["label"], event["action"]) == ("ssh", "clone_button_clicked")
     assert problems == []
 
 
 def test_click_on_a_nested_child_counts(site, project_page, problems):
-    project_page.evaluate(INSERT, """<button id="icon-copy" data-event-tracking="clone_button_clicked"
-        data-event-label="https"><span class="icon"><b>⧉</b></span> Copy</button>""")
-    with trigger_internal_events(site.app, "clone_button_clicked", page=project_page,
-                                 additional_properties={"label": "https"}, **site.ids):
+    project_page.evaluate(
+        INSERT,
+        """<button id="icon-copy" data-event-tracking="clone_button_clicked"
+        data-event-label="https"><span class="icon"><b>⧉</b></span> Copy</button>""",
+    )
+    with trigger_internal_events(
+        site.app, "clone_button_clicked", page=project_page, additional_properties={"label": "https"}, **site.ids
+    ):
         project_page.click("#icon-copy b")
     assert problems == []
 
 
 def test_clicks_count_even_when_the_page_stops_them_and_are_never_prevented(site, project_page, problems):
-    project_page.evaluate(INSERT, """<button id="stubborn" data-event-tracking="help_link_clicked"
-        data-event-label="stubborn">Help</button>""")
+    project_page.evaluate(
+        INSERT,
+        """<button id="stubborn" data-event-tracking="help_link_clicked"
+        data-event-label="stubborn">Help</button>""",
+    )
     project_page.evaluate("""() => {
         document.getElementById('stubborn').addEventListener('click', (e) => e.stopPropagation());
         window.seen = [];
         document.getElementById('stubborn').addEventListener('click', (e) => seen.push(e.defaultPrevented));
     }""")
-    with trigger_internal_events(site.app, "help_link_clicked", page=project_page,
-                                 additional_properties={"label": "stubborn"}, **site.ids):
+    with trigger_internal_events(
+        site.app, "help_link_clicked", page=project_page, additional_properties={"label": "stubborn"}, **site.ids
+    ):
         project_page.click("#stubborn")
     assert project_page.evaluate("() => seen") == [False]
     assert problems == []
 
 
 def test_data_attributes_become_additional_properties(site, project_page, problems):
-    project_page.evaluate(INSERT, """<button id="weeks" data-event-tracking="dashboard_chart_viewed"
+    project_page.evaluate(
+        INSERT,
+        """<button id="weeks" data-event-tracking="dashboard_chart_viewed"
         data-event-label="activity" data-event-property="weekly" data-event-value="12"
-        data-event-additional='{"chart_weeks": 12}'>12 weeks</button>""")
+        data-event-additional='{"chart_weeks": 12}'>12 weeks</button>""",
+    )
     properties = {"label": "activity", "property": "weekly", "value": 12, "chart_weeks": 12}
-    with trigger_internal_events(site.app, "dashboard_chart_viewed", page=project_page,
-                                 additional_properties=properties, **site.ids):
+    with trigger_internal_events(
+        site.app, "dashboard_chart_viewed", page=project_page, additional_properties=properties, **site.ids
+    ):
         project_page.click("#weeks")
     assert problems == []
 
@@ -137,8 +154,11 @@ def test_load_elements_count_once_on_load_and_clicks_on_them_do_not_count(site, 
 
 def test_element_inserted_later_counts_once_even_when_moved(site, project_page, problems):
     with trigger_internal_events(site.app, "project_settings_viewed", page=project_page, **site.ids):
-        project_page.evaluate(INSERT, """<div><p id="late" data-event-tracking="project_settings_viewed"
-            data-event-tracking-load="true">Settings preview</p></div>""")
+        project_page.evaluate(
+            INSERT,
+            """<div><p id="late" data-event-tracking="project_settings_viewed"
+            data-event-tracking-load="true">Settings preview</p></div>""",
+        )
         project_page.wait_for_selector("#late")
         project_page.evaluate("() => InternalEvents.flush()")
         project_page.evaluate("() => document.querySelector('main').prepend(document.getElementById('late'))")
@@ -147,10 +167,14 @@ def test_element_inserted_later_counts_once_even_when_moved(site, project_page, 
 
 
 def test_element_inserted_later_counts_when_clicked(site, project_page, problems):
-    project_page.evaluate(INSERT, """<a id="late-help" href="#" data-event-tracking="help_link_clicked"
-        data-event-label="late">Help</a>""")
-    with trigger_internal_events(site.app, "help_link_clicked", page=project_page,
-                                 additional_properties={"label": "late"}, **site.ids):
+    project_page.evaluate(
+        INSERT,
+        """<a id="late-help" href="#" data-event-tracking="help_link_clicked"
+        data-event-label="late">Help</a>""",
+    )
+    with trigger_internal_events(
+        site.app, "help_link_clicked", page=project_page, additional_properties={"label": "late"}, **site.ids
+    ):
         project_page.click("#late-help")
     assert problems == []
 
@@ -159,13 +183,15 @@ def test_vue_mixin_counts_from_a_method_and_from_the_template(site, project_page
     widget = project_page.locator(".project-widget")
     assert "Website" in widget.inner_text()
     assert "New here? Read about cloning, projects and groups." in widget.inner_text()
-    with trigger_internal_events(site.app, "clone_button_clicked", page=project_page,
-                                 additional_properties={"label": "https"}, **site.ids):
+    with trigger_internal_events(
+        site.app, "clone_button_clicked", page=project_page, additional_properties={"label": "https"}, **site.ids
+    ):
         widget.get_by_role("button", name="HTTPS").click()
         widget.get_by_role("button", name="Copy").click()  # the component's method calls this.trackEvent
     assert widget.locator(".command").inner_text() == f"git clone {site.project_url}.git"
-    with trigger_internal_events(site.app, "help_link_clicked", page=project_page,
-                                 additional_properties={"label": "groups"}, **site.ids):
+    with trigger_internal_events(
+        site.app, "help_link_clicked", page=project_page, additional_properties={"label": "groups"}, **site.ids
+    ):
         widget.get_by_role("link", name="groups").click()  # @click="trackEvent(...)" in the template, then away
         project_page.wait_for_url("**/help#groups")
     assert tracked_total(site.app, "clone_button_clicked") == 1
@@ -174,8 +200,14 @@ def test_vue_mixin_counts_from_a_method_and_from_the_template(site, project_page
 
 
 def test_raw_track_event_calls_count_from_the_global_and_from_the_module(site, project_page, problems):
-    with trigger_internal_events(site.app, "clone_button_clicked", "clone_button_clicked", page=project_page,
-                                 additional_properties={"label": "ssh"}, **site.ids):
+    with trigger_internal_events(
+        site.app,
+        "clone_button_clicked",
+        "clone_button_clicked",
+        page=project_page,
+        additional_properties={"label": "ssh"},
+        **site.ids,
+    ):
         same = project_page.evaluate("""async () => {
             InternalEvents.trackEvent('clone_button_clicked', { label: 'ssh' });
             const module = await import('~/tracking');
@@ -189,8 +221,9 @@ def test_raw_track_event_calls_count_from_the_global_and_from_the_module(site, p
 
 def test_events_close_together_share_one_request(site, project_page, problems, api_requests):
     api_requests.clear()
-    with trigger_internal_events(site.app, "clone_button_clicked", "clone_button_clicked", "help_link_clicked",
-                                 page=project_page, **site.ids):
+    with trigger_internal_events(
+        site.app, "clone_button_clicked", "clone_button_clicked", "help_link_clicked", page=project_page, **site.ids
+    ):
         project_page.evaluate("""() => {
             for (const button of document.querySelectorAll('[data-copy-target]')) button.click();
             InternalEvents.trackEvent('help_link_clicked', { label: 'batch' });
@@ -202,8 +235,9 @@ def test_events_close_together_share_one_request(site, project_page, problems, a
 
 
 def test_a_tracked_link_that_navigates_away_is_still_counted(site, project_page, problems):
-    with trigger_internal_events(site.app, "help_link_clicked", page=project_page,
-                                 additional_properties={"label": "usage-data"}, **site.ids):
+    with trigger_internal_events(
+        site.app, "help_link_clicked", page=project_page, additional_properties={"label": "usage-data"}, **site.ids
+    ):
         project_page.click("footer >> text=What usage data is collected?")
         project_page.wait_for_url("**/help#usage-data")
     assert problems == []
@@ -227,8 +261,7 @@ def test_failed_sends_are_retried_and_count_once(site, project_page, problems):
     assert [p for p in problems if "status of 503" not in p] == []  # the browser logs the failed request itself
 
 
-def test_refused_and_invalid_events_warn_and_never_break_the_page(
-        site, project_page, problems, warnings, api_requests):
+def test_refused_and_invalid_events_warn_and_never_break_the_page(site, project_page, problems, warnings, api_requests):
     api_requests.clear()
     with trigger_internal_events(site.app, page=project_page):
         results = project_page.evaluate("""() => [

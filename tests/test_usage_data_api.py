@@ -55,8 +55,11 @@ def bob(client_for):
 
 
 def test_track_event_counts_for_the_signed_in_user_and_the_project(bob, demo, demo_ids):
-    response = post(bob, "track_event", {"event": "project_viewed", "project_id": demo_ids["acme/website"],
-                                         "namespace_id": demo_ids["acme/"]})
+    response = post(
+        bob,
+        "track_event",
+        {"event": "project_viewed", "project_id": demo_ids["acme/website"], "namespace_id": demo_ids["acme/"]},
+    )
     assert response.status_code == 200
     assert response.get_json() == {"event": "project_viewed", "accepted": True}
     counted = values(demo)
@@ -65,24 +68,44 @@ def test_track_event_counts_for_the_signed_in_user_and_the_project(bob, demo, de
 
 
 def test_track_events_answers_per_event_and_counts_only_the_accepted(bob, demo, demo_ids):
-    response = post(bob, "track_events", {"events": [
-        {"event": "clone_button_clicked", "project_id": demo_ids["acme/website"],
-         "additional_properties": {"label": "ssh"}},
-        {"event": "clone_button_clicked", "project_id": demo_ids["secret-lab/prototype"],
-         "additional_properties": {"label": "ssh"}},
-        {"event": "no_such_event"},
-        {"event": "help_link_clicked", "additional_properties": {"label": "cloning"}},
-        "not an object",
-    ]})
+    response = post(
+        bob,
+        "track_events",
+        {
+            "events": [
+                {
+                    "event": "clone_button_clicked",
+                    "project_id": demo_ids["acme/website"],
+                    "additional_properties": {"label": "ssh"},
+                },
+                {
+                    "event": "clone_button_clicked",
+                    "project_id": demo_ids["secret-lab/prototype"],
+                    "additional_properties": {"label": "ssh"},
+                },
+                {"event": "no_such_event"},
+                {"event": "help_link_clicked", "additional_properties": {"label": "cloning"}},
+                "not an object",
+            ]
+        },
+    )
     assert response.status_code == 200
-    assert response.get_json() == {"accepted": 2, "refused": 3, "results": [
-        {"event": "clone_button_clicked", "accepted": True},
-        {"event": "clone_button_clicked", "accepted": False, "status": 404,
-         "error": f"project {demo_ids['secret-lab/prototype']} not found"},
-        {"event": "no_such_event", "accepted": False, "status": 400, "error": "unknown event 'no_such_event'"},
-        {"event": "help_link_clicked", "accepted": True},
-        {"event": None, "accepted": False, "status": 400, "error": "an event must be a JSON object, got str"},
-    ]}
+    assert response.get_json() == {
+        "accepted": 2,
+        "refused": 3,
+        "results": [
+            {"event": "clone_button_clicked", "accepted": True},
+            {
+                "event": "clone_button_clicked",
+                "accepted": False,
+                "status": 404,
+                "error": f"project {demo_ids['secret-lab/prototype']} not found",
+            },
+            {"event": "no_such_event", "accepted": False, "status": 400, "error": "unknown event 'no_such_event'"},
+            {"event": "help_link_clicked", "accepted": True},
+            {"event": None, "accepted": False, "status": 400, "error": "an event must be a JSON object, got str"},
+        ],
+    }
     counted = values(demo)
     assert counted[COUNTS + "count_total_clone_button_clicked_with_ssh"] == 1
     assert counted[COUNTS + "count_total_help_link_clicked"] == 1
@@ -124,7 +147,9 @@ def test_the_user_is_always_the_sessions(client_for, demo, demo_ids):
 
 
 def test_admins_record_for_any_project(client_for, demo, demo_ids):
-    response = post(client_for("admin"), "track_event", {"event": "project_viewed", "project_id": demo_ids["bob/notes"]})
+    response = post(
+        client_for("admin"), "track_event", {"event": "project_viewed", "project_id": demo_ids["bob/notes"]}
+    )
     assert response.status_code == 200
     assert values(demo)[HLL + "count_distinct_project_id_from_project_viewed_weekly"] == 1
 
@@ -132,34 +157,73 @@ def test_admins_record_for_any_project(client_for, demo, demo_ids):
 # -- refusals: nothing counted ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body, status, message", [
-    ({"event": "project_viewed", "project_id": "secret-lab/prototype"}, 404, "project {} not found"),
-    ({"event": "project_viewed", "project_id": 999999}, 404, "project 999999 not found"),
-    ({"event": "group_viewed", "namespace_id": "secret-lab/"}, 404, "namespace {} not found"),
-    ({"event": "group_viewed", "namespace_id": "alice/"}, 404, "namespace {} not found"),  # personal, not bob's
-    ({"event": "project_viewed", "project_id": "acme/website", "namespace_id": "secret-lab/"}, 400,
-     "is not the namespace of project"),
-    ({"event": "project_viewed", "namespace_id": "acme/"}, 400, "missing data its metrics count"),
-    ({"event": "clone_button_clicked", "project_id": "acme/website", "additional_properties": {"label": 5}}, 400,
-     "Additional property 'label' of event 'clone_button_clicked' must be a string, got 5"),
-    ({"event": "clone_button_clicked", "project_id": "acme/website", "additional_properties": {"x": 1}}, 400,
-     "Unknown additional property 'x'"),
-    ({"event": "no_such_event"}, 400, "unknown event 'no_such_event'"),
-    ({"event": "x" * 5000}, 400, "unknown event 'xxxxxxxx"),
-    ({"event": 7}, 400, "'event' must be a non-empty string, got 7"),
-    ({"event": ""}, 400, "'event' must be a non-empty string"),
-    ({"project_id": 1}, 400, "missing field 'event'"),
-    ({"event": "project_viewed", "project_id": "1"}, 400, "'project_id' must be an integer from 0 to 2147483647 or null, got '1'"),
-    ({"event": "project_viewed", "project_id": True}, 400, "'project_id' must be an integer from 0 to 2147483647 or null"),
-    ({"event": "project_viewed", "project_id": -3}, 400, "'project_id' must be an integer from 0 to 2147483647 or null"),
-    ({"event": "project_viewed", "project_id": 1.5}, 400, "'project_id' must be an integer from 0 to 2147483647 or null"),
-    ({"event": "project_viewed", "project_id": 2**40}, 400, "'project_id' must be an integer from 0 to 2147483647 or null"),
-    ({"event": "group_viewed", "namespace_id": [1]}, 400, "'namespace_id' must be an integer from 0 to 2147483647 or null"),
-    ({"event": "help_link_clicked", "additional_properties": ["label"]}, 400,
-     "'additional_properties' must be a JSON object"),
-    ({"event": "help_link_clicked", "colour": "red"}, 400, "unknown field 'colour'"),
-    (["help_link_clicked"], 400, "an event must be a JSON object, got list"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"event": "project_viewed", "project_id": "secret-lab/prototype"}, 404, "project {} not found"),
+        ({"event": "project_viewed", "project_id": 999999}, 404, "project 999999 not found"),
+        ({"event": "group_viewed", "namespace_id": "secret-lab/"}, 404, "namespace {} not found"),
+        ({"event": "group_viewed", "namespace_id": "alice/"}, 404, "namespace {} not found"),  # personal, not bob's
+        (
+            {"event": "project_viewed", "project_id": "acme/website", "namespace_id": "secret-lab/"},
+            400,
+            "is not the namespace of project",
+        ),
+        ({"event": "project_viewed", "namespace_id": "acme/"}, 400, "missing data its metrics count"),
+        (
+            {"event": "clone_button_clicked", "project_id": "acme/website", "additional_properties": {"label": 5}},
+            400,
+            "Additional property 'label' of event 'clone_button_clicked' must be a string, got 5",
+        ),
+        (
+            {"event": "clone_button_clicked", "project_id": "acme/website", "additional_properties": {"x": 1}},
+            400,
+            "Unknown additional property 'x'",
+        ),
+        ({"event": "no_such_event"}, 400, "unknown event 'no_such_event'"),
+        ({"event": "x" * 5000}, 400, "unknown event 'xxxxxxxx"),
+        ({"event": 7}, 400, "'event' must be a non-empty string, got 7"),
+        ({"event": ""}, 400, "'event' must be a non-empty string"),
+        ({"project_id": 1}, 400, "missing field 'event'"),
+        (
+            {"event": "project_viewed", "project_id": "1"},
+            400,
+            "'project_id' must be an integer from 0 to 2147483647 or null, got '1'",
+        ),
+        (
+            {"event": "project_viewed", "project_id": True},
+            400,
+            "'project_id' must be an integer from 0 to 2147483647 or null",
+        ),
+        (
+            {"event": "project_viewed", "project_id": -3},
+            400,
+            "'project_id' must be an integer from 0 to 2147483647 or null",
+        ),
+        (
+            {"event": "project_viewed", "project_id": 1.5},
+            400,
+            "'project_id' must be an integer from 0 to 2147483647 or null",
+        ),
+        (
+            {"event": "project_viewed", "project_id": 2**40},
+            400,
+            "'project_id' must be an integer from 0 to 2147483647 or null",
+        ),
+        (
+            {"event": "group_viewed", "namespace_id": [1]},
+            400,
+            "'namespace_id' must be an integer from 0 to 2147483647 or null",
+        ),
+        (
+            {"event": "help_link_clicked", "additional_properties": ["label"]},
+            400,
+            "'additional_properties' must be a JSON object",
+        ),
+        ({"event": "help_link_clicked", "colour": "red"}, 400, "unknown field 'colour'"),
+        (["help_link_clicked"], 400, "an event must be a JSON object, got list"),
+    ],
+)
 def test_bad_events_are_refused_with_a_reason_and_count_nothing(bob, demo, demo_ids, body, status, message):
     if isinstance(body, dict):
         body = {k: demo_ids[v] if isinstance(v, str) and v in demo_ids else v for k, v in body.items()}
@@ -177,19 +241,29 @@ def test_bad_events_are_refused_with_a_reason_and_count_nothing(bob, demo, demo_
     assert nothing_counted(demo)
 
 
-@pytest.mark.parametrize("path, body, message", [
-    ("track_event", b"{not json", "body is not valid JSON"),
-    ("track_event", b"\xff\xfe\x00garbage", "body is not valid JSON"),
-    ("track_event", b"", "body is not valid JSON"),
-    ("track_event", b"[" * 30000 + b"]" * 30000, "body is not valid JSON"),
-    ("track_event", b'{"event": "x", "project_id": ' + b"9" * 5000 + b"}", "body is not valid JSON"),
-    ("track_events", b'{"event": "help_link_clicked", "additional_properties": {"label": "x"}}', '''body must be a JSON object {"events": [...]}'''),
-    ("track_events", b'{"events": {"event": "help_link_clicked", "additional_properties": {"label": "x"}}}', "'events' must be a list, got dict"),
-    ("track_events", b'{"events": []}', "'events' is empty"),
-    ("track_events", b'{"events": [], "user_id": 1}', "unknown field 'user_id'"),
-    ("track_events", json.dumps({"events": [HELP] * 51}).encode(),
-     "Maximum 50 events allowed in one request."),
-])
+@pytest.mark.parametrize(
+    "path, body, message",
+    [
+        ("track_event", b"{not json", "body is not valid JSON"),
+        ("track_event", b"\xff\xfe\x00garbage", "body is not valid JSON"),
+        ("track_event", b"", "body is not valid JSON"),
+        ("track_event", b"[" * 30000 + b"]" * 30000, "body is not valid JSON"),
+        ("track_event", b'{"event": "x", "project_id": ' + b"9" * 5000 + b"}", "body is not valid JSON"),
+        (
+            "track_events",
+            b'{"event": "help_link_clicked", "additional_properties": {"label": "x"}}',
+            """body must be a JSON object {"events": [...]}""",
+        ),
+        (
+            "track_events",
+            b'{"events": {"event": "help_link_clicked", "additional_properties": {"label": "x"}}}',
+            "'events' must be a list, got dict",
+        ),
+        ("track_events", b'{"events": []}', "'events' is empty"),
+        ("track_events", b'{"events": [], "user_id": 1}', "unknown field 'user_id'"),
+        ("track_events", json.dumps({"events": [HELP] * 51}).encode(), "Maximum 50 events allowed in one request."),
+    ],
+)
 def test_bad_bodies_are_refused_with_400(bob, demo, path, body, message):
     response = post(bob, path, body)
     assert response.status_code == 400
@@ -204,9 +278,13 @@ def test_oversized_bodies_are_refused_with_413(bob, demo):
     response = post(bob, "track_events", big)
     assert response.status_code == 413
     assert "body is larger than 65536 bytes" in response.get_json()["error"]
-    chunked = bob.post(f"{API}/track_events", input_stream=io.BytesIO(big.encode()), content_type="text/plain",
-                       headers={**SAME_ORIGIN, "Transfer-Encoding": "chunked"},
-                       environ_overrides={"wsgi.input_terminated": True})
+    chunked = bob.post(
+        f"{API}/track_events",
+        input_stream=io.BytesIO(big.encode()),
+        content_type="text/plain",
+        headers={**SAME_ORIGIN, "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert chunked.status_code == 413
     assert nothing_counted(demo)
 
@@ -220,8 +298,7 @@ def test_other_content_types_are_refused_with_415(bob, demo):
 
 def test_signed_out_callers_get_401_and_nothing_is_counted(demo):
     client = demo.test_client()
-    for path, body in (("track_event", HELP),
-                       ("track_events", {"events": [HELP]})):
+    for path, body in (("track_event", HELP), ("track_events", {"events": [HELP]})):
         response = post(client, path, body)
         assert response.status_code == 401
         assert "sign in" in response.get_json()["error"]
@@ -237,20 +314,22 @@ def test_wrong_method_answers_405_in_json(bob):
 # -- cross-site requests ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers, message", [
-    ({"Origin": "https://evil.example"}, "cross-origin request refused (Origin: https://evil.example)"),
-    ({"Origin": "null"}, "cross-origin request refused"),
-    ({"Origin": "http://localhost.evil.example"}, "cross-origin request refused"),
-    ({"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, "Sec-Fetch-Site: cross-site"),
-    ({"Sec-Fetch-Site": "same-site", "Origin": "http://sub.localhost"}, "Sec-Fetch-Site: same-site"),
-    ({"Sec-Fetch-Site": "cross-site"}, "Sec-Fetch-Site: cross-site"),
-    ({}, "no Origin or Sec-Fetch-Site header"),
-    ({"X-CSRF-Token": "guessed"}, "no Origin or Sec-Fetch-Site header"),
-])
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({"Origin": "https://evil.example"}, "cross-origin request refused (Origin: https://evil.example)"),
+        ({"Origin": "null"}, "cross-origin request refused"),
+        ({"Origin": "http://localhost.evil.example"}, "cross-origin request refused"),
+        ({"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, "Sec-Fetch-Site: cross-site"),
+        ({"Sec-Fetch-Site": "same-site", "Origin": "http://sub.localhost"}, "Sec-Fetch-Site: same-site"),
+        ({"Sec-Fetch-Site": "cross-site"}, "Sec-Fetch-Site: cross-site"),
+        ({}, "no Origin or Sec-Fetch-Site header"),
+        ({"X-CSRF-Token": "guessed"}, "no Origin or Sec-Fetch-Site header"),
+    ],
+)
 def test_cross_site_requests_are_refused_and_count_nothing(bob, demo, headers, message):
     for content_type in ("application/json", "text/plain"):
-        response = post(bob, "track_event", HELP, headers=headers,
-                        content_type=content_type)
+        response = post(bob, "track_event", HELP, headers=headers, content_type=content_type)
         assert response.status_code == 403
         assert message in response.get_json()["error"]
     assert nothing_counted(demo)
@@ -335,7 +414,6 @@ def test_rate_limit_takes_the_allowance_from_redis_in_blocks(redis_client, key_p
     assert int(redis_client.get(key)) == 39  # the 6 left of the second block, and just the 19 missing
 
 
-
 def test_processes_sharing_a_limit_never_pass_it_and_strand_at_most_a_block_each(redis_client, key_prefix):
     processes, now = [RateLimit(500, 3600) for _ in range(3)], 1_000_000 * 3600 + 10
     accepted = 0
@@ -349,12 +427,22 @@ def test_processes_sharing_a_limit_never_pass_it_and_strand_at_most_a_block_each
 def test_rate_limit_comes_from_the_environment():
     from webapp.demo.config import ConfigError, from_environment
 
-    settings = from_environment({"WEBAPP_ENV": "test", "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "20",
-                                 "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": "10"})
-    assert (settings["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT"], settings["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW"]) == (20, 10)
+    settings = from_environment(
+        {
+            "WEBAPP_ENV": "test",
+            "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "20",
+            "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": "10",
+        }
+    )
+    assert (
+        settings["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT"],
+        settings["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW"],
+    ) == (20, 10)
     with pytest.raises(ConfigError, match="INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT='lots' must be a whole number"):
         from_environment({"WEBAPP_ENV": "test", "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "lots"})
-    with pytest.raises(ConfigError, match=r"INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW='0' must be a whole number \(1 or more\)"):
+    with pytest.raises(
+        ConfigError, match=r"INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW='0' must be a whole number \(1 or more\)"
+    ):
         from_environment({"WEBAPP_ENV": "test", "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": "0"})
 
 
@@ -370,10 +458,16 @@ def test_listings_are_for_admins_only(demo, client_for, url):
 
 
 def test_service_ping_shows_counts_recorded_through_the_api(bob, client_for, demo_ids):
-    post(bob, "track_events", {"events": [
-        {"event": "project_viewed", "project_id": demo_ids["acme/website"]},
-        {"event": "project_viewed", "project_id": demo_ids["acme/billing"]},
-    ]})
+    post(
+        bob,
+        "track_events",
+        {
+            "events": [
+                {"event": "project_viewed", "project_id": demo_ids["acme/website"]},
+                {"event": "project_viewed", "project_id": demo_ids["acme/billing"]},
+            ]
+        },
+    )
     ping = client_for("admin").get(f"{API}/service_ping").get_json()
     assert ping["redis_hll_counters"]["count_distinct_project_id_from_project_viewed_weekly"] == 2
     assert ping["redis_hll_counters"]["count_distinct_user_id_from_project_viewed_weekly"] == 1

@@ -35,8 +35,13 @@ class RequestLog:
     def __call__(self, environ, start_response):
         def start(status, headers, *rest):
             if environ["PATH_INFO"].startswith("/api/"):
-                self.seen.append({"origin": environ.get("HTTP_ORIGIN"), "status": int(status.split()[0]),
-                                  "session": "session=" in environ.get("HTTP_COOKIE", "")})
+                self.seen.append(
+                    {
+                        "origin": environ.get("HTTP_ORIGIN"),
+                        "status": int(status.split()[0]),
+                        "session": "session=" in environ.get("HTTP_COOKIE", ""),
+                    }
+                )
             return start_response(status, headers, *rest)
 
         return self.app(environ, start_response=start)

@@ -96,11 +96,14 @@ def events_strategy(names, ids):
             "namespace_id": st.sampled_from(ids) | st.none(),
             "additional_properties": st.dictionaries(
                 st.sampled_from(["label", "property", "value", "chart_weeks", "colour"]),
-                st.text(max_size=300) | st.integers() | st.floats() | st.booleans(), max_size=3),
+                st.text(max_size=300) | st.integers() | st.floats() | st.booleans(),
+                max_size=3,
+            ),
         },
     )
     near_miss = st.tuples(realistic, st.sampled_from(["user_id", "extra", "Event"]), json_values).map(
-        lambda parts: {**parts[0], parts[1]: parts[2]})
+        lambda parts: {**parts[0], parts[1]: parts[2]}
+    )
     return st.one_of(from_schema(EVENT_SCHEMA), realistic, realistic, near_miss, json_values)
 
 
@@ -130,8 +133,9 @@ def test_track_event_with_thousands_of_generated_bodies(api):
     @settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(body=events_strategy(names, ids) | st.binary(max_size=200))
     def one(body):
-        response = client.post("/api/v4/usage_data/track_event", data=body_of(body), headers=HEADERS,
-                               content_type="application/json")
+        response = client.post(
+            "/api/v4/usage_data/track_event", data=body_of(body), headers=HEADERS, content_type="application/json"
+        )
         check_answer("/track_event", response)
         if response.status_code == 200:
             assert fits_event(body), f"accepted an event outside the description: {body!r}"
@@ -155,8 +159,9 @@ def test_track_events_with_thousands_of_generated_batches(api):
     @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(body=batches)
     def many(body):
-        response = client.post("/api/v4/usage_data/track_events", data=body_of(body), headers=HEADERS,
-                               content_type="application/json")
+        response = client.post(
+            "/api/v4/usage_data/track_events", data=body_of(body), headers=HEADERS, content_type="application/json"
+        )
         check_answer("/track_events", response)
         if response.status_code != 200:
             return

@@ -43,9 +43,16 @@ def counted(app):
 
 def beacon(session, base, body, **headers):
     """What navigator.sendBeacon sends: a text/plain string body with the browser's own headers."""
-    return session.post("/api/v4/usage_data/track_events", data=json.dumps(body),
-                        headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": base,
-                                 "Sec-Fetch-Site": "same-origin", **headers})
+    return session.post(
+        "/api/v4/usage_data/track_events",
+        data=json.dumps(body),
+        headers={
+            "Content-Type": "text/plain;charset=UTF-8",
+            "Origin": base,
+            "Sec-Fetch-Site": "same-origin",
+            **headers,
+        },
+    )
 
 
 def standard(event):
@@ -55,14 +62,27 @@ def standard(event):
 def test_browser_events_are_counted_and_reach_snowplow_as_browser_events(site, live_session_for):
     app, base, _, arrived = site
     website, bob = lookup(app, "acme/website"), lookup(app, username="bob")
-    response = beacon(live_session_for("bob"), base, {"events": [
-        {"event": "project_viewed", "project_id": website.id},
-        {"event": "clone_button_clicked", "project_id": website.id, "namespace_id": website.namespace_id,
-         "additional_properties": {"label": "ssh"}},
-        {"event": "dashboard_chart_viewed", "project_id": website.id,
-         "additional_properties": {"label": "project_activity", "chart_weeks": 12}},
-        {"event": "no_such_event"},
-    ]})
+    response = beacon(
+        live_session_for("bob"),
+        base,
+        {
+            "events": [
+                {"event": "project_viewed", "project_id": website.id},
+                {
+                    "event": "clone_button_clicked",
+                    "project_id": website.id,
+                    "namespace_id": website.namespace_id,
+                    "additional_properties": {"label": "ssh"},
+                },
+                {
+                    "event": "dashboard_chart_viewed",
+                    "project_id": website.id,
+                    "additional_properties": {"label": "project_activity", "chart_weeks": 12},
+                },
+                {"event": "no_such_event"},
+            ]
+        },
+    )
     assert response.status_code == 200
     assert [r["accepted"] for r in response.json()["results"]] == [True, True, True, False]
 
@@ -87,11 +107,20 @@ def test_browser_events_are_counted_and_reach_snowplow_as_browser_events(site, l
 def test_a_forged_private_project_counts_and_sends_nothing(site, live_session_for):
     app, base, _, arrived = site
     prototype = lookup(app, "secret-lab/prototype")  # alice's private group; bob is no member
-    response = beacon(live_session_for("bob"), base, {"events": [
-        {"event": "project_viewed", "project_id": prototype.id},
-        {"event": "project_viewed", "project_id": lookup(app, "acme/website").id,
-         "namespace_id": prototype.namespace_id},
-    ]})
+    response = beacon(
+        live_session_for("bob"),
+        base,
+        {
+            "events": [
+                {"event": "project_viewed", "project_id": prototype.id},
+                {
+                    "event": "project_viewed",
+                    "project_id": lookup(app, "acme/website").id,
+                    "namespace_id": prototype.namespace_id,
+                },
+            ]
+        },
+    )
     assert [(r["accepted"], r["status"]) for r in response.json()["results"]] == [(False, 404), (False, 400)]
     assert not any(counted(app).values())
     assert arrived() == []
@@ -101,8 +130,10 @@ def test_a_cross_origin_request_with_the_users_cookie_counts_and_sends_nothing(s
     app, base, _, arrived = site
     bob = live_session_for("bob")
     event = {"event": "project_viewed", "project_id": lookup(app, "acme/website").id}
-    for headers in ({"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
-                    {"Origin": "https://evil.example"}):
+    for headers in (
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        {"Origin": "https://evil.example"},
+    ):
         response = beacon(bob, base, {"events": [event]}, **headers)
         assert response.status_code == 403
         assert "refused" in response.json()["error"]

@@ -66,39 +66,51 @@ def test_ids_of_someone_else_are_refused(site, field):
     """Another user, and the private group and projects bob is not a member of."""
     app, base = site
     known = ids(app)
-    forged = {"user_id": known["admin"], "namespace_id": known["lab group"],
-              "project_id": known["lab project"]}[field]
+    forged = {"user_id": known["admin"], "namespace_id": known["lab group"], "project_id": known["lab project"]}[field]
     bob = as_user(base, "bob")
     single = bob.post(f"{API}/track_event", json={"event": "project_viewed", field: forged})
     assert single.status_code == (400 if field == "user_id" else 404)
-    batch = bob.post(f"{API}/track_events", json={"events": [
-        {"event": "project_viewed", field: forged},
-        {"event": "project_viewed", "project_id": known["bob's private project"]},  # his own: fine
-    ]}).json()
+    batch = bob.post(
+        f"{API}/track_events",
+        json={
+            "events": [
+                {"event": "project_viewed", field: forged},
+                {"event": "project_viewed", "project_id": known["bob's private project"]},  # his own: fine
+            ]
+        },
+    ).json()
     assert [r["accepted"] for r in batch["results"]] == [False, True]
     alice = as_user(base, "alice")
-    assert alice.post(f"{API}/track_event", json={"event": "project_viewed",
-                                                  "project_id": known["bob's private project"]}).status_code == 404
+    assert (
+        alice.post(
+            f"{API}/track_event", json={"event": "project_viewed", "project_id": known["bob's private project"]}
+        ).status_code
+        == 404
+    )
     with app.app_context():
         counted = metric_values(current())
     assert counted["redis_hll_counters.count_distinct_project_id_from_project_viewed_weekly"] == 1
     assert counted["redis_hll_counters.count_distinct_user_id_from_project_viewed_weekly"] == 1
 
 
-@pytest.mark.parametrize("name", [
-    "project_viewed\r\nSet-Cookie: injected=1",
-    "project_viewed\nX-Injected: 1",
-    "project_viewed%0d%0aSet-Cookie:%20injected=1",
-    "project_viewed\u2028X-Injected: 1",
-    "\r\n\r\n<script>alert(1)</script>",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "project_viewed\r\nSet-Cookie: injected=1",
+        "project_viewed\nX-Injected: 1",
+        "project_viewed%0d%0aSet-Cookie:%20injected=1",
+        "project_viewed\u2028X-Injected: 1",
+        "\r\n\r\n<script>alert(1)</script>",
+    ],
+)
 def test_header_injection_in_event_names_is_refused_and_never_reaches_a_header(site, name):
     app, base = site
     bob = as_user(base, "bob")
     single = bob.post(f"{API}/track_event", json={"event": name})
     batch = bob.post(f"{API}/track_events", json={"events": [{"event": name}]})
-    prop = bob.post(f"{API}/track_event", json={"event": "help_link_clicked",
-                                                "additional_properties": {"label": name * 20}})
+    prop = bob.post(
+        f"{API}/track_event", json={"event": "help_link_clicked", "additional_properties": {"label": name * 20}}
+    )
     assert single.status_code == 400 and "unknown event" in single.json()["error"]
     assert batch.status_code == 200 and batch.json()["results"][0]["accepted"] is False
     assert prop.status_code == 400 and "longer than 255" in prop.json()["error"]
@@ -117,10 +129,18 @@ def test_an_oversized_chunked_body_without_length_is_refused(site):
     event = json.dumps({"event": "help_link_clicked", "additional_properties": {"label": "x" * 200}})
     body = ('{"events": [' + ",".join([event] * 400) + "]}").encode()  # about 100 KB, limit 64 KiB
     connection = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]), timeout=10)
-    headers = {**bob.headers, "Content-Type": "application/json",
-               "Cookie": "; ".join(f"{c.name}={c.value}" for c in bob.cookies)}
-    connection.request("POST", f"{API}/track_events", body=iter([body[i:i + 8192] for i in range(0, len(body), 8192)]),
-                       headers=headers, encode_chunked=True)
+    headers = {
+        **bob.headers,
+        "Content-Type": "application/json",
+        "Cookie": "; ".join(f"{c.name}={c.value}" for c in bob.cookies),
+    }
+    connection.request(
+        "POST",
+        f"{API}/track_events",
+        body=iter([body[i : i + 8192] for i in range(0, len(body), 8192)]),
+        headers=headers,
+        encode_chunked=True,
+    )
     answer = connection.getresponse()
     assert answer.status == 413
     assert "larger than" in json.loads(answer.read())["error"]

@@ -35,8 +35,20 @@ def test_a_new_event_from_its_definition_to_the_dashboard(page, collecting_serve
     cli = app.test_cli_runner()
 
     # Step 2: the event with a unique metric, then a total metric of the same event.
-    unique = cli.invoke(args=["internal-events", "generate", "--event", EVENT, "--group", "project_management",
-                              "--unique", "user.id", "--description", "A user opened a project from a project card"])
+    unique = cli.invoke(
+        args=[
+            "internal-events",
+            "generate",
+            "--event",
+            EVENT,
+            "--group",
+            "project_management",
+            "--unique",
+            "user.id",
+            "--description",
+            "A user opened a project from a project card",
+        ]
+    )
     assert unique.exit_code == 0, unique.output
     total = cli.invoke(args=["internal-events", "generate", "--event", EVENT])
     assert total.exit_code == 0, total.output

@@ -44,8 +44,10 @@ def switch_command(name, state):
     except REDIS_FAILURES as error:
         raise click.ClickException(f"the switch is kept in Redis, which failed: {error}") from None
     shown = switches.states()[name]
-    click.echo(f"{name} is {'on' if shown['on'] else 'off'} (set by {shown['set_by']}); "
-               f"every process follows within {switches.check_seconds:g} s.")
+    click.echo(
+        f"{name} is {'on' if shown['on'] else 'off'} (set by {shown['set_by']}); "
+        f"every process follows within {switches.check_seconds:g} s."
+    )
 
 
 @internal_events_cli.command("status")
@@ -59,10 +61,15 @@ def status_command():
 
 @internal_events_cli.command("iglu-export")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--vendor", help="Vendor of the schemas. Default: INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR, the one events are sent with.")
+@click.option(
+    "--vendor",
+    help="Vendor of the schemas. Default: INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR, the one events are sent with.",
+)
 def iglu_export_command(folder, vendor):
     """Write the Snowplow context schemas as a static Iglu registry in FOLDER, for a pipeline to resolve."""
-    for uri, path in iglu_export.export(folder, vendor or current_app.config.get("INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR")):
+    for uri, path in iglu_export.export(
+        folder, vendor or current_app.config.get("INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR")
+    ):
         click.echo(f"{uri} -> {path}")
     click.echo(f"Serve {folder} over HTTP and add it to your Iglu resolver as a static registry (see README).")
 
@@ -92,14 +99,19 @@ def inventory_command(as_json):
 def forget_user_command(user_id):
     """Remove a user's per-user data: collector-stored and outbox events, their id in the spool (HLLs cannot forget)."""
     forgotten = forget_user(current(), user_id)
-    click.echo(f"Removed the user id from {forgotten['spooled_events']} spooled event(s) and "
-               f"{forgotten['outbox_events']} event(s) waiting for Snowplow.")
+    click.echo(
+        f"Removed the user id from {forgotten['spooled_events']} spooled event(s) and "
+        f"{forgotten['outbox_events']} event(s) waiting for Snowplow."
+    )
     click.echo(f"Their pseudonym, to delete in any Snowplow warehouse: {forgotten['pseudonym']}")
-    click.echo(f"Unique-user counts (HyperLogLogs) cannot forget one user: their daily keys expire after "
-               f"{DAILY_DAYS} days.")
+    click.echo(
+        f"Unique-user counts (HyperLogLogs) cannot forget one user: their daily keys expire after {DAILY_DAYS} days."
+    )
     if forgotten["collector_error"]:
-        raise click.ClickException(f"the collector listing was not searched, Redis failed: "
-                                   f"{forgotten['collector_error']}; run this again once Redis answers")
+        raise click.ClickException(
+            f"the collector listing was not searched, Redis failed: "
+            f"{forgotten['collector_error']}; run this again once Redis answers"
+        )
     click.echo(f"Removed {forgotten['collector_events']} collector event(s).")
 
 
@@ -162,8 +174,13 @@ def _checked(check):
 
 
 @internal_events_cli.command("generate", cls=ListOptionsCommand)
-@click.option("--event", "-e", "events", multiple=True,
-              help="Event name, e.g. project_created; repeat it for a metric over several events.")
+@click.option(
+    "--event",
+    "-e",
+    "events",
+    multiple=True,
+    help="Event name, e.g. project_created; repeat it for a metric over several events.",
+)
 @click.option("--group", "-g", help="Product group owning the event, e.g. project_management.")
 @click.option(
     "--unique",
@@ -171,10 +188,18 @@ def _checked(check):
     help="Count distinct users, projects, namespaces or label/property/value values. Without it: totals.",
 )
 @click.option("--operator", type=click.Choice(generator.OPERATOR_CHOICES), help="Sum the events' value instead.")
-@click.option("--filter", "filters", multiple=True,
-              help="Count only events whose property has this value: label=rubygems (repeatable).")
-@click.option("--property", "properties", multiple=True,
-              help="A custom additional property of a new event: name or name=description (repeatable).")
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    help="Count only events whose property has this value: label=rubygems (repeatable).",
+)
+@click.option(
+    "--property",
+    "properties",
+    multiple=True,
+    help="A custom additional property of a new event: name or name=description (repeatable).",
+)
 @click.option("--key-name", help="The key path's middle part instead of the event names (e.g. for filters).")
 @click.option(
     "--time-frames",
@@ -183,15 +208,20 @@ def _checked(check):
 )
 @click.option("--description", help="What happened, for the event definition. Default: from the name.")
 @click.option("--metric-description", help="Default: 'Count of unique users who triggered <event>' or similar.")
-@click.option("--category", help="Snowplow category of the new event's calls that pass none."
-                                 " Default: InternalEventTracking.")
+@click.option(
+    "--category", help="Snowplow category of the new event's calls that pass none. Default: InternalEventTracking."
+)
 @click.option("--identifiers", multiple=True, help="Ids the event carries. Default: user namespace project.")
 @click.option("--tiers", multiple=True, help="Default: free premium ultimate.")
 @click.option("--milestone", help="Release introducing it. Default: this package's major.minor version.")
 @click.option("--introduced-by-url", help="Link to the merge request. Default: TODO, as GitLab's generator.")
 @click.option("--force", is_flag=True, help="Overwrite an existing metric file.")
-@click.option("--server-side-only", is_flag=True, default=None,
-              help="A new event recorded by the server only: the usage-data API refuses it from browsers.")
+@click.option(
+    "--server-side-only",
+    is_flag=True,
+    default=None,
+    help="A new event recorded by the server only: the usage-data API refuses it from browsers.",
+)
 @click.option(
     "--interactive/--no-interactive",
     default=None,
@@ -272,25 +302,32 @@ def _ask_missing(options, definitions):
         if not options["properties"]:
             options["properties"] = click.prompt(
                 "Custom additional properties (name or name=description, separated by commas; empty for none)",
-                default="", show_default=False, value_proc=_list_answer(generator.check_properties))
+                default="",
+                show_default=False,
+                value_proc=_list_answer(generator.check_properties),
+            )
     if not options["more_events"]:
         options["more_events"] = click.prompt(
             "Other events the metric also counts (names separated by commas; empty for none)",
-            default="", show_default=False,
-            value_proc=_list_answer(lambda names: [generator.check_event_name(name) for name in names]))
+            default="",
+            show_default=False,
+            value_proc=_list_answer(lambda names: [generator.check_event_name(name) for name in names]),
+        )
     if not options["unique"] and not options["operator"] and not options["time_frames"]:
         counted = click.prompt(
             "Count unique values of (none counts totals, sum(value) sums the value)",
             type=click.Choice(COUNT_CHOICES),
             default="user.id",
         )
-        options["operator"] = generator.check_operator(counted if counted in generator.OPERATOR_CHOICES else None,
-                                                       None)
+        options["operator"] = generator.check_operator(counted if counted in generator.OPERATOR_CHOICES else None, None)
         options["unique"] = generator.check_unique(None if options["operator"] else counted)
     if not options["filters"]:
         options["filters"] = click.prompt(
             "Count only events where (property=value, separated by commas; empty for all events)",
-            default="", show_default=False, value_proc=_list_answer(generator.check_filters))
+            default="",
+            show_default=False,
+            value_proc=_list_answer(generator.check_filters),
+        )
     if not options["time_frames"]:
         allowed = generator.default_time_frames(options["unique"])
         options["time_frames"] = click.prompt(

@@ -99,8 +99,11 @@ def _contexts(raw, problems):
     if not _depth_at_most(envelope, MAX_CONTEXT_DEPTH):
         problems.append(f"contexts are nested deeper than {MAX_CONTEXT_DEPTH} levels")
         return []
-    if not (isinstance(envelope, dict) and str(envelope.get("schema", "")).startswith(CONTEXTS_SCHEMA_PREFIX)
-            and isinstance(envelope.get("data"), list)):
+    if not (
+        isinstance(envelope, dict)
+        and str(envelope.get("schema", "")).startswith(CONTEXTS_SCHEMA_PREFIX)
+        and isinstance(envelope.get("data"), list)
+    ):
         problems.append("contexts must be a self-describing contexts envelope")
         return []
     return [c for c in envelope["data"] if isinstance(c, dict)]
@@ -133,8 +136,12 @@ def _depth_at_most(value, limit):
     """True when `value` nests lists and objects no deeper than `limit`; checked without recursion."""
     level = [value]
     for _ in range(limit + 1):
-        level = [child for item in level if isinstance(item, (dict, list))
-                 for child in (item.values() if isinstance(item, dict) else item)]
+        level = [
+            child
+            for item in level
+            if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
         if not level:
             return True
     return False
@@ -146,10 +153,17 @@ def _capped(record):
     if len(text) <= MAX_RECORD_BYTES:
         return text
     event = record.get("event", record)
-    return json.dumps({"errors": [*record.get("errors", []), f"event of {len(text)} bytes is over "
-                                  f"{MAX_RECORD_BYTES}: only its id and action are kept"],
-                       "event_id": str(event.get("event_id"))[:MAX_EVENT_ID_LENGTH],
-                       "action": str(event.get("action"))[:255], "received_at": record.get("received_at")})
+    return json.dumps(
+        {
+            "errors": [
+                *record.get("errors", []),
+                f"event of {len(text)} bytes is over {MAX_RECORD_BYTES}: only its id and action are kept",
+            ],
+            "event_id": str(event.get("event_id"))[:MAX_EVENT_ID_LENGTH],
+            "action": str(event.get("action"))[:255],
+            "received_at": record.get("received_at"),
+        }
+    )
 
 
 def _store():
@@ -229,8 +243,11 @@ def _refuse_foreign_senders():
     given = request.headers.get("Authorization", "")
     expected = f"Bearer {collector_token(current_app.config)}"
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        abort(401, "the collector token is missing or wrong: send 'Authorization: Bearer <token>' "
-                   "(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN, or derived from SECRET_KEY when unset)")
+        abort(
+            401,
+            "the collector token is missing or wrong: send 'Authorization: Bearer <token>' "
+            "(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN, or derived from SECRET_KEY when unset)",
+        )
 
 
 @bp.post("/com.snowplowanalytics.snowplow/tp2")
@@ -296,8 +313,13 @@ def micro_all():
     good, bad = _listing("good"), _listing("bad")
     redis, keys = _store()
     duplicates, received = redis.mget(keys.internal("collector:duplicates"), keys.internal("collector:received"))
-    return jsonify(total=len(good) + len(bad), good=len(good), bad=len(bad), duplicates=_count(duplicates),
-                   received=_count(received))
+    return jsonify(
+        total=len(good) + len(bad),
+        good=len(good),
+        bad=len(bad),
+        duplicates=_count(duplicates),
+        received=_count(received),
+    )
 
 
 def _count(stored):

@@ -44,8 +44,15 @@ def signed(value):
 
 def _chart(points, caption, unit, weekly):
     chart = time_chart.layout(points)
-    return Markup(render_template("dashboard/time_chart.svg", chart=chart, caption=caption, unit=unit,
-                                  bar_label="week ending" if weekly else "day"))
+    return Markup(
+        render_template(
+            "dashboard/time_chart.svg",
+            chart=chart,
+            caption=caption,
+            unit=unit,
+            bar_label="week ending" if weekly else "day",
+        )
+    )
 
 
 def _poll_seconds():
@@ -77,10 +84,20 @@ def _overview_context():
     view = data.overview(internal_events.counters, internal_events.definitions, day, period, memory)
     weekly = period == "12w"
     return dict(
-        day=day, period=period, periods=data.PERIODS, figures=view["figures"], top=view["top"],
-        chart=_chart(view["points"], f"Events tracked per {'week' if weekly else 'day'}, {data.PERIODS[period].lower()}",
-                     "events", weekly),
-        recent=_recent(), recent_limit=RECENT_EVENTS, collector_on="collector" in current_app.blueprints,
+        day=day,
+        period=period,
+        periods=data.PERIODS,
+        figures=view["figures"],
+        top=view["top"],
+        chart=_chart(
+            view["points"],
+            f"Events tracked per {'week' if weekly else 'day'}, {data.PERIODS[period].lower()}",
+            "events",
+            weekly,
+        ),
+        recent=_recent(),
+        recent_limit=RECENT_EVENTS,
+        collector_on="collector" in current_app.blueprints,
         metric_count=len({m.path for m in internal_events.definitions.metrics}),
         event_count=len(internal_events.definitions.events),
     )
@@ -91,9 +108,12 @@ def _overview_context():
 def index():
     sender = current().snowplow
     return render_template(
-        "dashboard/index.html", **_overview_context(), privacy=privacy_status(current()),
+        "dashboard/index.html",
+        **_overview_context(),
+        privacy=privacy_status(current()),
         definition_problems=[str(problem) for problem in current().live_definitions.problems],
-        collector_url=sender.collector_url if sender else None, poll_seconds=_poll_seconds(),
+        collector_url=sender.collector_url if sender else None,
+        poll_seconds=_poll_seconds(),
     )
 
 
@@ -111,8 +131,14 @@ def _recent():
     host = extension()
     names = {privacy.pseudonym(user_id): name for user_id, name in host.user_names().items()}
     rows = [data.recent_event(record, names) for record in stored_events("good", RECENT_EVENTS)]
-    return [{**row, "namespace": _name(host.visible_namespace, row["namespace_id"]),
-             "project": _name(host.visible_project, row["project_id"], full=True)} for row in rows]
+    return [
+        {
+            **row,
+            "namespace": _name(host.visible_namespace, row["namespace_id"]),
+            "project": _name(host.visible_project, row["project_id"], full=True),
+        }
+        for row in rows
+    ]
 
 
 def _name(lookup, identifier, full=False):
@@ -155,9 +181,19 @@ def _dictionary_context():
         ranked = sorted(zip(chosen, data.figures(counters, chosen, day)), key=data.sort_key(sort))
         rows, page, pages = data.page_of(ranked, page)
     return dict(
-        day=day, kind=kind, sort=sort, sorts=data.SORTS, query=args.get("q", ""), filters=filters,
-        options=data.facet_options(metrics), rows=rows, total=len(chosen), all_count=len(entries),
-        page=page, pages=pages, page_size=data.PAGE_SIZE,
+        day=day,
+        kind=kind,
+        sort=sort,
+        sorts=data.SORTS,
+        query=args.get("q", ""),
+        filters=filters,
+        options=data.facet_options(metrics),
+        rows=rows,
+        total=len(chosen),
+        all_count=len(entries),
+        page=page,
+        pages=pages,
+        page_size=data.PAGE_SIZE,
         page_url=lambda number: url_for("dashboard.dictionary", **{**args.to_dict(), "page": number}),
     )
 
@@ -172,7 +208,9 @@ def dictionary():
 @admin_required
 def dictionary_data():
     """The dictionary's live regions (the rows on screen, the count, the pages), for its poller and search box."""
-    return jsonify(day=today().isoformat(), regions=_regions("dashboard/_dictionary_regions.html", **_dictionary_context()))
+    return jsonify(
+        day=today().isoformat(), regions=_regions("dashboard/_dictionary_regions.html", **_dictionary_context())
+    )
 
 
 # -- a metric's page, an event's page ----------------------------------------------------------------
@@ -182,14 +220,23 @@ def dictionary_data():
 @admin_page
 def metric(key_path):
     metrics, events = data.catalogue(current().definitions)
-    entry = _found((m for m in metrics if key_path in (m.key_path, *m.reported.values())),
-                   f"no metric with key path {key_path[:200]!r}")
+    entry = _found(
+        (m for m in metrics if key_path in (m.key_path, *m.reported.values())),
+        f"no metric with key path {key_path[:200]!r}",
+    )
     by_name = {event.name: event for event in events}
-    return _detail_page("dashboard/metric.html", entry, uses=[
-        (use, by_name.get(use.name), snippets(use.name, by_name[use.name].identifiers if use.name in by_name else (),
-                                              use.filter))
-        for use in entry.events
-    ])
+    return _detail_page(
+        "dashboard/metric.html",
+        entry,
+        uses=[
+            (
+                use,
+                by_name.get(use.name),
+                snippets(use.name, by_name[use.name].identifiers if use.name in by_name else (), use.filter),
+            )
+            for use in entry.events
+        ],
+    )
 
 
 @bp.get("/event/<name>")
@@ -197,9 +244,12 @@ def metric(key_path):
 def event(name):
     metrics, events = data.catalogue(current().definitions)
     entry = _found((e for e in events if e.name == name), f"no event called {name[:200]!r}")
-    return _detail_page("dashboard/event.html", entry,
-                        counted_by=[m for m in metrics if name in m.event_names],
-                        snippets=snippets(name, entry.identifiers))
+    return _detail_page(
+        "dashboard/event.html",
+        entry,
+        counted_by=[m for m in metrics if name in m.event_names],
+        snippets=snippets(name, entry.identifiers),
+    )
 
 
 def _found(entries, missing):
@@ -214,8 +264,15 @@ def _detail_page(template, entry, **context):
     counters, day = current().counters, today()
     weeks = data.weekly_series(counters, entry, day)
     return render_template(
-        template, entry=entry, day=day, figures=data.figures(counters, [entry], day)[0],
-        chart=_chart(weeks, "Weekly values, last 12 rolling weeks (the last week is the 7d value)",
-                     _unit(entry) if isinstance(entry, data.MetricEntry) else "events", weekly=True),
+        template,
+        entry=entry,
+        day=day,
+        figures=data.figures(counters, [entry], day)[0],
+        chart=_chart(
+            weeks,
+            "Weekly values, last 12 rolling weeks (the last week is the 7d value)",
+            _unit(entry) if isinstance(entry, data.MetricEntry) else "events",
+            weekly=True,
+        ),
         **context,
     )

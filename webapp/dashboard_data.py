@@ -65,15 +65,19 @@ class MetricEntry:
     def facets(self):
         """The values this entry has for each filter."""
         return {
-            "product_group": {self.product_group}, "status": {self.status}, "tier": set(self.tiers),
-            "time_frame": set(self.time_frames), "data_source": {self.data_source},
+            "product_group": {self.product_group},
+            "status": {self.status},
+            "tier": set(self.tiers),
+            "time_frame": set(self.time_frames),
+            "data_source": {self.data_source},
             "unique": {use.unique or "none (total)" for use in self.events},
         }
 
     @cached_property
     def search_text(self):
-        return _searchable(self.key_path, self.description, self.path, self.product_group, *self.event_names,
-                           *self.reported.values())
+        return _searchable(
+            self.key_path, self.description, self.path, self.product_group, *self.event_names, *self.reported.values()
+        )
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,14 @@ class EventEntry:
 
     @cached_property
     def facets(self):
-        return {"product_group": {self.product_group}, "tier": set(self.tiers), "time_frame": set(TIME_FRAMES),
-                "status": set(), "data_source": {"internal_events"}, "unique": set()}
+        return {
+            "product_group": {self.product_group},
+            "tier": set(self.tiers),
+            "time_frame": set(TIME_FRAMES),
+            "status": set(),
+            "data_source": {"internal_events"},
+            "unique": set(),
+        }
 
     @cached_property
     def search_text(self):
@@ -131,9 +141,13 @@ def _build_catalogue(definitions):
             counted_by.setdefault(name, []).append(entry.key_path)
     events = [
         EventEntry(
-            name=name, description=event.description, path=event.path,
-            product_group=str(event.raw.get("product_group") or "unknown"), tiers=tuple(event.raw.get("tiers") or ()),
-            identifiers=tuple(i for i in IDENTIFIERS if i in event.identifiers), metrics=tuple(counted_by.get(name, ())),
+            name=name,
+            description=event.description,
+            path=event.path,
+            product_group=str(event.raw.get("product_group") or "unknown"),
+            tiers=tuple(event.raw.get("tiers") or ()),
+            identifiers=tuple(i for i in IDENTIFIERS if i in event.identifiers),
+            metrics=tuple(counted_by.get(name, ())),
         )
         for name, event in sorted(definitions.events.items())
     ]
@@ -144,9 +158,13 @@ def _metric_entry(path, metrics):
     first = metrics[0]
     raw = first.raw
     return MetricEntry(
-        key_path=raw.get("key_path", first.key_path), path=path, description=first.description,
-        product_group=str(raw.get("product_group") or "unknown"), status=first.status,
-        tiers=tuple(raw.get("tiers") or ()), data_source=str(raw.get("data_source") or "internal_events"),
+        key_path=raw.get("key_path", first.key_path),
+        path=path,
+        description=first.description,
+        product_group=str(raw.get("product_group") or "unknown"),
+        status=first.status,
+        tiers=tuple(raw.get("tiers") or ()),
+        data_source=str(raw.get("data_source") or "internal_events"),
         kind=first.kind,
         events=tuple(EventUse(rule.event, _as_written(rule.unique), dict(rule.filter)) for rule in first.rules),
         metrics={metric.time_frame: metric for metric in metrics},
@@ -171,7 +189,8 @@ def select(entries, query="", filters=None):
     """The entries matching the search and every filter given (a filter maps a facet to one wanted value)."""
     wanted = {name: value for name, value in (filters or {}).items() if value}
     return [
-        entry for entry in entries
+        entry
+        for entry in entries
         if matches(entry, query) and all(value in entry.facets.get(name, ()) for name, value in wanted.items())
     ]
 
@@ -219,7 +238,7 @@ def page_of(items, page, size=None):
     size = size or PAGE_SIZE
     pages = max(1, -(-len(items) // size))
     page = min(max(page, 1), pages)
-    return items[(page - 1) * size:page * size], page, pages
+    return items[(page - 1) * size : page * size], page, pages
 
 
 def weekly_series(counters, entry, day):
@@ -304,10 +323,10 @@ def overview(counters, definitions, day, period, memory):
     per_day = [sum(daily[d].values()) for d in days]  # newest first
 
     def total(first_back, count):
-        return sum(per_day[first_back:first_back + count])
+        return sum(per_day[first_back : first_back + count])
 
     def event_total(name, first_back, count):
-        return sum(daily[d][name] for d in days[first_back:first_back + count])
+        return sum(daily[d][name] for d in days[first_back : first_back + count])
 
     figures_ = [
         Figure("Events today", total(0, 1), total(1, 1)),
@@ -340,21 +359,29 @@ def _daily_counts(counters, names, days, memory):
 
 def _active_users(counters, definitions, day, memory):
     """Distinct users over every event some metric counts unique by user.id (the only place users are kept)."""
-    rules = tuple(dict.fromkeys(
-        rule for metric in definitions.metrics for rule in metric.rules if rule.unique == "user" and not rule.filter
-    ))
+    rules = tuple(
+        dict.fromkeys(
+            rule for metric in definitions.metrics for rule in metric.rules if rule.unique == "user" and not rule.filter
+        )
+    )
     if not rules:
         return []
     key = (day, rules)
     figures_ = memory.recall(key)
     if figures_ is None:
         union = {frame: Metric("active users", frame, rules, "") for frame in CHANGE_FRAMES}
-        values = iter(counters.values([
-            (union[frame], until) for frame in CHANGE_FRAMES
-            for until in (day, day - timedelta(days=FRAME_DAYS[frame]))
-        ]))
-        figures_ = [Figure(f"Active users, {FRAME_DAYS[frame]} days", next(values), next(values))
-                    for frame in CHANGE_FRAMES]
+        values = iter(
+            counters.values(
+                [
+                    (union[frame], until)
+                    for frame in CHANGE_FRAMES
+                    for until in (day, day - timedelta(days=FRAME_DAYS[frame]))
+                ]
+            )
+        )
+        figures_ = [
+            Figure(f"Active users, {FRAME_DAYS[frame]} days", next(values), next(values)) for frame in CHANGE_FRAMES
+        ]
         memory.keep_only(lambda kept: kept == key)
         memory.keep(key, figures_)
     return figures_

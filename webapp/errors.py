@@ -11,8 +11,14 @@ from flask import current_app, g, jsonify, make_response, render_template, reque
 JSON_PATH_PREFIXES = ("/api/", "/micro/", "/com.snowplowanalytics.")
 JSON_PATHS = ("/i",)
 TITLES = {
-    400: "Bad request", 401: "Sign in to continue", 403: "Access denied", 404: "Page not found",
-    405: "Method not allowed", 413: "Request too large", 429: "Too many requests", 503: "Temporarily unavailable",
+    400: "Bad request",
+    401: "Sign in to continue",
+    403: "Access denied",
+    404: "Page not found",
+    405: "Method not allowed",
+    413: "Request too large",
+    429: "Too many requests",
+    503: "Temporarily unavailable",
 }
 
 
@@ -44,10 +50,17 @@ def error_response(status, message, headers=()):
 def _page(status, message):
     """The error page, or None when even the layout cannot render (the JSON answer then still names the problem)."""
     try:
-        return make_response(render_template(
-            "error.html", status=status, title=TITLES.get(status, "Something went wrong"), message=message,
-            signed_in=g.get("user") is not None, here=request.full_path.rstrip("?"),
-        ), status)
+        return make_response(
+            render_template(
+                "error.html",
+                status=status,
+                title=TITLES.get(status, "Something went wrong"),
+                message=message,
+                signed_in=g.get("user") is not None,
+                here=request.full_path.rstrip("?"),
+            ),
+            status,
+        )
     except Exception:
         current_app.logger.exception("The error page for %s could not render", status)
         return None

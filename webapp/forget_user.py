@@ -23,9 +23,13 @@ def forget_user(tracker, user_id):
     """
     counters, sender = tracker.counters, tracker.snowplow
     pseudonym = tracker.privacy.pseudonym(user_id)
-    forgotten = {"pseudonym": pseudonym, "spooled_events": tracker.delivery.spool.forget_user(user_id),
-                 "outbox_events": sender.outbox.forget(lambda payload: _carries(payload, pseudonym)) if sender else 0,
-                 "collector_events": None, "collector_error": None}
+    forgotten = {
+        "pseudonym": pseudonym,
+        "spooled_events": tracker.delivery.spool.forget_user(user_id),
+        "outbox_events": sender.outbox.forget(lambda payload: _carries(payload, pseudonym)) if sender else 0,
+        "collector_events": None,
+        "collector_error": None,
+    }
     try:
         forgotten["collector_events"] = collector.forget(counters.redis, counters.keys, pseudonym)
     except REDIS_FAILURES as error:

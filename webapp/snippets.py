@@ -24,7 +24,7 @@ def snippets(event_name, identifiers=(), properties=None):
     js_args = f"'{event_name}'" + (f", {json.dumps(properties)}" if properties else "")
     return {
         "Python": f"from webapp.internal_events import track_event\n\ntrack_event({', '.join(python_args)})",
-        "Template": f"<button type=\"button\" {' '.join(attributes)}>…</button>",
+        "Template": f'<button type="button" {" ".join(attributes)}>…</button>',
         "JavaScript": f"import {{ InternalEvents }} from '~/tracking';\n\nInternalEvents.trackEvent({js_args});",
     }
 
@@ -34,5 +34,10 @@ def _python_object(identifier):
 
 
 def _python_literal(properties):
-    return "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v) if not isinstance(v, bool) else v}"
-                           for k, v in properties.items()) + "}"
+    return (
+        "{"
+        + ", ".join(
+            f"{json.dumps(k)}: {json.dumps(v) if not isinstance(v, bool) else v}" for k, v in properties.items()
+        )
+        + "}"
+    )

@@ -48,8 +48,14 @@ def layout(points, width=WIDTH, height=HEIGHT, date_format=None):
     tallest = max((value for _, value in points), default=0) or 1
     scale = (tallest / top) if top else 1
     shaped = [
-        {"x": LEFT + bar.x, "y": TOP + plot_height - bar.height * scale, "width": bar.width,
-         "height": bar.height * scale, "value": bar.value, "day": bar.week_ending}
+        {
+            "x": LEFT + bar.x,
+            "y": TOP + plot_height - bar.height * scale,
+            "width": bar.width,
+            "height": bar.height * scale,
+            "value": bar.value,
+            "day": bar.week_ending,
+        }
         for bar in drawn
     ]
     ticks = [Tick(TOP + plot_height * (1 - i / TICKS), short_number(top * i / TICKS)) for i in range(TICKS + 1)]
@@ -57,7 +63,15 @@ def layout(points, width=WIDTH, height=HEIGHT, date_format=None):
     step = max(1, len(points) // 4)
     dates = [
         {"x": LEFT + (index + 0.5) * plot_width / len(points), "label": label(day)}
-        for index, (day, _) in enumerate(points) if (len(points) - 1 - index) % step == 0
+        for index, (day, _) in enumerate(points)
+        if (len(points) - 1 - index) % step == 0
     ]
-    return {"bars": shaped, "ticks": ticks, "dates": dates, "width": width, "height": height,
-            "left": LEFT, "base": TOP + plot_height}
+    return {
+        "bars": shaped,
+        "ticks": ticks,
+        "dates": dates,
+        "width": width,
+        "height": height,
+        "left": LEFT,
+        "base": TOP + plot_height,
+    }

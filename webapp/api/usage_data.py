@@ -42,8 +42,9 @@ class Refused(Exception):
 @bp.record_once
 def _set_up_rate_limit(state):
     config = state.app.config
-    state.app.extensions["usage_data_rate_limit"] = rate_limit.RateLimit(config["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT"],
-                                                                         config["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW"])
+    state.app.extensions["usage_data_rate_limit"] = rate_limit.RateLimit(
+        config["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT"], config["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW"]
+    )
 
 
 @bp.before_request
@@ -76,8 +77,9 @@ def track_events():
             prepared.append(_prepare(call, visible))
             results.append({"event": call["event"], "accepted": True})
         except Refused as refused:
-            results.append({"event": _echoed_name(item), "accepted": False,
-                            "status": refused.status, "error": str(refused)})
+            results.append(
+                {"event": _echoed_name(item), "accepted": False, "status": refused.status, "error": str(refused)}
+            )
     current().record(prepared)
     return jsonify(results=results, accepted=len(prepared), refused=len(results) - len(prepared))
 
@@ -135,8 +137,9 @@ def _limit_rate(amount):
         log.warning("Rate limit not checked, Redis unavailable: %s", error)
         return
     if wait is not None:
-        raise TooManyRequests(f"rate limit of {limit.limit} events per {limit.window} s reached: retry in {wait} s",
-                              retry_after=wait)
+        raise TooManyRequests(
+            f"rate limit of {limit.limit} events per {limit.window} s reached: retry in {wait} s", retry_after=wait
+        )
 
 
 # -- one event --------------------------------------------------------------------------------
@@ -170,8 +173,9 @@ def _prepare(call, visible):
     """The core's TrackedEvent for one checked call, or Refused with the status and reason."""
     definition = current().definitions.events.get(call["event"])
     if definition is not None and definition.server_side_only:
-        raise Refused(403, f"event {payload.shown(call['event'])} is recorded by the server only: "
-                           "browsers cannot send it")
+        raise Refused(
+            403, f"event {payload.shown(call['event'])} is recorded by the server only: browsers cannot send it"
+        )
     project, namespace, namespace_id = None, None, None
     if call["project_id"] is not None:
         project = visible.project(call["project_id"])
@@ -179,19 +183,28 @@ def _prepare(call, visible):
             raise Refused(404, f"project {call['project_id']} not found")
         namespace_id = visible.host.namespace_id_of(project)
         if call["namespace_id"] not in (None, namespace_id):
-            raise Refused(400, f"namespace_id {call['namespace_id']} is not the namespace of project "
-                               f"{project.id} (namespace {namespace_id})")
+            raise Refused(
+                400,
+                f"namespace_id {call['namespace_id']} is not the namespace of project "
+                f"{project.id} (namespace {namespace_id})",
+            )
         namespace = getattr(project, "namespace", None)  # the host's namespace object carries its plan
     elif call["namespace_id"] is not None:
         namespace = visible.namespace(call["namespace_id"])
         if namespace is None:
             raise Refused(404, f"namespace {call['namespace_id']} not found")
     try:
-        return current().prepare(call["event"], user_id=visible.user.id, namespace=namespace, project=project,
-                                 namespace_id=None if namespace is not None else namespace_id,
-                                 additional_properties=call["additional_properties"], source="browser",
-                                 send_snowplow_event=call["send_to_snowplow"] is not False,
-                                 strict=True)
+        return current().prepare(
+            call["event"],
+            user_id=visible.user.id,
+            namespace=namespace,
+            project=project,
+            namespace_id=None if namespace is not None else namespace_id,
+            additional_properties=call["additional_properties"],
+            source="browser",
+            send_snowplow_event=call["send_to_snowplow"] is not False,
+            strict=True,
+        )
     except UnknownEventError:
         raise Refused(400, f"unknown event {payload.shown(call['event'])}") from None
     except TrackingError as error:

@@ -29,7 +29,9 @@ assets_cli = AppGroup("assets", help="Build the front-end assets.")
 
 def init_app(app):
     bundles = make_bundles(
-        app.static_folder, app.static_url_path, Path(app.root_path).parent / "node_modules",
+        app.static_folder,
+        app.static_url_path,
+        Path(app.root_path).parent / "node_modules",
         auto_build=app.config["WEBAPP_ENV"] != "production",
     )
     app.extensions["assets"] = SimpleNamespace(bundles=bundles, lock=threading.Lock(), built=None)

@@ -32,10 +32,18 @@ def _bundles(static_dir, node_modules):
     node_root = node_modules.parent
     minify = EsbuildMinify(node_root)
     named = {
-        "tracking": Bundle("js/tracking/global.js", filters=EsbuildBundle(node_root, "iife"),
-                           depends=TRACKING_SOURCES, output="gen/tracking.%(version)s.js"),
-        "tracking_module": Bundle("js/tracking/index.js", filters=EsbuildBundle(node_root, "esm"),
-                                  depends=TRACKING_SOURCES, output="gen/tracking.module.%(version)s.js"),
+        "tracking": Bundle(
+            "js/tracking/global.js",
+            filters=EsbuildBundle(node_root, "iife"),
+            depends=TRACKING_SOURCES,
+            output="gen/tracking.%(version)s.js",
+        ),
+        "tracking_module": Bundle(
+            "js/tracking/index.js",
+            filters=EsbuildBundle(node_root, "esm"),
+            depends=TRACKING_SOURCES,
+            output="gen/tracking.module.%(version)s.js",
+        ),
         "vue": Bundle(str(node_modules / VUE_RUNTIME), output="gen/vue.%(version)s.js"),
         "widgets": Bundle("js/widgets.js", filters=minify, output="gen/widgets.%(version)s.js"),
     }
@@ -44,7 +52,8 @@ def _bundles(static_dir, node_modules):
         named[source] = Bundle(source, output=f"gen/{stem}.%(version)s.{extension}")
     for component in sorted((static_dir / COMPONENTS_DIR).glob("*.vue")):
         named[component_specifier(component.name)] = Bundle(
-            f"{COMPONENTS_DIR}/{component.name}", filters=[VueComponent(node_root), minify],
+            f"{COMPONENTS_DIR}/{component.name}",
+            filters=[VueComponent(node_root), minify],
             output=f"gen/components/{component.stem}.%(version)s.js",
         )
     return named

@@ -25,8 +25,9 @@ class NodeFilter(Filter):
                 list(map(str, argv)), input=text, capture_output=True, text=True, cwd=self.node_root, check=True
             ).stdout
         except FileNotFoundError as error:
-            raise FilterError(f"{argv[0]} is needed to build the front-end assets: install Node.js 18 or newer "
-                              "and run `npm ci`") from error
+            raise FilterError(
+                f"{argv[0]} is needed to build the front-end assets: install Node.js 18 or newer and run `npm ci`"
+            ) from error
         except subprocess.CalledProcessError as error:
             raise FilterError(error.stderr.strip() or f"{self.name} failed on {source_path}") from error
 

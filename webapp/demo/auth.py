@@ -54,8 +54,12 @@ def _safe_next(target):
     Browsers drop tabs and newlines from a URL and read a backslash as a slash,
     so `/<tab>/evil.example` would become `//evil.example`: such characters are refused outright.
     """
-    if (isinstance(target, str) and target.startswith("/") and not target.startswith("//")
-            and not any(char == "\\" or char < " " or char == "\x7f" for char in target)):
+    if (
+        isinstance(target, str)
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not any(char == "\\" or char < " " or char == "\x7f" for char in target)
+    ):
         return target
     return url_for("pages.home")
 

@@ -11,8 +11,9 @@ VISIBILITIES = ("public", "private")
 ROLES = ("guest", "developer", "maintainer", "owner")
 MANAGER_ROLES = ("maintainer", "owner")
 # First path segments the app's own routes use: a namespace with such a path would hide them.
-RESERVED_PATHS = frozenset({"admin", "api", "groups", "help", "i", "micro", "projects", "static", "users",
-                            "com.snowplowanalytics.snowplow"})
+RESERVED_PATHS = frozenset(
+    {"admin", "api", "groups", "help", "i", "micro", "projects", "static", "users", "com.snowplowanalytics.snowplow"}
+)
 PATH_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_.-]{0,62}[a-z0-9])?$")
 MAX_NAME_LENGTH = 100
 MAX_TITLE_LENGTH = 255

@@ -9,13 +9,24 @@ bp = Blueprint("pages", __name__)
 
 # anchor, title, text: the help page's topics, linked from the pages they explain.
 HELP_TOPICS = (
-    ("projects", "Projects", "A project holds code and issues. Public projects are visible to every visitor; "
-                             "private ones to members of their group or to their owner."),
-    ("groups", "Groups", "Groups collect projects and people. Maintainers and owners invite members "
-                         "and create projects in the group."),
+    (
+        "projects",
+        "Projects",
+        "A project holds code and issues. Public projects are visible to every visitor; "
+        "private ones to members of their group or to their owner.",
+    ),
+    (
+        "groups",
+        "Groups",
+        "Groups collect projects and people. Maintainers and owners invite members and create projects in the group.",
+    ),
     ("cloning", "Cloning", "Copy the SSH or HTTPS address from a project page and run `git clone` with it."),
-    ("usage-data", "Usage data", "The app counts how its features are used (never what you write) and "
-                                 "shows administrators the totals in the admin area."),
+    (
+        "usage-data",
+        "Usage data",
+        "The app counts how its features are used (never what you write) and "
+        "shows administrators the totals in the admin area.",
+    ),
 )
 
 

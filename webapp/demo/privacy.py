@@ -21,8 +21,11 @@ def settings():
         opt_outs.set(g.user.id, CHOICES[choice])
         flash("Event-level analytics about you are " + ("off." if CHOICES[choice] else "on."), "success")
         return redirect(url_for("privacy.settings"))
-    return render_template("privacy_settings.html", opted_out=opt_outs.has_opted_out(g.user.id),
-                           signals=current().privacy.request_signals())
+    return render_template(
+        "privacy_settings.html",
+        opted_out=opt_outs.has_opted_out(g.user.id),
+        signals=current().privacy.request_signals(),
+    )
 
 
 @bp.get("/help/usage-data")

@@ -20,8 +20,10 @@ def secret_key(configured, environment, instance_path):
     """The key to use, or ConfigError naming what to set."""
     if configured:
         if environment == "production" and weak(configured):
-            raise ConfigError(f"SECRET_KEY is too weak for production: use at least {MIN_LENGTH} random "
-                              "characters, e.g. python -c 'import secrets; print(secrets.token_hex(32))'")
+            raise ConfigError(
+                f"SECRET_KEY is too weak for production: use at least {MIN_LENGTH} random "
+                "characters, e.g. python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
         return configured
     if environment == "production":
         raise ConfigError("SECRET_KEY must be set in production")

@@ -85,5 +85,8 @@ def seed_demo_command():
     if current_app.config["WEBAPP_ENV"] == "production":
         raise click.ClickException("seed-demo creates users with published passwords: not in production")
     created = seed_demo()
-    click.echo(f"Demo data ready in {current_app.config['DATABASE']} ({created} new record(s)). Sign in as "
-               + ", ".join(f"{u}/{p}" for u, _, p, _ in USERS) + ".")
+    click.echo(
+        f"Demo data ready in {current_app.config['DATABASE']} ({created} new record(s)). Sign in as "
+        + ", ".join(f"{u}/{p}" for u, _, p, _ in USERS)
+        + "."
+    )

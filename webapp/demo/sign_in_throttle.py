@@ -18,8 +18,9 @@ WINDOW_SECONDS = 15 * 60
 
 
 class SignInThrottle:
-    def __init__(self, redis, prefix, account_failures=ACCOUNT_FAILURES, client_failures=CLIENT_FAILURES,
-                 window=WINDOW_SECONDS):
+    def __init__(
+        self, redis, prefix, account_failures=ACCOUNT_FAILURES, client_failures=CLIENT_FAILURES, window=WINDOW_SECONDS
+    ):
         self.redis, self.prefix, self.window = redis, prefix, window
         self.limits = {"account": account_failures, "client": client_failures}
 
@@ -31,8 +32,11 @@ class SignInThrottle:
             pipe.get(key)
             pipe.ttl(key)
         replies = pipe.execute()
-        waits = [ttl for (kind, _), failures, ttl in zip(keys.items(), replies[::2], replies[1::2])
-                 if failures is not None and int(failures) >= self.limits[kind]]
+        waits = [
+            ttl
+            for (kind, _), failures, ttl in zip(keys.items(), replies[::2], replies[1::2])
+            if failures is not None and int(failures) >= self.limits[kind]
+        ]
         return max(1, max(waits)) if waits else None
 
     def failed(self, username, client):
@@ -49,5 +53,7 @@ class SignInThrottle:
 
     def _keys(self, username, client):
         account = hashlib.sha256(username.casefold().encode("utf-8", "replace")).hexdigest()[:32]
-        return {"account": f"{self.prefix}{{sign_in_failures:account:{account}}}",
-                "client": f"{self.prefix}{{sign_in_failures:client:{client}}}"}
+        return {
+            "account": f"{self.prefix}{{sign_in_failures:account:{account}}}",
+            "client": f"{self.prefix}{{sign_in_failures:client:{client}}}",
+        }

@@ -61,10 +61,21 @@ def build(config, instance_path):
 
 def _snowplow(config, collector, counters, instance_path, key):
     folder = config.get("INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR") or Path(instance_path)
-    outbox = Outbox(outbox_file(folder, collector), config.get("INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT))
+    outbox = Outbox(
+        outbox_file(folder, collector),
+        config.get("INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT),
+    )
     unkept = SharedCount(counters.redis, counters.keys.internal(f"snowplow:unkept:{outbox.path.name}"), REDIS_FAILURES)
-    return SnowplowSender(collector, config["INTERNAL_EVENTS_SNOWPLOW_APP_ID"], config["WEBAPP_ENV"], key, outbox, unkept,
-                          token=collector_token(config), vendor=config.get("INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR"))
+    return SnowplowSender(
+        collector,
+        config["INTERNAL_EVENTS_SNOWPLOW_APP_ID"],
+        config["WEBAPP_ENV"],
+        key,
+        outbox,
+        unkept,
+        token=collector_token(config),
+        vendor=config.get("INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR"),
+    )
 
 
 def _privacy(config, counters, instance_path, key):
@@ -72,9 +83,13 @@ def _privacy(config, counters, instance_path, key):
         policy = check_policy(config.get("INTERNAL_EVENTS_PRIVACY_SIGNALS") or DEFAULT_POLICY)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    switches = Switches(counters.redis, counters.keys.internal("switches"), {
-        "snowplow": config.get("INTERNAL_EVENTS_SNOWPLOW", True),
-        "service_ping": config.get("INTERNAL_EVENTS_SERVICE_PING", True),
-    })
+    switches = Switches(
+        counters.redis,
+        counters.keys.internal("switches"),
+        {
+            "snowplow": config.get("INTERNAL_EVENTS_SNOWPLOW", True),
+            "service_ping": config.get("INTERNAL_EVENTS_SERVICE_PING", True),
+        },
+    )
     opt_outs = OptOuts(config.get("DATABASE") or Path(instance_path) / DATABASE_FILE)
     return EventLevel(policy, switches, opt_outs, key)

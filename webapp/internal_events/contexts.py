@@ -44,8 +44,9 @@ def same_schema(uri, other):
 @cache
 def known_schemas():
     """schema path (name/format/version) -> validator, for every context schema this project defines."""
-    return {iglu_uri(s).partition("/")[2]: Draft7Validator(s, format_checker=FormatChecker())
-            for s in context_schemas()}
+    return {
+        iglu_uri(s).partition("/")[2]: Draft7Validator(s, format_checker=FormatChecker()) for s in context_schemas()
+    }
 
 
 STANDARD_CONTEXT, SERVICE_PING_CONTEXT = (iglu_uri(s) for s in context_schemas())

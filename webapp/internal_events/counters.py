@@ -273,9 +273,12 @@ class WriteBatch:
 
     def _windows_holding(self, rule, day):
         """Today's frame windows that hold `day`, and tomorrow's, for a process whose clock is already there."""
-        return [self.keys.window(rule, frame, until)
-                for until in (self.today, self.today + timedelta(days=1))
-                for frame in WINDOW_FRAMES if 0 <= (until - day).days < FRAME_DAYS[frame]]
+        return [
+            self.keys.window(rule, frame, until)
+            for until in (self.today, self.today + timedelta(days=1))
+            for frame in WINDOW_FRAMES
+            if 0 <= (until - day).days < FRAME_DAYS[frame]
+        ]
 
     def _forget_weeks(self, rule, day):
         """A late event (replayed from the spool) changes the chart weeks holding its day: drop them to be recounted.
@@ -283,11 +286,13 @@ class WriteBatch:
         Weeks whose daily keys have expired cannot be recounted and keep their value.
         """
         oldest = self.today - timedelta(days=COMPUTABLE_WEEKS_DAYS)
-        lasts = [str(day_number(last)) for last in (day + timedelta(days=n) for n in range(7))
-                 if oldest <= last < self.today]
+        lasts = [
+            str(day_number(last)) for last in (day + timedelta(days=n) for n in range(7)) if oldest <= last < self.today
+        ]
         for rules in self.definitions.unique_rule_sets(rule):
-            entry = self.slots.setdefault(rules[0].event, {}).setdefault((self.keys.weeks(rules), "x"),
-                                                                          ["x", set(), None])
+            entry = self.slots.setdefault(rules[0].event, {}).setdefault(
+                (self.keys.weeks(rules), "x"), ["x", set(), None]
+            )
             entry[1].update(lasts)
 
     def _count(self, writes, rule, day, daily_op, all_op, amount):
@@ -378,25 +383,36 @@ class CounterStore:
     def values(self, queries):
         """The values of many (metric, until) pairs, read in one round trip (two if some window needs building)."""
         now = today()
-        windowed = [index for index, (metric, until) in enumerate(queries)
-                    if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == now
-                    and not self.is_cluster]
+        windowed = [
+            index
+            for index, (metric, until) in enumerate(queries)
+            if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == now and not self.is_cluster
+        ]
         others = sorted(set(range(len(queries))) - set(windowed))
 
         def queue(pipe):
             finishers = [self._queue_value(pipe, *queries[index]) for index in others]
             for start in range(0, len(windowed), WINDOW_BATCH):
-                finishers.append(self._queue_built_windows(pipe, [queries[index] for index in windowed[start:start + WINDOW_BATCH]]))
+                finishers.append(
+                    self._queue_built_windows(
+                        pipe, [queries[index] for index in windowed[start : start + WINDOW_BATCH]]
+                    )
+                )
             return finishers
 
         replies = self._read(queue)
         values = [None] * len(queries)
-        for index, value in zip(others + windowed, replies[:len(others)] + [
-                count for batch in replies[len(others):] for count in batch]):
+        for index, value in zip(
+            others + windowed, replies[: len(others)] + [count for batch in replies[len(others) :] for count in batch]
+        ):
             values[index] = value
         unbuilt = [index for index, value in enumerate(values) if value is None]
-        built = self._read_in_chunks(unbuilt, lambda pipe, index: self._queue_window_count(
-            pipe, queries[index][0].rules, queries[index][0].time_frame, queries[index][1]))
+        built = self._read_in_chunks(
+            unbuilt,
+            lambda pipe, index: self._queue_window_count(
+                pipe, queries[index][0].rules, queries[index][0].time_frame, queries[index][1]
+            ),
+        )
         for index, value in zip(unbuilt, built):
             values[index] = value
         return values
@@ -408,8 +424,7 @@ class CounterStore:
     def weekly_series(self, metrics, until):
         """`weekly_values` of many metrics, read in one round trip."""
         lasts = [last for first, last in chart_weeks(until)]
-        series = self._read(lambda pipe: [self._queue_weeks(pipe, metric.rules, lasts, until)
-                                          for metric in metrics])
+        series = self._read(lambda pipe: [self._queue_weeks(pipe, metric.rules, lasts, until) for metric in metrics])
         return [list(zip(lasts, values)) for values in series]
 
     def keep_weeks(self, rule_sets, day):
@@ -436,7 +451,7 @@ class CounterStore:
         pipelines short enough for Redis to answer other clients, and this one, within its timeout."""
         values = []
         for start in range(0, len(items), size):
-            values += self._read(lambda pipe: [queue_one(pipe, item) for item in items[start:start + size]])
+            values += self._read(lambda pipe: [queue_one(pipe, item) for item in items[start : start + size]])
         return values
 
     def _read(self, queue):
@@ -459,8 +474,11 @@ class CounterStore:
         if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == today():  # cluster
             return self._queue_window_count(pipe, metric.rules, metric.time_frame, until)
         if metric.kind == "unique":  # a past day's frame: its windows are gone
-            return self._queue_union(pipe, metric.rules, [self.keys.daily(rule, day) for rule in metric.rules
-                                                          for day in days_of(metric.time_frame, until)])
+            return self._queue_union(
+                pipe,
+                metric.rules,
+                [self.keys.daily(rule, day) for rule in metric.rules for day in days_of(metric.time_frame, until)],
+            )
         fields = _frame_fields(metric.time_frame, until)
         finishers = [self._queue_fields(pipe, self.keys.daily_totals(rule), fields) for rule in metric.rules]
         return lambda replies: sum(sum(finish(replies)) for finish in finishers)
@@ -473,20 +491,33 @@ class CounterStore:
 
             def weekly_sums(replies):
                 per_day = [sum(amounts) for amounts in zip(*(finish(replies) for finish in finishers))]
-                return [sum(per_day[end - 6:end + 1]) for end in (7 * n + 6 for n in range(len(lasts)))]
+                return [sum(per_day[end - 6 : end + 1]) for end in (7 * n + 6 for n in range(len(lasts)))]
+
             return weekly_sums
         if self.is_cluster and len({rule.event for rule in rules}) > 1:
             values = self._weeks_across_slots(rules, lasts, until)
             return lambda replies: values
-        pipe.execute_command("EVALSHA", self._script(CHART_WEEKS_SCRIPT), 1, self.keys.weeks(rules),
-                             *self._weeks_arguments(rules, lasts, until))
+        pipe.execute_command(
+            "EVALSHA",
+            self._script(CHART_WEEKS_SCRIPT),
+            1,
+            self.keys.weeks(rules),
+            *self._weeks_arguments(rules, lasts, until),
+        )
         return next
 
     def _queue_built_windows(self, pipe, queries):
         """The frame counts of several (metric, today) queries in one call; None where a window is missing."""
-        keys = [[self.keys.window(rule, metric.time_frame, until) for rule in metric.rules] for metric, until in queries]
-        pipe.execute_command("EVALSHA", self._script(BUILT_WINDOWS_COUNT_SCRIPT), sum(map(len, keys)),
-                             *(key for group in keys for key in group), *map(len, keys))
+        keys = [
+            [self.keys.window(rule, metric.time_frame, until) for rule in metric.rules] for metric, until in queries
+        ]
+        pipe.execute_command(
+            "EVALSHA",
+            self._script(BUILT_WINDOWS_COUNT_SCRIPT),
+            sum(map(len, keys)),
+            *(key for group in keys for key in group),
+            *map(len, keys),
+        )
         return lambda replies: [None if count == -1 else count for count in next(replies)]
 
     def _queue_window_count(self, pipe, rules, frame, until):
@@ -495,9 +526,13 @@ class CounterStore:
         by_slot = {}  # a single server runs one script over every event's keys
         for rule in rules:
             by_slot.setdefault(rule.event if self.is_cluster else None, []).append(rule)
-        calls = [([self.keys.window(rule, frame, until) for rule in group],
-                  [ttl, len(stamps), *stamps, *(self.keys.rule_base(rule) for rule in group)])
-                 for group in by_slot.values()]
+        calls = [
+            (
+                [self.keys.window(rule, frame, until) for rule in group],
+                [ttl, len(stamps), *stamps, *(self.keys.rule_base(rule) for rule in group)],
+            )
+            for group in by_slot.values()
+        ]
         if self.is_cluster and len(calls) > 1:  # build each slot's windows, then copy them to one slot
             for keys, args in calls:
                 self.redis.evalsha(self._script(WINDOW_COUNT_SCRIPT), len(keys), *keys, *args)
@@ -513,9 +548,17 @@ class CounterStore:
         first = min(lasts) - timedelta(days=6)
         days = [first + timedelta(days=n) for n in range((max(lasts) - first).days + 1)]
         kept = now - TOTAL_DAYS + 1 if until >= today() else ""
-        return [now, now - DAILY_DAYS + 1, kept, len(rules),
-                *(self.keys.rule_base(rule) for rule in rules), day_number(first), len(days),
-                *(day_stamp(day) for day in days), *(day_number(last) for last in lasts)]
+        return [
+            now,
+            now - DAILY_DAYS + 1,
+            kept,
+            len(rules),
+            *(self.keys.rule_base(rule) for rule in rules),
+            day_number(first),
+            len(days),
+            *(day_stamp(day) for day in days),
+            *(day_number(last) for last in lasts),
+        ]
 
     def _weeks_across_slots(self, rules, lasts, now):
         """CHART_WEEKS_SCRIPT for a cluster whose rules live in several slots, one week at a time."""
@@ -528,7 +571,8 @@ class CounterStore:
                 values.append(int(value))
             elif (now - last).days <= COMPUTABLE_WEEKS_DAYS:
                 value = self._union_count_across_slots(
-                    [self.keys.daily(rule, day) for rule in rules for day in days_back(last, 7)])
+                    [self.keys.daily(rule, day) for rule in rules for day in days_back(last, 7)]
+                )
                 if last < now and keep:
                     self.redis.hset(key, day_number(last), value)
                 values.append(value)

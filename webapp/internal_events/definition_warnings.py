@@ -52,16 +52,31 @@ def of_rule(shown, field, entry, event, unique):
     """Warnings about one `events:` entry of a metric: what it counts that its event does not declare."""
     warnings = []
     if unique in IDENTIFIERS and unique not in event.identifiers:
-        warnings.append(Problem(shown, f"{field}.unique", f"'{entry['unique']}' is not among the identifiers of"
-                                                          f" event '{event.name}' ({event.path})"))
+        warnings.append(
+            Problem(
+                shown,
+                f"{field}.unique",
+                f"'{entry['unique']}' is not among the identifiers of event '{event.name}' ({event.path})",
+            )
+        )
     elif unique and unique not in IDENTIFIERS and unique not in event.properties:
-        warnings.append(Problem(shown, f"{field}.unique", f"'{unique}' is not an additional property of"
-                                                          f" event '{event.name}' ({event.path})"))
+        warnings.append(
+            Problem(
+                shown,
+                f"{field}.unique",
+                f"'{unique}' is not an additional property of event '{event.name}' ({event.path})",
+            )
+        )
     for key in entry.get("filter") or {}:
         if key not in event.properties:
             declared = ", ".join(sorted(event.properties)) or "none"
-            warnings.append(Problem(shown, f"{field}.filter.{key}", f"'{key}' is not an additional property of"
-                                                                    f" event '{event.name}' (declared: {declared})"))
+            warnings.append(
+                Problem(
+                    shown,
+                    f"{field}.filter.{key}",
+                    f"'{key}' is not an additional property of event '{event.name}' (declared: {declared})",
+                )
+            )
     return warnings
 
 

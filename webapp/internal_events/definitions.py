@@ -171,13 +171,14 @@ def _build_events(documents, problems, warnings):
         if earlier is None or (event.internal and not earlier.internal):
             events[event.name] = event
         elif event.internal:
-            problems.append(
-                Problem(shown, "action", f"event '{event.name}' is already defined in {earlier.path}")
-            )
+            problems.append(Problem(shown, "action", f"event '{event.name}' is already defined in {earlier.path}"))
         else:
             warnings.append(
-                Problem(shown, "action", f"legacy event '{event.name}' is also defined in {earlier.path},"
-                                         " which tracking uses")
+                Problem(
+                    shown,
+                    "action",
+                    f"legacy event '{event.name}' is also defined in {earlier.path}, which tracking uses",
+                )
             )
     return events
 
@@ -239,8 +240,11 @@ def _key_path(doc, frame):
 def _frames_ok(frames, rules, shown, problems):
     if rules[0].kind == "unique" and not set(frames) <= {"7d", "28d"}:
         problems.append(
-            Problem(shown, "time_frame",
-                    "unique metrics count over a fixed duration: use 7d and/or 28d, not 'all' or 'none'")
+            Problem(
+                shown,
+                "time_frame",
+                "unique metrics count over a fixed duration: use 7d and/or 28d, not 'all' or 'none'",
+            )
         )
         return False
     return True
@@ -253,17 +257,23 @@ def _metric_rules(doc, events, skipped, shown, problems, warnings):
         field = f"events[{index}]"
         event = events.get(entry["name"])
         if event is None:
-            where = f"is not loaded: {skipped[entry['name']]} has problems" if entry["name"] in skipped \
+            where = (
+                f"is not loaded: {skipped[entry['name']]} has problems"
+                if entry["name"] in skipped
                 else "is not defined in events/"
+            )
             problems.append(Problem(shown, f"{field}.name", f"event '{entry['name']}' {where}"))
             continue
         unique = unique_field(entry["unique"]) if entry.get("unique") else None
         operator = entry.get("operator")
         if operator == TOTAL_OPERATOR and unique:
             problems.append(
-                Problem(shown, f"{field}.operator",
-                        "`operator: total` with `unique` (GitLab's UniqueTotalsMetric, a count per value) is not"
-                        " supported: drop `operator` to count distinct values, or `unique` to count totals")
+                Problem(
+                    shown,
+                    f"{field}.operator",
+                    "`operator: total` with `unique` (GitLab's UniqueTotalsMetric, a count per value) is not"
+                    " supported: drop `operator` to count distinct values, or `unique` to count totals",
+                )
             )
             continue
         if operator and unique:
@@ -286,12 +296,9 @@ def _metric_rules(doc, events, skipped, shown, problems, warnings):
                 shown,
                 "events",
                 "mixes " + " and ".join(sorted(kinds)) + " entries; "
-                "a metric counts either unique values, totals or sums (`operator: "
-                + SUM_OPERATOR + "`), not several",
+                "a metric counts either unique values, totals or sums (`operator: " + SUM_OPERATOR + "`), not several",
             )
         )
     if len({rule.unique for rule in rules if rule.unique}) > 1:
-        problems.append(
-            Problem(shown, "events", "all entries of a unique metric must use the same `unique` value")
-        )
+        problems.append(Problem(shown, "events", "all entries of a unique metric must use the same `unique` value"))
     return rules if len(problems) == before else []

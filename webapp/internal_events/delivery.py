@@ -39,8 +39,9 @@ REPLAY_CHUNK = 200  # batches per Redis round trip
 
 
 class CounterDelivery:
-    def __init__(self, counters, spool, definitions, retry_after=RETRY_AFTER_SECONDS,
-                 replay_interval=REPLAY_INTERVAL_SECONDS):
+    def __init__(
+        self, counters, spool, definitions, retry_after=RETRY_AFTER_SECONDS, replay_interval=REPLAY_INTERVAL_SECONDS
+    ):
         """`definitions` returns the definitions in use, for replaying batches."""
         self.counters = counters
         self.spool = spool
@@ -103,7 +104,8 @@ class CounterDelivery:
                 definitions = self.definitions()
                 try:
                     markers = self.counters.write_many(
-                        [(self._write_batch(definitions, b.events, b.day), b.writer, b.number) for b in batches])
+                        [(self._write_batch(definitions, b.events, b.day), b.writer, b.number) for b in batches]
+                    )
                 except REDIS_FAILURES as error:
                     self.last_error = f"{type(error).__name__}: {error}"
                     raise

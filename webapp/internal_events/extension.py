@@ -138,8 +138,10 @@ def set_up(part):
     """`app.extensions[part]` of the current app; NotInitialized naming the fix when init_app was never called."""
     found = current_app.extensions.get(part)
     if found is None:
-        raise NotInitialized(f"Internal Events is not set up for the app {current_app.name!r}:"
-                             " call InternalEvents(app) or InternalEvents().init_app(app) first")
+        raise NotInitialized(
+            f"Internal Events is not set up for the app {current_app.name!r}:"
+            " call InternalEvents(app) or InternalEvents().init_app(app) first"
+        )
     return found
 
 
@@ -196,5 +198,8 @@ def _redis_unavailable(error):
     from ..errors import error_response
 
     current_app.logger.warning("Redis unavailable while answering %s: %s", request.path, error)
-    return error_response(503, "counts are unavailable right now (Redis cannot be reached): try again shortly",
-                          {"Retry-After": "5"}.items())
+    return error_response(
+        503,
+        "counts are unavailable right now (Redis cannot be reached): try again shortly",
+        {"Retry-After": "5"}.items(),
+    )

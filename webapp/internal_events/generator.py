@@ -140,8 +140,10 @@ def check_properties(texts):
         name, _, description = text.partition("=")
         name = name.strip()
         if not PROPERTY_NAME.match(name) or name in IDENTIFIERS:
-            raise GeneratorError(f"property name '{name}' must be lowercase words joined by _ and not one of"
-                                 f" {', '.join(IDENTIFIERS)} (those are identifiers)")
+            raise GeneratorError(
+                f"property name '{name}' must be lowercase words joined by _ and not one of"
+                f" {', '.join(IDENTIFIERS)} (those are identifiers)"
+            )
         properties[name] = description.strip() or default_description(name)
     return properties
 
@@ -207,9 +209,7 @@ def check_identifiers(identifiers, unique):
     identifiers = split_values(identifiers) or list(IDENTIFIERS)
     wrong = [name for name in identifiers if name not in IDENTIFIERS]
     if wrong:
-        raise GeneratorError(
-            f"unknown identifier(s) {', '.join(wrong)}: allowed are {', '.join(IDENTIFIERS)}"
-        )
+        raise GeneratorError(f"unknown identifier(s) {', '.join(wrong)}: allowed are {', '.join(IDENTIFIERS)}")
     needed = unique_field(unique) if unique else None
     if needed in IDENTIFIERS and needed not in identifiers:
         raise GeneratorError(f"--unique {unique} needs '{needed}' in --identifiers")
@@ -222,7 +222,6 @@ def default_milestone():
         return ".".join(version("internal-events-flask").split(".")[:2])
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "1.0"
-
 
 
 def default_description(event):
@@ -250,7 +249,8 @@ def default_metric_description(events, unique, operator=None, filters=None):
 def metric_key_path(events, unique, frames, operator=None, filters=None, key_name=None):
     """GitLab's generator's key path: a single time frame carries its suffix, a list gets it on loading."""
     part = key_name or "_and_".join(events) + "".join(
-        f"_with_{name}_{_slug(value)}" for name, value in sorted((filters or {}).items()))
+        f"_with_{name}_{_slug(value)}" for name, value in sorted((filters or {}).items())
+    )
     if operator:
         base = f"sums.sum_value_from_{part}"
     elif unique:
@@ -348,9 +348,7 @@ def render(document):
             if isinstance(styled[name], list):
                 styled[name] = _Flow(styled[name])
         styled["events"] = [_FlowMap(rule) for rule in document["events"]]
-    return yaml.dump(
-        styled, Dumper=_Dumper, explicit_start=True, sort_keys=False, allow_unicode=True, width=1000
-    )
+    return yaml.dump(styled, Dumper=_Dumper, explicit_start=True, sort_keys=False, allow_unicode=True, width=1000)
 
 
 # -- planning and writing ------------------------------------------------------------------------
@@ -442,8 +440,7 @@ def _refuse_taken_key_paths(folder, target, key_paths, definitions):
     for metric in definitions.metrics:
         if metric.key_path in key_paths and (folder.parent / metric.path).resolve() != mine:
             raise GeneratorError(
-                f"metric with key path '{metric.key_path}' already exists in {metric.path};"
-                " edit that file instead"
+                f"metric with key path '{metric.key_path}' already exists in {metric.path}; edit that file instead"
             )
 
 

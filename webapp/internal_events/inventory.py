@@ -39,14 +39,17 @@ def _event(event, definitions):
         "name": event.name,
         "description": event.description,
         "properties": [
-            {"name": name,
-             "sent_as": "the event's " + name if name in BASE_PROPERTIES else "standard context extra." + name,
-             "description": (raw_properties.get(name) or {}).get("description", "")}
+            {
+                "name": name,
+                "sent_as": "the event's " + name if name in BASE_PROPERTIES else "standard context extra." + name,
+                "description": (raw_properties.get(name) or {}).get("description", ""),
+            }
             for name in sorted(event.properties)
         ],
         "identifiers_to_snowplow": [
             {"identifier": name, "field": SNOWPLOW_FORMS[name][0], "form": SNOWPLOW_FORMS[name][1]}
-            for name in ("user", "namespace", "project") if name in event.identifiers
+            for name in ("user", "namespace", "project")
+            if name in event.identifiers
         ],
         "metrics": [metric.key_path for metric in definitions.metrics if event.name in metric.events],
     }
@@ -60,5 +63,11 @@ def _metric(metric):
         kept = "a running sum"
     else:
         kept = "a counter"
-    return {"key_path": metric.key_path, "time_frame": metric.time_frame, "events": list(metric.events),
-            "aggregate_only": True, "kept_as": kept, "description": metric.description}
+    return {
+        "key_path": metric.key_path,
+        "time_frame": metric.time_frame,
+        "events": list(metric.events),
+        "aggregate_only": True,
+        "kept_as": kept,
+        "description": metric.description,
+    }

@@ -66,8 +66,12 @@ class LiveDefinitions:
         self._watcher_pid = os.getpid()
         if self.check_interval > 0:
             reference = weakref.ref(self)
-            thread = threading.Thread(target=_watch, args=(reference, self.check_interval, self._stopped),
-                                      name="internal-events-definitions", daemon=True)
+            thread = threading.Thread(
+                target=_watch,
+                args=(reference, self.check_interval, self._stopped),
+                name="internal-events-definitions",
+                daemon=True,
+            )
             thread.start()
 
     def reload_if_changed(self):

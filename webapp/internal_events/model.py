@@ -42,9 +42,7 @@ class Rule:
         return "sum" if self.operator == SUM_OPERATOR else "total"
 
     def matches(self, properties):
-        return all(
-            key in properties and _same_value(properties[key], value) for key, value in self.filter
-        )
+        return all(key in properties and _same_value(properties[key], value) for key, value in self.filter)
 
 
 def _same_value(actual, expected):
@@ -108,9 +106,7 @@ class Definitions:
         for metric in self.metrics:
             for rule in metric.rules:
                 by_event.setdefault(rule.event, {})[rule] = None
-        object.__setattr__(
-            self, "_rules_by_event", {name: tuple(rules) for name, rules in by_event.items()}
-        )
+        object.__setattr__(self, "_rules_by_event", {name: tuple(rules) for name, rules in by_event.items()})
         sets_by_rule = {}
         for rules in self.unique_rule_sets_in_use():
             for rule in rules:

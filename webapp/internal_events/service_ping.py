@@ -9,8 +9,10 @@ from .windows import today
 
 log = logging.getLogger(__name__)
 UNREADABLE = -1  # GitLab's value for a metric that failed to compute
-SERVICE_PING_OFF = ("the service ping is turned off on this instance "
-                    "(internal-events switch service_ping on, or INTERNAL_EVENTS_SERVICE_PING=1)")
+SERVICE_PING_OFF = (
+    "the service ping is turned off on this instance "
+    "(internal-events switch service_ping on, or INTERNAL_EVENTS_SERVICE_PING=1)"
+)
 
 
 def nest(flat):
@@ -42,8 +44,10 @@ def reported_values(tracker, until=None):
     except REDIS_FAILURES as error:
         log.warning("Service ping without counts, Redis unavailable: %s", error)
         return {metric.key_path: UNREADABLE for metric in metrics}
-    return {metric.key_path: float(values[metric.key_path]) if metric.kind == "sum" else values[metric.key_path]
-            for metric in metrics}
+    return {
+        metric.key_path: float(values[metric.key_path]) if metric.kind == "sum" else values[metric.key_path]
+        for metric in metrics
+    }
 
 
 def service_ping(tracker, instance_uuid, until=None, now=None):

@@ -50,10 +50,14 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN": env.get("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN") or None,
         # Events waiting for the collector (see snowplow_outbox.py); unset: the instance folder.
         "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR": env.get("INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR") or None,
-        "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT": count(env, "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT, minimum=1),
-        "INTERNAL_EVENTS_COLLECTOR_ENABLED": env.get("INTERNAL_EVENTS_COLLECTOR_ENABLED") or None,  # see collector_enabled
-        "INTERNAL_EVENTS_WRITE_BEHIND": flag(env.get("INTERNAL_EVENTS_WRITE_BEHIND"),
-                                             default=webapp_env == "production"),
+        "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT": count(
+            env, "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT, minimum=1
+        ),
+        "INTERNAL_EVENTS_COLLECTOR_ENABLED": env.get("INTERNAL_EVENTS_COLLECTOR_ENABLED")
+        or None,  # see collector_enabled
+        "INTERNAL_EVENTS_WRITE_BEHIND": flag(
+            env.get("INTERNAL_EVENTS_WRITE_BEHIND"), default=webapp_env == "production"
+        ),
         # Unset: the `definitions` folder beside the host app's package (see extension.py).
         "INTERNAL_EVENTS_DEFINITIONS": env.get("INTERNAL_EVENTS_DEFINITIONS") or None,
         "INTERNAL_EVENTS_SPOOL_LIMIT": count(env, "INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT, minimum=1),
@@ -62,7 +66,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         # Where opt-outs are kept; unset: webapp.sqlite in the instance folder (the demo's database).
         "DATABASE": env.get("DATABASE_PATH") or None,
         "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": count(env, "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT", 600),
-        "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": count(env, "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1),
+        "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": count(
+            env, "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1
+        ),
         "INTERNAL_EVENTS_USAGE_DATA_MAX_BODY_BYTES": count(env, "INTERNAL_EVENTS_USAGE_DATA_MAX_BODY_BYTES", 64 * 1024),
         # Privacy (docs: privacy): unset key: generated into the instance folder.
         "INTERNAL_EVENTS_PSEUDONYM_KEY": env.get("INTERNAL_EVENTS_PSEUDONYM_KEY") or None,

@@ -72,8 +72,19 @@ class OutboxEmitter:
 
 
 class SnowplowSender:
-    def __init__(self, collector_url, app_id, environment, pseudonym_key, outbox, unkept, token=None,
-                 flush_interval=FLUSH_INTERVAL_SECONDS, vendor=None, **post_limits):
+    def __init__(
+        self,
+        collector_url,
+        app_id,
+        environment,
+        pseudonym_key,
+        outbox,
+        unkept,
+        token=None,
+        flush_interval=FLUSH_INTERVAL_SECONDS,
+        vendor=None,
+        **post_limits,
+    ):
         self.collector_url = collector_url
         # The contexts' iglu URIs: a pipeline resolves them in the registry `internal-events iglu-export` writes.
         self.standard_context, self.service_ping_context = (iglu_uri(s) for s in context_schemas(vendor))
@@ -102,8 +113,9 @@ class SnowplowSender:
                 property_=base.get("property"),
                 value=base.get("value"),
                 context=[
-                    SelfDescribingJson(self.standard_context,
-                                       standard_context(event, self.environment, custom, self.pseudonym_key)),
+                    SelfDescribingJson(
+                        self.standard_context, standard_context(event, self.environment, custom, self.pseudonym_key)
+                    ),
                     SelfDescribingJson(self.service_ping_context, service_ping_context(event)),
                 ],
             )
@@ -127,13 +139,24 @@ class SnowplowSender:
 
         Never raises: an outbox that cannot be read shows its `error`.
         """
-        report = {"collector": self.collector_url, "outbox": str(self.outbox.path), "error": None,
-                  "unkept": self.unkept.value()}
+        report = {
+            "collector": self.collector_url,
+            "outbox": str(self.outbox.path),
+            "error": None,
+            "unkept": self.unkept.value(),
+        }
         try:
             return {**report, **self.outbox.counts()}
         except (sqlite3.Error, OSError) as error:
-            return {**report, "error": f"{type(error).__name__}: {error}", "queued": None, "delivered": None,
-                    "dropped": 0, "rejected": 0, "failed_posts": None}
+            return {
+                **report,
+                "error": f"{type(error).__name__}: {error}",
+                "queued": None,
+                "delivered": None,
+                "dropped": 0,
+                "rejected": 0,
+                "failed_posts": None,
+            }
 
     def close(self):
         """Stop the courier and make a last bounded attempt to post; what is left waits on disk for the next process."""
@@ -142,8 +165,12 @@ class SnowplowSender:
         self._wake.set()
         self._thread.join(1.0)  # a POST under way holds the send lock: the flush below waits for it
         if not self._flush_quietly():
-            log.warning("Snowplow collector %s unreachable at exit: %s event(s) wait in %s for the next process",
-                        self.collector_url, self.status()["queued"], self.outbox.path)
+            log.warning(
+                "Snowplow collector %s unreachable at exit: %s event(s) wait in %s for the next process",
+                self.collector_url,
+                self.status()["queued"],
+                self.outbox.path,
+            )
         self.courier.close()
 
     def _flush_quietly(self):

@@ -59,8 +59,12 @@ class Courier:
                 if outcome == RETRY:
                     delay = retry_delay(failures + 1, random.random())
                     self.outbox.failed(time.time() + delay)
-                    log.warning("Snowplow collector %s did not take %d event(s); next attempt in %.1f s",
-                                self.endpoint, len(batch), delay)
+                    log.warning(
+                        "Snowplow collector %s did not take %d event(s); next attempt in %.1f s",
+                        self.endpoint,
+                        len(batch),
+                        delay,
+                    )
                     return False
                 if failures:
                     self.outbox.succeeded()  # it answered: whatever it said, the back-off is over
@@ -71,8 +75,7 @@ class Courier:
                     cap = max(len(batch) // 2, 1)
                 elif outcome == REJECT:
                     self.outbox.rejected(ids)
-                    log.warning("Snowplow collector %s refused an event for good; counted as rejected",
-                                self.endpoint)
+                    log.warning("Snowplow collector %s refused an event for good; counted as rejected", self.endpoint)
             return False
 
     def close(self):

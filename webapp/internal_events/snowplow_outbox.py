@@ -65,7 +65,7 @@ class Outbox:
             room = self.limit - self._pending_at_most(db)
             if room < len(rows):
                 room = self.limit - db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-            kept = rows[:max(room, 0)]
+            kept = rows[: max(room, 0)]
             db.executemany("INSERT INTO events (payload, queued_at) VALUES (?, ?)", kept)
             if len(kept) < len(rows):
                 self._add(db, "dropped", len(rows) - len(kept))
@@ -99,7 +99,7 @@ class Outbox:
         with self._transaction() as db:
             ids = [id for id, payload in db.execute("SELECT id, payload FROM events") if carries(json.loads(payload))]
             for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
+                chunk = ids[start : start + 500]
                 db.execute(f"DELETE FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return len(ids)
 
@@ -111,9 +111,15 @@ class Outbox:
         db = self._connection()
         queued, oldest = db.execute("SELECT COUNT(*), MIN(queued_at) FROM events").fetchone()
         totals = self.totals()
-        return {"queued": queued, "oldest_queued_at": oldest, "delivered": int(totals["delivered"]),
-                "dropped": int(totals["dropped"]), "rejected": int(totals["rejected"]),
-                "failed_posts": int(totals["failed_posts"]), "retry_at": totals["retry_at"] or None}
+        return {
+            "queued": queued,
+            "oldest_queued_at": oldest,
+            "delivered": int(totals["delivered"]),
+            "dropped": int(totals["dropped"]),
+            "rejected": int(totals["rejected"]),
+            "failed_posts": int(totals["failed_posts"]),
+            "retry_at": totals["retry_at"] or None,
+        }
 
     def send_lock(self, wait=0.0):
         """True for the one process (and thread) that may send now; False when another holds it past `wait` s."""

@@ -45,4 +45,4 @@ def verdict(status_code, events_in_post):
 def retry_delay(failures_in_row, jitter):
     """Seconds before the next attempt after `failures_in_row` failed POSTs; `jitter` in [0, 1) spreads processes."""
     exponent = min(max(failures_in_row - 1, 0), 16)
-    return min(FIRST_RETRY_SECONDS * 2 ** exponent, MAX_RETRY_SECONDS) * (0.5 + jitter / 2)
+    return min(FIRST_RETRY_SECONDS * 2**exponent, MAX_RETRY_SECONDS) * (0.5 + jitter / 2)

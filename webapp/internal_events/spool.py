@@ -84,13 +84,18 @@ class Spool:
             return True
 
     def oldest(self, count):
-        rows = self._connection().execute(
-            "SELECT id, writer, number, day, events FROM batches WHERE target = ? ORDER BY id LIMIT ?",
-            (self.target, count),
-        ).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT id, writer, number, day, events FROM batches WHERE target = ? ORDER BY id LIMIT ?",
+                (self.target, count),
+            )
+            .fetchall()
+        )
         return [
-            SpooledBatch(id, writer, number, date.fromisoformat(day),
-                         [TrackedEvent(**event) for event in json.loads(events)])
+            SpooledBatch(
+                id, writer, number, date.fromisoformat(day), [TrackedEvent(**event) for event in json.loads(events)]
+            )
             for id, writer, number, day, events in rows
         ]
 
@@ -163,4 +168,3 @@ class Spool:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-

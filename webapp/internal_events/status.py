@@ -26,11 +26,19 @@ def status(tracker):
     if tracker.snowplow is not None:
         snowplow = report["snowplow"] = tracker.snowplow.status()
         # Every process's outbox figures: events lost for good, or an outbox nothing can wait in.
-        snowplow_ok = (snowplow["error"] is None and snowplow["dropped"] == 0 and snowplow["rejected"] == 0
-                       and not snowplow["unkept"])
-    report["healthy"] = (redis_error is None and not live.problems
-                         and spool["dropped"] == 0 and snowplow_ok
-                         and not report["privacy"]["snowplow_withheld_opt_outs_unreadable"])
+        snowplow_ok = (
+            snowplow["error"] is None
+            and snowplow["dropped"] == 0
+            and snowplow["rejected"] == 0
+            and not snowplow["unkept"]
+        )
+    report["healthy"] = (
+        redis_error is None
+        and not live.problems
+        and spool["dropped"] == 0
+        and snowplow_ok
+        and not report["privacy"]["snowplow_withheld_opt_outs_unreadable"]
+    )
     return report
 
 

@@ -32,8 +32,13 @@ class Switches:
     def states(self):
         """{name: {"on": bool, "set_by": "configuration" or "runtime switch"}} as this process sees them now."""
         overrides = self._current_overrides()
-        return {name: {"on": overrides.get(name, self.configured[name]),
-                       "set_by": "runtime switch" if name in overrides else "configuration"} for name in NAMES}
+        return {
+            name: {
+                "on": overrides.get(name, self.configured[name]),
+                "set_by": "runtime switch" if name in overrides else "configuration",
+            }
+            for name in NAMES
+        }
 
     def set(self, name, state):
         """Turn `name` "on" or "off" for every process, or back to its configured value ("default")."""
@@ -57,7 +62,10 @@ class Switches:
             except REDIS_FAILURES:
                 self._read_at = time.monotonic()  # keep what was read last; try again after check_seconds
                 return self._overrides
-            self._overrides = {name.decode(): STATES[value.decode()] for name, value in stored.items()
-                               if name.decode() in NAMES and value.decode() in STATES}
+            self._overrides = {
+                name.decode(): STATES[value.decode()]
+                for name, value in stored.items()
+                if name.decode() in NAMES and value.decode() in STATES
+            }
             self._read_at = time.monotonic()
             return self._overrides

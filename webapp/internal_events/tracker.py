@@ -37,8 +37,17 @@ MAX_NUMBER = 2**53
 
 
 class Tracker:
-    def __init__(self, definitions, counters, delivery, privacy, snowplow=None, environment="production",
-                 raise_errors=False, write_behind=False):
+    def __init__(
+        self,
+        definitions,
+        counters,
+        delivery,
+        privacy,
+        snowplow=None,
+        environment="production",
+        raise_errors=False,
+        write_behind=False,
+    ):
         self.live_definitions = definitions
         self.counters = counters
         self.delivery = delivery
@@ -119,8 +128,9 @@ class Tracker:
                 f"Unknown event: {event_name!r}. Define it in {self.live_definitions.folder}/events/"
             )
         definition = definitions.events[event_name]
-        additional_properties = self._with_keyword_properties(definition, additional_properties, custom_properties,
-                                                              strict)
+        additional_properties = self._with_keyword_properties(
+            definition, additional_properties, custom_properties, strict
+        )
         options = gitlab_options(category, send_snowplow_event, feature_enabled_by_namespace_ids)
         user_id = _object_id("user", user, user_id)
         project_id = _object_id("project", project, project_id)
@@ -202,15 +212,18 @@ class Tracker:
         if not keywords:
             return properties
         if properties:
-            problem = (f"pass the properties of event '{definition.name}' either in additional_properties or as"
-                       f" keyword arguments, not both (got {', '.join(sorted(keywords))} as keywords)")
+            problem = (
+                f"pass the properties of event '{definition.name}' either in additional_properties or as"
+                f" keyword arguments, not both (got {', '.join(sorted(keywords))} as keywords)"
+            )
         else:
             declared = {key: keywords.pop(key) for key in list(keywords) if key in definition.properties}
             properties = declared or properties
             problem = keywords and (
                 f"unexpected argument(s) {', '.join(sorted(keywords))} for event '{definition.name}': not an id,"
                 f" a GitLab option or a property declared in {definition.path}"
-                f" (declared: {', '.join(sorted(definition.properties)) or 'none'})")
+                f" (declared: {', '.join(sorted(definition.properties)) or 'none'})"
+            )
         if problem:
             if strict:
                 raise InvalidArgumentError(problem)
@@ -222,8 +235,7 @@ class Tracker:
             return {}
         if not isinstance(properties, dict):
             raise InvalidPropertyError(
-                f"additional_properties of event '{definition.name}' must be a mapping, "
-                f"got {type(properties).__name__}"
+                f"additional_properties of event '{definition.name}' must be a mapping, got {type(properties).__name__}"
             )
         clean = {}
         for key, value in properties.items():
@@ -290,18 +302,23 @@ def _object_id(name, obj, given_id):
 def gitlab_options(category, send_snowplow_event, feature_enabled_by_namespace_ids):
     """GitLab's track_event options, checked: a wrong type names the argument."""
     if category is not None and (not isinstance(category, str) or not 0 < len(category) <= MAX_STRING_LENGTH):
-        raise InvalidArgumentError(f"category must be a non-empty string of at most {MAX_STRING_LENGTH}"
-                                   f" characters, got {category!r:.80}")
+        raise InvalidArgumentError(
+            f"category must be a non-empty string of at most {MAX_STRING_LENGTH} characters, got {category!r:.80}"
+        )
     if not isinstance(send_snowplow_event, bool):
         raise InvalidArgumentError(f"send_snowplow_event must be True or False, got {send_snowplow_event!r:.80}")
     namespace_ids = feature_enabled_by_namespace_ids
     if namespace_ids is not None:
         if not isinstance(namespace_ids, (list, tuple)) or not all(is_id(i) for i in namespace_ids):
-            raise InvalidArgumentError(f"feature_enabled_by_namespace_ids must be a list of namespace ids,"
-                                       f" got {namespace_ids!r:.80}")
+            raise InvalidArgumentError(
+                f"feature_enabled_by_namespace_ids must be a list of namespace ids, got {namespace_ids!r:.80}"
+            )
         namespace_ids = tuple(namespace_ids)
-    return {"category": category, "send_snowplow_event": send_snowplow_event,
-            "feature_enabled_by_namespace_ids": namespace_ids}
+    return {
+        "category": category,
+        "send_snowplow_event": send_snowplow_event,
+        "feature_enabled_by_namespace_ids": namespace_ids,
+    }
 
 
 def _plan(namespace):
@@ -328,6 +345,7 @@ def _property_problem(definition, key, value):
     if isinstance(value, float) and not math.isfinite(value):
         return f"Additional property '{key}' of event '{definition.name}' must be a finite number"
     if isinstance(value, (int, float)) and not -MAX_NUMBER <= value <= MAX_NUMBER:
-        return (f"Additional property '{key}' of event '{definition.name}' must be between "
-                f"{-MAX_NUMBER} and {MAX_NUMBER}")
+        return (
+            f"Additional property '{key}' of event '{definition.name}' must be between {-MAX_NUMBER} and {MAX_NUMBER}"
+        )
     return None

@@ -49,8 +49,11 @@ def app_folders(app):
     """A Flask app's project folder (above its package) and, relative to it, the folders holding its calls:
     its templates, its static files and its package."""
     root = Path(app.root_path).parent
-    folders = [Path(app.root_path, app.template_folder) if app.template_folder else None, app.static_folder,
-               app.root_path]
+    folders = [
+        Path(app.root_path, app.template_folder) if app.template_folder else None,
+        app.static_folder,
+        app.root_path,
+    ]
     return root, tuple(os.path.relpath(folder, root) for folder in folders if folder)
 
 
@@ -98,7 +101,10 @@ def _python_usages(text, shown_path):
     found = []
     for name, paren, argument in zip(tokens, tokens[1:], tokens[2:]):
         if (name.type, name.string, paren.string, argument.type) == (
-            tokenize.NAME, "track_event", "(", tokenize.STRING
+            tokenize.NAME,
+            "track_event",
+            "(",
+            tokenize.STRING,
         ):
             try:
                 event = ast.literal_eval(argument.string)
@@ -127,10 +133,14 @@ def check(usages, definitions, flask_command="flask"):
     for usage in usages:
         definition = definitions.events.get(usage.event)
         if definition is not None and definition.server_side_only and not usage.path.endswith(".py"):
-            findings.append(Finding(
-                "warning", f"{usage.path}:{usage.line}",
-                f"event '{usage.event}' is recorded by the server only (extra_properties.server_side_only):"
-                " the usage-data API refuses it from browsers; track it with track_event in Python"))
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{usage.path}:{usage.line}",
+                    f"event '{usage.event}' is recorded by the server only (extra_properties.server_side_only):"
+                    " the usage-data API refuses it from browsers; track it with track_event in Python",
+                )
+            )
         if definition is None:
             findings.append(
                 Finding(

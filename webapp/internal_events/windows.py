@@ -40,10 +40,7 @@ def chart_weeks(until, weeks=CHART_WEEKS):
 
     The newest week is exactly the `7d` frame, so the last chart point equals the metric.
     """
-    return [
-        (until - timedelta(days=7 * back + 6), until - timedelta(days=7 * back))
-        for back in reversed(range(weeks))
-    ]
+    return [(until - timedelta(days=7 * back + 6), until - timedelta(days=7 * back)) for back in reversed(range(weeks))]
 
 
 @lru_cache(maxsize=1024)

@@ -28,7 +28,6 @@ def _build(node, loader):
         return node.value if node.tag == STRING else loader.construct_object(node)
     if isinstance(node, SequenceNode):
         return [_build(item, loader) for item in node.value]
-    if isinstance(node, MappingNode) and all(
-            isinstance(key, ScalarNode) and key.tag != MERGE for key, _ in node.value):
+    if isinstance(node, MappingNode) and all(isinstance(key, ScalarNode) and key.tag != MERGE for key, _ in node.value):
         return {_build(key, loader): _build(value, loader) for key, value in node.value}
     return loader.construct_object(node, deep=True)  # merge keys, complex keys: PyYAML's own rules

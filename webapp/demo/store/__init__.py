@@ -11,5 +11,7 @@ def viewer_params(user):
 def totals():
     """How many of each thing exist, for the admin area."""
     db = get_db()
-    return {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("users", "namespaces", "projects", "issues", "stars")}
+    return {
+        table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in ("users", "namespaces", "projects", "issues", "stars")
+    }

@@ -10,8 +10,14 @@ VISIBLE = """(n.visibility = 'public' OR :admin OR EXISTS (
 
 
 def namespace_from(row, prefix=""):
-    return Namespace(id=row[prefix + "id"], path=row[prefix + "path"], name=row[prefix + "name"],
-                     kind=row[prefix + "kind"], visibility=row[prefix + "visibility"], plan=row[prefix + "plan"])
+    return Namespace(
+        id=row[prefix + "id"],
+        path=row[prefix + "path"],
+        name=row[prefix + "name"],
+        kind=row[prefix + "kind"],
+        visibility=row[prefix + "visibility"],
+        plan=row[prefix + "plan"],
+    )
 
 
 def _one(sql, params):
@@ -20,13 +26,16 @@ def _one(sql, params):
 
 
 def visible_by_id(viewer, namespace_id):
-    return _one(f"SELECT n.* FROM namespaces n WHERE n.id = :id AND {VISIBLE}",
-                {"id": namespace_id, **viewer_params(viewer)})
+    return _one(
+        f"SELECT n.* FROM namespaces n WHERE n.id = :id AND {VISIBLE}", {"id": namespace_id, **viewer_params(viewer)}
+    )
 
 
 def visible_group(viewer, path):
-    return _one(f"SELECT n.* FROM namespaces n WHERE n.path = :path AND n.kind = 'group' AND {VISIBLE}",
-                {"path": path, **viewer_params(viewer)})
+    return _one(
+        f"SELECT n.* FROM namespaces n WHERE n.path = :path AND n.kind = 'group' AND {VISIBLE}",
+        {"path": path, **viewer_params(viewer)},
+    )
 
 
 def by_path(path):
@@ -57,17 +66,24 @@ def add_member(namespace, user, role):
 def role_of(user, namespace):
     if user is None:
         return None
-    row = get_db().execute("SELECT role FROM memberships WHERE namespace_id = ? AND user_id = ?",
-                           (namespace.id, user.id)).fetchone()
+    row = (
+        get_db()
+        .execute("SELECT role FROM memberships WHERE namespace_id = ? AND user_id = ?", (namespace.id, user.id))
+        .fetchone()
+    )
     return row["role"] if row else None
 
 
 def members(namespace):
     rows = get_db().execute(
         "SELECT u.*, m.role FROM memberships m JOIN users u ON u.id = m.user_id "
-        "WHERE m.namespace_id = ? ORDER BY u.username", (namespace.id,))
-    return [(User(id=r["id"], username=r["username"], name=r["name"], is_admin=bool(r["is_admin"])), r["role"])
-            for r in rows]
+        "WHERE m.namespace_id = ? ORDER BY u.username",
+        (namespace.id,),
+    )
+    return [
+        (User(id=r["id"], username=r["username"], name=r["name"], is_admin=bool(r["is_admin"])), r["role"])
+        for r in rows
+    ]
 
 
 def where_user_can_create(user):
@@ -76,17 +92,21 @@ def where_user_can_create(user):
         "SELECT n.* FROM namespaces n JOIN memberships m ON m.namespace_id = n.id "
         f"WHERE m.user_id = ? AND m.role IN ({', '.join('?' * len(MANAGER_ROLES))}) "
         "ORDER BY n.kind = 'group', n.path",
-        (user.id, *MANAGER_ROLES))
+        (user.id, *MANAGER_ROLES),
+    )
     return [namespace_from(row) for row in rows]
 
 
 def groups_of(user):
     rows = get_db().execute(
         "SELECT n.* FROM namespaces n JOIN memberships m ON m.namespace_id = n.id "
-        "WHERE m.user_id = ? AND n.kind = 'group' ORDER BY n.path", (user.id,))
+        "WHERE m.user_id = ? AND n.kind = 'group' ORDER BY n.path",
+        (user.id,),
+    )
     return [namespace_from(row) for row in rows]
 
 
 def all_groups():
-    return [namespace_from(row) for row in get_db().execute(
-        "SELECT * FROM namespaces WHERE kind = 'group' ORDER BY path")]
+    return [
+        namespace_from(row) for row in get_db().execute("SELECT * FROM namespaces WHERE kind = 'group' ORDER BY path")
+    ]

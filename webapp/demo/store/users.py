@@ -9,8 +9,11 @@ from ..domain import User
 
 
 def _user(row):
-    return None if row is None else User(id=row["id"], username=row["username"], name=row["name"],
-                                         is_admin=bool(row["is_admin"]))
+    return (
+        None
+        if row is None
+        else User(id=row["id"], username=row["username"], name=row["name"], is_admin=bool(row["is_admin"]))
+    )
 
 
 def by_id(user_id):
@@ -19,9 +22,13 @@ def by_id(user_id):
 
 def by_sign_in(token):
     """The user of a live sign-in token (see sign_ins.py), or None: signed out, revoked or unknown."""
-    return _user(get_db().execute(
-        "SELECT users.* FROM sign_ins JOIN users ON users.id = sign_ins.user_id WHERE sign_ins.token = ?",
-        (token,)).fetchone())
+    return _user(
+        get_db()
+        .execute(
+            "SELECT users.* FROM sign_ins JOIN users ON users.id = sign_ins.user_id WHERE sign_ins.token = ?", (token,)
+        )
+        .fetchone()
+    )
 
 
 def by_username(username):
@@ -55,8 +62,9 @@ def create(username, name, password, is_admin=False):
             "INSERT INTO namespaces (path, name, kind, visibility, owner_id) VALUES (?, ?, 'user', 'private', ?)",
             (username, name, user_id),
         ).lastrowid
-        db.execute("INSERT INTO memberships (namespace_id, user_id, role) VALUES (?, ?, 'owner')",
-                   (namespace_id, user_id))
+        db.execute(
+            "INSERT INTO memberships (namespace_id, user_id, role) VALUES (?, ?, 'owner')", (namespace_id, user_id)
+        )
     return by_id(user_id)
 
 
