@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from flask import Flask, session
 
-from webapp import session_cookie
+from webapp.demo import session_cookie
 
 
 @pytest.fixture
