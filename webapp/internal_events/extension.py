@@ -19,7 +19,6 @@ the other keys of settings.py, filled in where the host has not set them.
 """
 
 import functools
-import weakref
 from pathlib import Path
 
 from flask import abort, current_app, redirect, request, url_for
@@ -114,7 +113,8 @@ class InternalEvents:
         tracker = build(app.config, app.instance_path)
         app.extensions[TRACKER] = tracker
         app.extensions[EXTENSION] = self
-        weakref.finalize(app, tracker.close)  # the app's end (or the process's): queued events written
+        # Teardown: at process exit the writer flushes and Snowplow sends what waits (their own atexit hooks);
+        # `app.extensions["internal_events"].close()` does both, and ends the tracker's threads, sooner.
 
         from .. import collector, dashboard  # the web parts import this package: imported once it is loaded
         from ..api import usage_data
