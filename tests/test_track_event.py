@@ -20,6 +20,8 @@ from webapp.internal_events import (
     UnknownEventError,
     track_event,
 )
+from webapp.internal_events.journal import Journal
+from webapp.internal_events.model import TrackedEvent
 from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.windows import today
 from webapp.internal_events.writer import BackgroundWriter
@@ -308,12 +310,13 @@ def test_write_behind_lingers_so_a_trickle_of_events_shares_a_round_trip(make_ev
     assert values(events)["counts.count_total_project_starred"] == 10
 
 
-def test_flush_does_not_wait_out_the_linger():
+def test_flush_does_not_wait_out_the_linger(tmp_path):
     written = []
-    writer = BackgroundWriter(written.extend, linger=3600)
-    writer.submit(["an event"])
+    writer = BackgroundWriter(lambda events, day, batch: written.extend(events) or True, lambda: ("w", 1),
+                              Journal(tmp_path, "target"), linger=3600)
+    writer.submit([TrackedEvent("an_event")], today())
     assert writer.flush(timeout=30)
-    assert written == ["an event"]
+    assert written == [TrackedEvent("an_event")]
 
 
 def test_write_behind_flushes_when_the_process_exits(events):

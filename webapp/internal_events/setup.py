@@ -6,6 +6,7 @@ from ..config import DEFAULT_SPOOL_LIMIT, raises_on_tracking_errors
 from ..redis_connection import connect, describe
 from .counters import CounterStore
 from .delivery import CounterDelivery
+from .journal import Journal
 from .keys import KeySpace
 from .live_definitions import LiveDefinitions
 from .snowplow import SnowplowSender
@@ -15,6 +16,7 @@ from .tracker import InternalEvents
 # Outside development, edited definitions are picked up within this many seconds.
 RELOAD_CHECK_SECONDS = 10.0
 SPOOL_FILE = "internal-events-spool.sqlite3"
+JOURNAL_FOLDER = "internal-events-journal"  # beside the spool file
 
 
 def build(config, instance_path):
@@ -26,15 +28,13 @@ def build(config, instance_path):
     )
     url, prefix = config.get("REDIS_URL"), config["REDIS_KEY_PREFIX"]
     counters = CounterStore(connect(url, instance_path), KeySpace(prefix))
-    spool = Spool(
-        config.get("INTERNAL_EVENTS_SPOOL_PATH") or Path(instance_path) / SPOOL_FILE,
-        config.get("INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT),
-        target=f"{describe(url, instance_path)} prefix={prefix}",
-    )
+    spool_path = Path(config.get("INTERNAL_EVENTS_SPOOL_PATH") or Path(instance_path) / SPOOL_FILE)
+    target = f"{describe(url, instance_path)} prefix={prefix}"
+    spool = Spool(spool_path, config.get("INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT), target=target)
     return InternalEvents(
         definitions=definitions,
         counters=counters,
-        delivery=CounterDelivery(counters, spool, definitions.current),
+        delivery=CounterDelivery(counters, spool, definitions.current, Journal(spool_path.with_name(JOURNAL_FOLDER), target)),
         snowplow=SnowplowSender(collector, config["SNOWPLOW_APP_ID"], env) if collector else None,
         environment=env,
         raise_errors=raises_on_tracking_errors(env),

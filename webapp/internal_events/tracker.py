@@ -37,7 +37,7 @@ class InternalEvents:
         self.snowplow = snowplow
         self.environment = environment
         self.raise_errors = raise_errors
-        self.writer = BackgroundWriter(self.write) if write_behind else None
+        self.writer = BackgroundWriter(self.write, delivery.next_batch, delivery.journal) if write_behind else None
         self.errors = Counter()  # kind -> count, for this process
 
     @property
@@ -129,28 +129,37 @@ class InternalEvents:
         """Count prepared events and send them to Snowplow; never raises.
 
         With write-behind the background writer does it, otherwise the caller.
+        True once the events survive this process's death (journaled, in Redis or
+        in the spool); False when they could not be kept, logged and counted.
         """
         if not events:
-            return
+            return True
         if self.writer is not None:
-            self.writer.submit(events)
-        else:
-            self.write(events)
+            return self.writer.submit(events, today())
+        return self.write(events, today())
+
+    def accepting(self):
+        """False while events cannot be kept (Redis unavailable and the spool full or unwritable)."""
+        return self.delivery.accepting()
 
     def flush(self, timeout=10.0):
         """Wait until recorded events are in Redis: call before reading counts in the same process."""
         return self.writer is None or self.writer.flush(timeout)
 
-    def write(self, events):
-        """Count events in Redis in one round trip (in the spool while Redis is unavailable), then queue them for Snowplow."""
-        self.delivery.write(self.definitions, events, today())
-        if self.snowplow is not None:
+    def write(self, events, day, batch=None):
+        """Count events of `day` in Redis in one round trip (in the spool while Redis is unavailable) as `batch`,
+        then queue them for Snowplow. True when counted or spooled.
+
+        A journaled batch not stored is tried again later: it goes to Snowplow then, once."""
+        stored = self.delivery.write(self.definitions, events, day, batch)
+        if self.snowplow is not None and (stored or batch is None):
             for event in events:
                 try:
                     self.snowplow.send(event)
                 except Exception:  # a tracker bug must never break the caller
                     self.errors["snowplow"] += 1
                     log.exception("Could not queue event %s for Snowplow", event.name)
+        return stored
 
     def close(self):
         """Write what is queued, stop the spool's replay thread and send what Snowplow still has queued."""
