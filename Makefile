@@ -22,7 +22,7 @@ install: $(BIN)/flask
 
 install-test: $(BIN)/pytest chromium redis-server
 
-# Front-end packages (Vue, terser) from package-lock.json; npm ci runs again only when the lock file changes.
+# Front-end packages (Vue, esbuild) from package-lock.json; npm ci runs again only when the lock file changes.
 node_modules/.package-lock.json: package.json package-lock.json | node
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@

@@ -4,14 +4,17 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from webassets.exceptions import FilterError
 
 from webapp import create_app
-from webapp.assets.filters import ModulesToScript, strip_module_syntax
+from webapp.assets.bundles import make_bundles
+from webapp.assets.filters import EsbuildBundle
 from webapp.config import PROJECT_ROOT
 
 IMPORT_MAP = re.compile(r'<script type="importmap" nonce="[^"]+">(.*?)</script>', re.S)
@@ -83,23 +86,64 @@ def test_build_command_prints_every_bundle_url(app):
     assert any(u.startswith("/static/gen/components/ProjectWidget.") for u in urls)
 
 
-def test_modules_join_into_one_script_without_module_syntax():
-    source = "import { a, b } from './x.js';\nexport const c = a + b;\nexport function d() {}\n"
-    assert strip_module_syntax(source, "y.js", "script") == "const c = a + b;\nfunction d() {}\n"
-    assert strip_module_syntax("export { c } from './y.js';\n", "i.js", "module") == "export { c };\n"
-    assert strip_module_syntax("export { c } from './y.js';\n", "i.js", "script") == "\n"
+def bundle_of(tmp_path, modules, format="iife"):
+    """What EsbuildBundle makes of `modules` (file name -> source), starting at entry.js."""
+    for name, source in modules.items():
+        (tmp_path / name).write_text(source)
+    out = io.StringIO()
+    EsbuildBundle(PROJECT_ROOT, format).open(out, str(tmp_path / "entry.js"))
+    return out.getvalue()
 
 
-@pytest.mark.parametrize(
-    "source",
-    ["import x from './x.js';", "import { a as b } from './x.js';", "export default 1;",
-     "import { a } from 'vue';", "export * from './x.js';"],
-)
-def test_module_syntax_the_joiner_cannot_handle_is_refused(source):
-    with pytest.raises(FilterError, match="cannot bundle"):
-        strip_module_syntax(source + "\n", "bad.js", "script")
+def run_script(script):
+    """What a classic script leaves on the global object, as node sees it."""
+    program = "const vm = require('node:vm'); const g = {}; vm.runInNewContext(process.argv[1], g);" \
+              "console.log(JSON.stringify(g))"
+    return json.loads(subprocess.run(["node", "-e", program, script], capture_output=True, text=True,
+                                     check=True).stdout)
 
 
-def test_a_name_declared_by_two_modules_is_refused():
-    with pytest.raises(FilterError, match="more than one module: MAX"):
-        ModulesToScript("script").output(io.StringIO("const MAX = 1;\nconst MAX = 2;\n"), io.StringIO())
+def test_the_bundle_follows_imports_and_keeps_each_module_s_names_apart(tmp_path):
+    """Default and renamed imports, and one name in two modules: what the old regex joiner refused."""
+    script = bundle_of(tmp_path, {
+        "entry.js": "import twice, { MAX as limit } from './b.js';\nconst MAX = 'entry';\n"
+                    "globalThis.result = [twice(limit), MAX];\n",
+        "b.js": "import { MAX as base } from './a.js';\nexport const MAX = base + 1;\n"
+                "export default (n) => n * 2;\n",
+        "a.js": "export const MAX = 20;\n",
+    })
+    assert run_script(script) == {"result": [42, "entry"]}
+
+
+def test_the_script_bundle_leaks_no_module_name_into_the_page(tmp_path):
+    script = bundle_of(tmp_path, {"entry.js": "const secret = 1;\nfunction helper() {}\n"
+                                              "globalThis.visible = secret + (helper() ?? 1);\n"})
+    assert run_script(script) == {"visible": 2}
+
+
+def test_the_module_bundle_keeps_the_entry_s_exports(tmp_path):
+    module = bundle_of(tmp_path, {"entry.js": "export { answer } from './a.js';\n",
+                                  "a.js": "export const answer = 42;\n"}, format="esm")
+    (tmp_path / "built.mjs").write_text(module)
+    program = f"import('{(tmp_path / 'built.mjs').as_uri()}').then((m) => console.log(m.answer))"
+    assert subprocess.run(["node", "-e", program], capture_output=True, text=True, check=True).stdout == "42\n"
+
+
+def test_an_import_that_cannot_be_resolved_fails_the_build_naming_it(tmp_path):
+    with pytest.raises(FilterError, match=r"Could not resolve \"\./missing\.js\""):
+        bundle_of(tmp_path, {"entry.js": "import { a } from './missing.js';\nconsole.log(a);\n"})
+
+
+def test_a_change_to_an_imported_module_rebuilds_the_client_under_a_new_name(tmp_path):
+    """Only the entries are listed in the bundles: the modules they import are watched too."""
+    static = tmp_path / "static"
+    shutil.copytree(PROJECT_ROOT / "static" / "js", static / "js")
+    bundles = make_bundles(static, "/static", PROJECT_ROOT / "node_modules", auto_build=True)
+    before = {name: bundles[name].urls()[0] for name in ("tracking", "tracking_module")}
+    validation = static / "js/tracking/validation.js"
+    validation.write_text(validation.read_text().replace("must be an object", "must be a plain object"))
+    os.utime(validation, (time.time() + 5, time.time() + 5))
+    for name, url in before.items():
+        rebuilt = bundles[name].urls()[0]
+        assert rebuilt != url
+        assert "must be a plain object" in (static / rebuilt.removeprefix("/static/")).read_text()

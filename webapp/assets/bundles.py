@@ -4,13 +4,10 @@ from pathlib import Path
 
 from webassets import Bundle, Environment
 
-from .filters import ModulesToScript, Terser, VueComponent
+from .filters import EsbuildBundle, EsbuildMinify, VueComponent
 
-# Dependency order: a module comes after the modules it imports.
-TRACKING_MODULES = [
-    f"js/tracking/{name}.js"
-    for name in ("context", "validation", "transport", "dom", "mixin", "internal_events", "start")
-]
+# The client's modules: the bundles start at an entry and follow its imports; a change to any rebuilds them.
+TRACKING_SOURCES = "js/tracking/*.js"
 VUE_RUNTIME = "vue/dist/vue.runtime.esm-browser.prod.js"
 COMPONENTS_DIR = "js/components"
 # The import map's prefix for our modules, as in `import { InternalEvents } from '~/tracking'`.
@@ -29,19 +26,19 @@ def make_bundles(static_dir, static_url, node_modules, auto_build):
 
 
 def _bundles(static_dir, node_modules):
-    minify_script, minify_module = Terser(node_modules.parent, module=False), Terser(node_modules.parent, module=True)
+    node_root = node_modules.parent
+    minify = EsbuildMinify(node_root)
     named = {
-        "tracking": Bundle(*TRACKING_MODULES, "js/tracking/global.js",
-                           filters=[ModulesToScript("script"), minify_script], output="gen/tracking.%(version)s.js"),
-        "tracking_module": Bundle(*TRACKING_MODULES, "js/tracking/index.js",
-                                  filters=[ModulesToScript("module"), minify_module],
-                                  output="gen/tracking.module.%(version)s.js"),
+        "tracking": Bundle("js/tracking/global.js", filters=EsbuildBundle(node_root, "iife"),
+                           depends=TRACKING_SOURCES, output="gen/tracking.%(version)s.js"),
+        "tracking_module": Bundle("js/tracking/index.js", filters=EsbuildBundle(node_root, "esm"),
+                                  depends=TRACKING_SOURCES, output="gen/tracking.module.%(version)s.js"),
         "vue": Bundle(str(node_modules / VUE_RUNTIME), output="gen/vue.%(version)s.js"),
-        "widgets": Bundle("js/widgets.js", filters=minify_module, output="gen/widgets.%(version)s.js"),
+        "widgets": Bundle("js/widgets.js", filters=minify, output="gen/widgets.%(version)s.js"),
     }
     for component in sorted((static_dir / COMPONENTS_DIR).glob("*.vue")):
         named[component_specifier(component.name)] = Bundle(
-            f"{COMPONENTS_DIR}/{component.name}", filters=[VueComponent(node_modules.parent), minify_module],
+            f"{COMPONENTS_DIR}/{component.name}", filters=[VueComponent(node_root), minify],
             output=f"gen/components/{component.stem}.%(version)s.js",
         )
     return named
