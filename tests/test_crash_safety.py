@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from conftest import LiveSession, sign_in
-from servers import free_port, wait_until
+from servers import gunicorn, wait_until, workers_of
 from webapp.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.model import Rule
 from webapp.internal_events.setup import build
@@ -105,24 +105,19 @@ EVENT = {"event": "project_viewed"}
 
 
 @pytest.fixture
-def gunicorn(environment):
+def served(environment):
     subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"], cwd=PROJECT_ROOT, check=True,
                    env={**environment, "WEBAPP_ENV": "test"}, stdout=subprocess.DEVNULL)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind",
-                               f"127.0.0.1:{port}", "webapp:create_app()"], cwd=PROJECT_ROOT, env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = gunicorn(environment, WORKERS)
     try:
-        wait_until(lambda: len(_workers(server.pid)) == WORKERS and _answers(base), timeout=60, message="gunicorn")
         yield server, base
     finally:
         server.terminate()
         server.wait(60)
 
 
-def test_killing_gunicorn_workers_under_load_loses_no_accepted_event(gunicorn, environment):
-    server, base = gunicorn
+def test_killing_gunicorn_workers_under_load_loses_no_accepted_event(served, environment):
+    server, base = served
     event = {**EVENT, "project_id": _website_id(environment["DATABASE_PATH"])}
     sessions = [_same_origin(sign_in(LiveSession(base), name)) for name in ("alice", "bob", "admin")]
     tally, lock, stop = {"accepted": 0, "unanswered": 0}, threading.Lock(), threading.Event()
@@ -146,9 +141,9 @@ def test_killing_gunicorn_workers_under_load_loses_no_accepted_event(gunicorn, e
             time.sleep(1.0)
             before = tally["accepted"]
             wait_until(lambda: tally["accepted"] > before + 200, timeout=30, message="load")
-            victim = _workers(server.pid)[0]
+            victim = workers_of(server.pid)[0]
             os.kill(victim, signal.SIGKILL)
-            wait_until(lambda: victim not in _workers(server.pid) and len(_workers(server.pid)) == WORKERS,
+            wait_until(lambda: victim not in workers_of(server.pid) and len(workers_of(server.pid)) == WORKERS,
                        timeout=60, message="a new worker")
         time.sleep(1.0)
     finally:
@@ -162,29 +157,6 @@ def test_killing_gunicorn_workers_under_load_loses_no_accepted_event(gunicorn, e
     assert tally.keys() == {"accepted", "unanswered"}, tally  # no error answers
     assert tally["accepted"] > 500
     assert tally["accepted"] <= counted <= tally["accepted"] + tally["unanswered"], tally
-
-
-def _workers(master):
-    """Pids of the gunicorn master's live worker processes, read from /proc."""
-    children = []
-    for stat in os.scandir("/proc"):
-        if not stat.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{stat.name}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master and fields[0] != "Z":
-            children.append(int(stat.name))
-    return sorted(children)
-
-
-def _answers(base):
-    try:
-        return requests.get(f"{base}/users/sign_in", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def _same_origin(session):

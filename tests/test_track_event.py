@@ -312,7 +312,7 @@ def test_write_behind_lingers_so_a_trickle_of_events_shares_a_round_trip(make_ev
 
 def test_flush_does_not_wait_out_the_linger(tmp_path):
     written = []
-    writer = BackgroundWriter(lambda events, day, batch: written.extend(events) or True, lambda: ("w", 1),
+    writer = BackgroundWriter(lambda events, day, batch, caller_keeps=False: written.extend(events) or True, lambda: ("w", 1),
                               Journal(tmp_path, "target"), linger=3600)
     writer.submit([TrackedEvent("an_event")], today())
     assert writer.flush(timeout=30)

@@ -137,7 +137,7 @@ def _limit_rate(amount):
 def _record(prepared):
     """Keep the events, or answer 503 with Retry-After: a 200 promises they survive any process's death."""
     events = current()
-    if not events.accepting() or not events.record(prepared):
+    if not events.accepting() or not events.record(prepared, caller_keeps=True):
         raise ServiceUnavailable(f"events cannot be stored right now (Redis unavailable and the spool full or "
                                  f"unwritable): retry in {UNAVAILABLE_RETRY_AFTER} s", retry_after=UNAVAILABLE_RETRY_AFTER)
 

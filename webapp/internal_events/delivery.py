@@ -69,28 +69,31 @@ class CounterDelivery:
         self._replayer_pid = None
         self._replayer_lock = threading.Lock()
 
-    def write(self, definitions, events, day, batch=None):
+    def write(self, definitions, events, day, batch=None, caller_keeps=False):
         """Count `events` on `day` in Redis, or spool them; True when stored in either. Never raises for Redis.
 
         `batch` (writer, number) is the numbered batch the events were journaled as, else a new one.
+        Events neither could take are lost and counted, unless journaled or the `caller_keeps` them
+        (the API answers 503 and its client sends them again).
         """
         if not events:
             return True
+        caller_keeps = caller_keeps or batch is not None
         self._start_replayer()
         if time.monotonic() < self._unavailable_until:
-            return self._spool(*(batch or (_new_writer(), 1)), day, events, journaled=batch is not None)
+            return self._spool(*(batch or (_new_writer(), 1)), day, events, caller_keeps)
         writer, number = batch or self.next_batch()
         try:
             self.counters.write(self._plan(definitions, events, day), writer, number)
         except REDIS_FAILURES as error:
             if not unavailable(error):
-                return self._quarantine(SpooledBatch(None, writer, number, day, events), error, journaled=batch is not None)
+                return self._quarantine(SpooledBatch(None, writer, number, day, events), error, caller_keeps)
             # Redis may have applied the batch before the failure: the writer's number decides at replay.
             self._local.pid = None  # this writer never writes again, so its marker stays meaningful
             self._unavailable_until = time.monotonic() + self.retry_after
             self.last_error = f"{type(error).__name__}: {error}"
             log.warning("Redis unavailable (%s): spooling %d event(s)", error, len(events))
-            return self._spool(writer, number, day, events, journaled=batch is not None)
+            return self._spool(writer, number, day, events, caller_keeps)
         self.last_error = None
         if self._may_have_spool:
             self._wake.set()
@@ -191,35 +194,33 @@ class CounterDelivery:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _spool(self, writer, number, day, events, journaled):
-        """Keep a batch in the spool; False when it could not, and the events are still the caller's.
-
-        Events not `journaled` are lost then, and counted; journaled ones wait in the journal.
-        """
+    def _spool(self, writer, number, day, events, caller_keeps):
+        """Keep a batch in the spool; False when it could not. Lost then, and counted, unless the `caller_keeps` it."""
         self._may_have_spool = True
+        fate = "kept by the caller" if caller_keeps else "lost"
         try:
-            kept = self.spool.append(writer, number, day, events, count_dropped=not journaled)
+            kept = self.spool.append(writer, number, day, events, count_dropped=not caller_keeps)
         except sqlite3.Error as error:
             kept = False
             log.error("Internal events spool %s cannot be written (%s): %d event(s) %s", self.spool.path, error,
-                      len(events), "wait in the journal" if journaled else "lost")
-            if not journaled:
+                      len(events), fate)
+            if not caller_keeps:
                 self._lose("spool_unwritable", len(events))
         else:
             if not kept:
                 log.error("Internal events spool full (%d events): %d event(s) %s", self.spool.limit, len(events),
-                          "wait in the journal" if journaled else "dropped")
+                          "kept by the caller" if caller_keeps else "dropped")
         if not kept:
             self._refusing_until = time.monotonic() + self.retry_after
         return kept
 
-    def _quarantine(self, batch, error, journaled):
+    def _quarantine(self, batch, error, caller_keeps):
         """Keep a batch Redis refuses where a person can see it; False when even that failed (see _spool)."""
         log.error("Redis refused a batch of %d event(s) (%s): quarantined in the spool", len(batch.events), error)
         try:
             self.spool.quarantine(batch, f"{type(error).__name__}: {error}")
         except sqlite3.Error:
-            if journaled:
+            if caller_keeps:
                 return False
             self._lose("refused_by_redis", len(batch.events))
         return True
@@ -238,7 +239,7 @@ class CounterDelivery:
             except REDIS_FAILURES as error:
                 if unavailable(error):
                     raise
-                self._quarantine(batch, error, journaled=False)
+                self._quarantine(batch, error, caller_keeps=False)
         return applied, markers
 
     def _lose(self, reason, count):

@@ -11,6 +11,7 @@ Three kinds of line, one JSON array each:
   ["E", first, day, [event, ...]]     events accepted, numbered first, first + 1, ...
   ["B", writer, number, day, first, last]  events first..last are about to be written as that batch
   ["D", last]                         every event up to `last` is in Redis or in the spool
+A file whose events are all done is emptied.
 
 A live process holds a POSIX lock on each of its files. A file nobody holds
 belongs to a dead process: `unfinished` reads what it had not finished, and
@@ -18,6 +19,7 @@ the spool takes it over (delivery.py). Files are cut into segments of
 SEGMENT_BYTES; a segment whose events are all done is deleted.
 """
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -54,6 +56,8 @@ class Journal:
         items = json.dumps([asdict(event) for event in events], separators=(",", ":"))
         with self._lock:
             self._open_in_this_process()
+            if self._size > SEGMENT_BYTES:
+                self._rotate()
             first = self._next
             self._append(f'["E",{first},"{day.isoformat()}",{items}]\n')
             self._next += len(events)
@@ -64,15 +68,18 @@ class Journal:
             self._append(_line(["B", writer, number, day.isoformat(), first, last]))
 
     def done(self, last):
-        """Events up to `last` are stored elsewhere: note it, and delete the segments that hold nothing else."""
+        """Events up to `last` are stored elsewhere. When that is all of them the journal is emptied (which
+        a full disk allows too); else it is noted, and segments holding nothing else are deleted."""
         with self._lock:
-            self._append(_line(["D", last]))
+            if last == self._next - 1:
+                os.ftruncate(self._fd, 0)
+                self._size = 0
+            else:
+                self._append(_line(["D", last]))
             while self._sealed and self._sealed[0][1] <= last:
                 path, _, fd = self._sealed.pop(0)
                 path.unlink(missing_ok=True)  # before closing: the lock keeps other processes off it
                 os.close(fd)
-            if self._next - 1 == last and self._size > SEGMENT_BYTES:
-                self._rotate()
 
     def orphans(self):
         """(owner, [segment paths]) of journals of this target whose processes are gone."""
@@ -116,8 +123,9 @@ class Journal:
     def _append(self, line):
         data = line.encode()
         written = os.write(self._fd, data)
-        if written != len(data):  # a full disk can take part of it: the torn line is skipped when read
-            raise OSError(f"journal {self._path}: wrote {written} of {len(data)} bytes")
+        if written != len(data):  # a full disk took part of it: cut it off, or the next line would join it
+            os.ftruncate(self._fd, self._size)
+            raise OSError(errno.ENOSPC, f"journal {self._path}: room for {written} of {len(data)} bytes")
         self._size += written
 
 

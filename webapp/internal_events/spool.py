@@ -18,6 +18,7 @@ file deleted or replaced under a running process is noticed: the batches the
 process can still read through its open connection are copied into the new file.
 """
 
+import errno
 import fcntl
 import json
 import logging
@@ -65,6 +66,7 @@ CREATE TABLE IF NOT EXISTS totals (
 """
 TOTALS = ("pending", "dropped", "replayed", "quarantined", "file_replaced")
 BATCH_COLUMNS = "target, writer, number, day, size, events, spooled_at"
+MIN_FREE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ class Spool:
         """This thread's connection: kept open (closing the last one checkpoints the log, a few ms),
         never shared between threads, never inherited by a forked worker, opened again when the file
         at the path is not the one it has open (deleted or replaced)."""
+        self._check_writable()
         local = self._local
         if getattr(local, "pid", None) == os.getpid():
             try:
@@ -188,6 +191,21 @@ class Spool:
             return local.db
         self._open(local)
         return local.db
+
+    def _check_writable(self):
+        """Refuse a file that cannot be written or a nearly full disk before SQLite touches them.
+
+        SQLite maps its shared index (the -shm file) into memory: on a full or read-only filesystem,
+        or an immutable file, touching it can kill the whole process with SIGBUS instead of failing.
+        """
+        folder = self.path.parent
+        if folder.exists():
+            free = os.statvfs(folder)
+            if free.f_bavail * free.f_frsize < MIN_FREE_BYTES:
+                raise OSError(errno.ENOSPC, f"less than {MIN_FREE_BYTES // 1024} KiB free for the spool in {folder}")
+        for path in (folder, self.path, *(self.path.with_name(self.path.name + end) for end in ("-wal", "-shm"))):
+            if path.exists() and not os.access(path, os.W_OK):
+                raise OSError(errno.EPERM, f"{path} cannot be written (read-only or immutable)")
 
     def _open(self, local):
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from .delivery import REDIS_FAILURES
 def status(internal_events):
     """A JSON-ready report; `healthy` is False when something needs a person's attention."""
     definitions_error = internal_events.live_definitions.error
-    spool = internal_events.delivery.status()
+    spool = _safely(internal_events.delivery.status)
     redis_error = _redis_error(internal_events.counters.redis)
     report = {
         "redis": {"reachable": redis_error is None, "error": redis_error},
@@ -15,6 +15,7 @@ def status(internal_events):
             "folder": str(internal_events.live_definitions.folder),
             "error": str(definitions_error) if definitions_error else None,
         },
+        "journal": _safely(internal_events.journal_status),
         "tracking_errors_in_this_process": dict(internal_events.errors),
     }
     snowplow_dropped = 0
@@ -22,8 +23,17 @@ def status(internal_events):
         report["snowplow"] = internal_events.snowplow.status()
         snowplow_dropped = report["snowplow"]["dropped"]
     report["healthy"] = (redis_error is None and definitions_error is None
-                         and spool["dropped"] == 0 and snowplow_dropped == 0)
+                         and not any(spool.get(problem) for problem in ("dropped", "lost", "quarantined", "error"))
+                         and not report["journal"].get("error") and snowplow_dropped == 0)
     return report
+
+
+def _safely(report):
+    """A part of the report, or the error that kept it from being read: `status` itself never fails."""
+    try:
+        return report()
+    except Exception as error:
+        return {"error": f"{type(error).__name__}: {error}"}
 
 
 def _redis_error(client):

@@ -125,34 +125,42 @@ class InternalEvents:
             self._count_error(MissingIdentifierError(missing), event_name)
         return event
 
-    def record(self, events):
+    def record(self, events, caller_keeps=False):
         """Count prepared events and send them to Snowplow; never raises.
 
         With write-behind the background writer does it, otherwise the caller.
         True once the events survive this process's death (journaled, in Redis or
-        in the spool); False when they could not be kept, logged and counted.
+        in the spool). False when they could not be kept: lost, logged and counted,
+        unless the `caller_keeps` them (to send again later).
         """
         if not events:
             return True
         if self.writer is not None:
-            return self.writer.submit(events, today())
-        return self.write(events, today())
+            return self.writer.submit(events, today(), caller_keeps)
+        return self.write(events, today(), caller_keeps=caller_keeps)
 
     def accepting(self):
         """False while events cannot be kept (Redis unavailable and the spool full or unwritable)."""
         return self.delivery.accepting()
 
+    def journal_status(self):
+        """Where accepted events wait, whether the journal can be written, and what dead processes left."""
+        journal = self.delivery.journal
+        return {"folder": str(journal.folder), "write_behind": self.writer is not None,
+                "error": self.writer.journal_error if self.writer else None,
+                "left_by_dead_processes": sum(1 for _ in journal.orphans())}
+
     def flush(self, timeout=10.0):
         """Wait until recorded events are in Redis: call before reading counts in the same process."""
         return self.writer is None or self.writer.flush(timeout)
 
-    def write(self, events, day, batch=None):
+    def write(self, events, day, batch=None, caller_keeps=False):
         """Count events of `day` in Redis in one round trip (in the spool while Redis is unavailable) as `batch`,
-        then queue them for Snowplow. True when counted or spooled.
+        then queue them for Snowplow. True when counted or spooled (see `record` for `caller_keeps`).
 
-        A journaled batch not stored is tried again later: it goes to Snowplow then, once."""
-        stored = self.delivery.write(self.definitions, events, day, batch)
-        if self.snowplow is not None and (stored or batch is None):
+        Events not stored that someone keeps are sent again later: they go to Snowplow then, once."""
+        stored = self.delivery.write(self.definitions, events, day, batch, caller_keeps)
+        if self.snowplow is not None and (stored or not (batch or caller_keeps)):
             for event in events:
                 try:
                     self.snowplow.send(event)

@@ -32,8 +32,8 @@ RETRY_AFTER = 1.0  # seconds
 class BackgroundWriter:
     def __init__(self, write, next_batch, journal, max_queued=MAX_QUEUED, max_batch=MAX_BATCH, linger=LINGER,
                  retry_after=RETRY_AFTER):
-        """`write(events, day, batch)` stores events as batch (writer, number), or as its own when None;
-        True once they are in Redis or the spool. `next_batch()` numbers a batch."""
+        """`write(events, day, batch, caller_keeps=False)` stores events as batch (writer, number), or as its
+        own when None; True once they are in Redis or the spool. `next_batch()` numbers a batch."""
         self._write = write
         self._next_batch = next_batch
         self.journal = journal
@@ -49,8 +49,10 @@ class BackgroundWriter:
         self._pid = None  # the thread is started lazily, and again in a forked worker
         atexit.register(self._at_exit)
 
-    def submit(self, events, day):
-        """Accept events: True once they survive this process's death (journaled, else written here and now)."""
+    def submit(self, events, day, caller_keeps=False):
+        """Accept events: True once they survive this process's death (journaled, else written here and now).
+
+        `caller_keeps`: events written here and now that nothing could take are not counted lost (see `record`)."""
         self._ensure_thread()
         with self._accepting:
             if self._queue.qsize() + len(events) <= self._max_queued:
@@ -63,7 +65,7 @@ class BackgroundWriter:
                     for seq, event in zip(itertools.count(first), events):
                         self._queue.put_nowait((seq, day, event))
                     return True
-        return self._write(events, day, None)
+        return self._write(events, day, None, caller_keeps)
 
     def flush(self, timeout=10.0):
         """Wait until every submitted event is written; False if `timeout` ran out first."""
