@@ -216,3 +216,18 @@ def test_a_stalled_redis_does_not_stall_api_requests(make_demo, redis_server):
     assert slowest < 0.5
     wait_until(lambda: drained(app), timeout=30, message="the backlog written")
     assert counted(app) == 41
+
+
+def test_a_writer_whose_batch_was_spooled_never_writes_to_redis_again(make_events, redis_server):
+    """Else Redis would mark its later number applied, and the replay would skip the spooled batch."""
+    events = make_events(REDIS_URL=redis_server.url, WRITE_BEHIND=True)
+    redis_server.stop()
+    for label in ("a", "b"):  # the first fails on Redis, the second goes straight to the spool
+        assert events.track("help_link_clicked", additional_properties={"label": label})
+        assert events.flush()
+    redis_server.start()
+    time.sleep(events.delivery.retry_after)
+    assert events.track("help_link_clicked", additional_properties={"label": "c"})
+    assert events.flush()
+    events.delivery.replay()
+    assert int(events.counters.redis.get(events.counters.keys.all_time(Rule("help_link_clicked")))) == 3

@@ -81,6 +81,8 @@ class CounterDelivery:
         caller_keeps = caller_keeps or batch is not None
         self._start_replayer()
         if time.monotonic() < self._unavailable_until:
+            if batch is not None:  # a writer with a batch in the spool never writes to Redis again
+                self._local.pid = None
             return self._spool(*(batch or (_new_writer(), 1)), day, events, caller_keeps)
         writer, number = batch or self.next_batch()
         try:
