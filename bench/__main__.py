@@ -1,6 +1,6 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import api_load, bundle_size, core, outage
+from . import api_load, bundle_size, core, outage, privacy
 
 
 def main():
@@ -8,6 +8,7 @@ def main():
     core.main()
     outage.main()
     api_load.main()
+    privacy.main()
 
 
 if __name__ == "__main__":

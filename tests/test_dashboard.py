@@ -6,7 +6,6 @@ import re
 import pytest
 from conftest import LiveSession, sign_in
 
-from webapp.internal_events.contexts import hashed_user_id
 from webapp.store import users
 
 PAGE, DATA = "/admin/metrics/", "/admin/metrics/data.json"
@@ -114,7 +113,7 @@ def test_recent_events_come_from_the_collector_with_user_names(collecting_server
     recent = admin.get(DATA).json()["recent"]
     rows = re.findall(r"<tr .*?</tr>", recent, re.S)
     assert len(rows) == 2
-    assert "<code>project_viewed</code>" in rows[0] and hashed_user_id(999)[:12] in rows[0]
+    assert "<code>project_viewed</code>" in rows[0] and events.privacy.pseudonym(999)[:12] in rows[0]
     assert re.search(r'<td class="num">2</td>\s*<td class="num">5</td>', rows[0])
     assert "<code>help_link_clicked</code>" in rows[1] and "<td>alice</td>" in rows[1]
     assert "label=projects" in rows[1]

@@ -118,6 +118,7 @@ def test_project_page_carries_user_namespace_and_project(client_for, demo):
     alice = page_context(client.get("/").text)["user_id"]
     assert context == {
         "user_id": alice,
+        "signed_in": True,
         "namespace_id": namespace_id,
         "project_id": project_id,
         "api_url": "/api/v4/usage_data/track_events",
@@ -140,6 +141,7 @@ def test_group_page_carries_its_namespace_and_no_project(client_for, demo):
 def test_pages_without_a_project_carry_null_ids_and_signed_out_a_null_user(demo):
     context = page_context(demo.test_client().get("/help").text)
     assert (context["user_id"], context["namespace_id"], context["project_id"]) == (None, None, None)
+    assert context["signed_in"] is False
 
 
 def test_context_json_cannot_break_out_of_its_script_element(demo):

@@ -27,8 +27,8 @@ def create_app(config=None):
         raise RuntimeError("SECRET_KEY must be set in production")
     app.extensions["internal_events"] = build(app.config, app.instance_path)
 
-    from . import (admin, assets, auth, collector, csrf, dashboard, db, groups, pages, projects, security_headers,
-                   session_cookie, tracking_context)
+    from . import (admin, assets, auth, collector, csrf, dashboard, db, groups, pages, privacy, projects,
+                   security_headers, session_cookie, tracking_context)
     from .api import usage_data
     from .cli import internal_events_cli
     from .seed import seed_demo_command
@@ -38,7 +38,7 @@ def create_app(config=None):
     csrf.init_app(app, exempt_blueprints={usage_data.bp.name, collector.bp.name})
     security_headers.init_app(app)
     tracking_context.init_app(app)
-    for blueprint in (auth.bp, pages.bp, groups.bp, admin.bp, dashboard.bp, usage_data.bp, projects.bp):
+    for blueprint in (auth.bp, pages.bp, groups.bp, admin.bp, dashboard.bp, usage_data.bp, projects.bp, privacy.bp):
         app.register_blueprint(blueprint)
     if app.config.get("COLLECTOR_ENABLED", app.config["WEBAPP_ENV"] != "production"):
         app.register_blueprint(collector.bp)

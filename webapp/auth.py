@@ -42,8 +42,13 @@ def admin_required(view):
 
 
 def _safe_next(target):
-    """Only paths on this site: a crafted `next` must not send the user elsewhere after signing in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only paths on this site: a crafted `next` must not send the user elsewhere after signing in.
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash,
+    so `/<tab>/evil.example` would become `//evil.example`: such characters are refused outright.
+    """
+    if (isinstance(target, str) and target.startswith("/") and not target.startswith("//")
+            and not any(char == "\\" or char < " " or char == "\x7f" for char in target)):
         return target
     return url_for("pages.home")
 

@@ -9,11 +9,15 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .config import PROJECT_ROOT
+from .forget_user import forget_user
 from .internal_events import current, generator, usage_scan
 from .internal_events.definitions import DefinitionsError, load_definitions
 from .internal_events.delivery import REDIS_FAILURES
-from .internal_events.service_ping import service_ping
+from .internal_events.inventory import inventory
+from .internal_events.service_ping import SERVICE_PING_OFF, service_ping
 from .internal_events.status import status
+from .internal_events.switches import NAMES as SWITCHES
+from .internal_events.windows import RETENTION_DAYS
 
 internal_events_cli = AppGroup("internal-events", help="Define, check and inspect internal events.")
 
@@ -21,8 +25,25 @@ internal_events_cli = AppGroup("internal-events", help="Define, check and inspec
 @internal_events_cli.command("service-ping")
 @click.option("--indent", default=2, show_default=True, help="JSON indentation (0 for one line).")
 def service_ping_command(indent):
-    """Print every active metric's current value as service ping JSON."""
+    """Print every active metric's current value as service ping JSON (unless the operator turned it off)."""
+    if not current().privacy.switches.is_on("service_ping"):
+        raise click.ClickException(SERVICE_PING_OFF)
     click.echo(json.dumps(service_ping(current()), indent=indent or None, sort_keys=True))
+
+
+@internal_events_cli.command("switch")
+@click.argument("name", type=click.Choice(SWITCHES))
+@click.argument("state", type=click.Choice(["on", "off", "default"]))
+def switch_command(name, state):
+    """Turn Snowplow or the service ping on or off for every process now; `default` returns to the configuration."""
+    switches = current().privacy.switches
+    try:
+        switches.set(name, state)
+    except REDIS_FAILURES as error:
+        raise click.ClickException(f"the switch is kept in Redis, which failed: {error}")
+    shown = switches.states()[name]
+    click.echo(f"{name} is {'on' if shown['on'] else 'off'} (set by {shown['set_by']}); "
+               f"every process follows within {switches.check_seconds:g} s.")
 
 
 @internal_events_cli.command("status")
@@ -32,6 +53,41 @@ def status_command():
     click.echo(json.dumps(report, indent=2, sort_keys=True))
     if not report["healthy"]:
         raise SystemExit(1)
+
+
+@internal_events_cli.command("inventory")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def inventory_command(as_json):
+    """List what is collected, from the definitions: events, their properties, identifiers sent to Snowplow, metrics."""
+    listed = inventory(_loaded(_definitions_folder()))
+    if as_json:
+        click.echo(json.dumps(listed, indent=2))
+        return
+    click.echo("Every Snowplow event carries: " + ", ".join(item["field"] for item in listed["snowplow_context"]))
+    for event in listed["events"]:
+        click.echo(f"\nevent {event['name']}: {event['description']}")
+        for prop in event["properties"]:
+            click.echo(f"  property {prop['name']} ({prop['sent_as']})")
+        for identifier in event["identifiers_to_snowplow"]:
+            click.echo(f"  to Snowplow: {identifier['field']} = {identifier['form']}")
+    click.echo("\nmetrics (aggregate only):")
+    for metric in listed["metrics"]:
+        click.echo(f"  {metric['key_path']}: {metric['kept_as']}")
+
+
+@internal_events_cli.command("forget-user")
+@click.argument("user_id", type=click.IntRange(min=0))
+def forget_user_command(user_id):
+    """Remove a user's per-user data: collector-stored events and their id in the spool (HyperLogLogs cannot forget)."""
+    forgotten = forget_user(current(), user_id)
+    click.echo(f"Removed the user id from {forgotten['spooled_events']} spooled event(s).")
+    click.echo(f"Their pseudonym, to delete in any Snowplow warehouse: {forgotten['pseudonym']}")
+    click.echo(f"Unique-user counts (HyperLogLogs) cannot forget one user: their daily keys expire after "
+               f"{RETENTION_DAYS} days.")
+    if forgotten["collector_error"]:
+        raise click.ClickException(f"the collector listing was not searched, Redis failed: "
+                                   f"{forgotten['collector_error']}; run this again once Redis answers")
+    click.echo(f"Removed {forgotten['collector_events']} collector event(s).")
 
 
 @internal_events_cli.command("replay-spool")

@@ -200,3 +200,17 @@ def micro_reset():
     redis, keys = _store()
     redis.delete(*[keys.internal(f"collector:{name}") for name in ("good", "bad", "seen", "duplicates")])
     return jsonify(total=0, good=0, bad=0, duplicates=0)
+
+
+def forget(redis, keys, pseudonym):
+    """Remove every stored event (good or bad) that mentions `pseudonym`; returns how many were removed.
+
+    Matches the decoded record, so an event whose contexts could not be decoded at all is not found.
+    """
+    removed = 0
+    for kind in ("good", "bad"):
+        key = keys.internal(f"collector:{kind}")
+        for record in redis.lrange(key, 0, -1):
+            if pseudonym.encode() in record:
+                removed += redis.lrem(key, 0, record)
+    return removed

@@ -45,6 +45,11 @@ def from_environment(environ=None):
         "USAGE_DATA_RATE_LIMIT": _count(env, "USAGE_DATA_RATE_LIMIT", 600),
         "USAGE_DATA_RATE_LIMIT_WINDOW": _count(env, "USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1),
         "USAGE_DATA_MAX_BODY_BYTES": _count(env, "USAGE_DATA_MAX_BODY_BYTES", 64 * 1024),
+        # Privacy (README "Privacy"): unset key: generated into the instance folder.
+        "INTERNAL_EVENTS_PSEUDONYM_KEY": env.get("INTERNAL_EVENTS_PSEUDONYM_KEY") or None,
+        "INTERNAL_EVENTS_PRIVACY_SIGNALS": env.get("INTERNAL_EVENTS_PRIVACY_SIGNALS") or "gpc_and_dnt",
+        "INTERNAL_EVENTS_SNOWPLOW": _flag(env.get("INTERNAL_EVENTS_SNOWPLOW"), default=True),
+        "INTERNAL_EVENTS_SERVICE_PING": _flag(env.get("INTERNAL_EVENTS_SERVICE_PING"), default=True),
     }
 
 

@@ -13,8 +13,8 @@ from . import dashboard_data
 from .auth import admin_required, login_required
 from .collector import stored_events
 from .internal_events import current
-from .internal_events.contexts import hashed_user_id
 from .internal_events.model import TIME_FRAMES
+from .internal_events.privacy_status import privacy_status
 from .internal_events.windows import today
 from .store import users
 from .weekly_chart import HEIGHT, WIDTH, bars
@@ -53,7 +53,8 @@ def _collector_on():
 def _recent():
     if not _collector_on():
         return []
-    names = {hashed_user_id(user.id): user.username for user in users.everyone()}
+    privacy = current().privacy
+    names = {privacy.pseudonym(user.id): user.username for user in users.everyone()}
     return [dashboard_data.recent_event(record, names) for record in stored_events("good", RECENT_EVENTS)]
 
 
@@ -78,6 +79,7 @@ def index():
         recent_limit=RECENT_EVENTS,
         collector_on=_collector_on(),
         collector_url=sender.collector_url if sender else None,
+        privacy=privacy_status(current()),
         query=request.args.get("q", ""),
         matches=dashboard_data.matches,
         frames=TIME_FRAMES,

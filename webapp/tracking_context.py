@@ -5,12 +5,14 @@ Views name their page's namespace and project with `set_tracking_context(...)`;
 `<script type="application/json" id="internal-events-context">`, which the client
 reads without any inline script running (so the strict CSP holds):
 
-    {"user_id": 3, "namespace_id": 5, "project_id": 8,
+    {"user_id": 3, "signed_in": true, "namespace_id": 5, "project_id": 8,
      "api_url": "/api/v4/usage_data/track_events", "environment": "development",
      "events": ["admin_area_viewed", ...]}
 
-Ids are null where the page has none; `user_id` is null for signed-out visitors,
-for whom the client sends nothing (the API would answer 401).
+Ids are null where the page has none. Signed-out visitors (`signed_in` false)
+send nothing: the API would answer 401. For a visitor whose browser sends an
+honoured privacy signal (GPC, DNT) the page carries no `user_id` at all: their
+events are still counted, but nothing on the page identifies them.
 """
 
 from flask import current_app, g, url_for
@@ -28,8 +30,10 @@ def page_context():
     user = g.get("user")
     namespace = g.get("tracking_namespace")
     project = g.get("tracking_project")
+    identified = user is not None and not current().privacy.request_signals()
     return {
-        "user_id": user.id if user else None,
+        "user_id": user.id if identified else None,
+        "signed_in": user is not None,
         "namespace_id": namespace.id if namespace else None,
         "project_id": project.id if project else None,
         "api_url": url_for("usage_data.track_events"),

@@ -20,6 +20,7 @@ from .. import csrf
 from ..auth import admin_required
 from ..internal_events import TrackingError, UnknownEventError, current
 from ..internal_events.delivery import REDIS_FAILURES
+from ..internal_events.service_ping import SERVICE_PING_OFF
 from ..internal_events.service_ping import service_ping as service_ping_payload
 from ..store import namespaces, projects
 from . import payload, rate_limit
@@ -82,6 +83,8 @@ def track_events():
 @bp.get("/service_ping")
 @admin_required
 def service_ping():
+    if not current().privacy.switches.is_on("service_ping"):
+        abort(403, SERVICE_PING_OFF)
     return jsonify(service_ping_payload(current()))
 
 

@@ -5,6 +5,7 @@ and tests can validate what was emitted against the same schema files.
 """
 
 import hashlib
+import hmac
 import json
 from datetime import datetime, timezone
 from functools import cache
@@ -36,16 +37,22 @@ STANDARD_CONTEXT = iglu_uri(_schema_file("standard_context"))
 SERVICE_PING_CONTEXT = iglu_uri(_schema_file("service_ping_context"))
 
 
-def hashed_user_id(user_id):
-    """Snowplow events leave the app; the user's id does not, only its SHA-256."""
-    return None if user_id is None else hashlib.sha256(str(user_id).encode()).hexdigest()
+def pseudonym(key, user_id):
+    """The user as Snowplow sees them: HMAC-SHA256 of the id under the instance's secret key.
+
+    A bare hash of a small sequential id is reversed by hashing every id up to a few
+    million; without the key nobody holding the events can rebuild the table.
+    """
+    if user_id is None:
+        return None
+    return hmac.new(key.encode(), str(user_id).encode(), hashlib.sha256).hexdigest()
 
 
-def standard_context(event, environment, custom_properties, now=None):
+def standard_context(event, environment, custom_properties, pseudonym_key, now=None):
     data = {
         "environment": environment,
         "source": event.source,
-        "user_id": hashed_user_id(event.user_id),
+        "user_id": pseudonym(pseudonym_key, event.user_id),
         "namespace_id": event.namespace_id,
         "project_id": event.project_id,
         "plan": event.plan,

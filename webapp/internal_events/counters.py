@@ -12,6 +12,8 @@ writer's last applied number in a marker of the same slot: a batch sent again
 
 import hashlib
 import json
+import logging
+import math
 import uuid
 
 from redis.cluster import RedisCluster
@@ -20,6 +22,10 @@ from redis.exceptions import NoScriptError
 from .keys import KeySpace
 from .model import IDENTIFIERS
 from .windows import RETENTION_SECONDS, chart_weeks, days_back, days_of
+
+log = logging.getLogger(__name__)
+# Far above any sum of bounded values (see tracker.MAX_NUMBER), far below what JSON and str() cannot write.
+READABLE_LIMIT = 1e300
 
 
 def unique_element(rule, event):
@@ -46,8 +52,16 @@ def _total(raw_values):
 
 
 def _number(raw):
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    return int(text) if text.lstrip("-").isdigit() else float(text)
+    """A stored counter's number; 0 (and a warning) for what no write of ours stores, so reads never raise."""
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    try:
+        number = int(text) if text.lstrip("-").isdigit() else float(text)
+    except ValueError:  # not a number, or more digits than Python converts
+        number = math.nan
+    if not abs(number) < READABLE_LIMIT:  # also NaN and infinities, which JSON cannot carry
+        log.warning("Counter value %r is not a number our writes store: read as 0", text[:40])
+        return 0
+    return number
 
 
 # Applies a batch of merged writes for one hash slot, unless its number says it already was.

@@ -122,6 +122,9 @@ class TrackedEvent:
     properties: dict = field(default_factory=dict)
     source: str = "python"
     plan: str | None = None
+    # False when the request it was tracked in carried an honoured privacy signal (GPC, DNT):
+    # counted in the aggregate metrics only, never sent to Snowplow.
+    event_level: bool = True
 
     def identifier(self, name):
         return getattr(self, f"{name}_id")

@@ -2,6 +2,9 @@
 
 from .windows import today
 
+SERVICE_PING_OFF = ("the service ping is turned off on this instance "
+                    "(internal-events switch service_ping on, or INTERNAL_EVENTS_SERVICE_PING=1)")
+
 
 def nest(flat):
     """{"a.b.c": 1} -> {"a": {"b": {"c": 1}}}, as GitLab's service ping lays out key paths."""

@@ -2,21 +2,27 @@
 
 from pathlib import Path
 
-from ..config import DEFAULT_SPOOL_LIMIT, raises_on_tracking_errors
+from ..config import DEFAULT_SPOOL_LIMIT, ConfigError, raises_on_tracking_errors
 from ..redis_connection import connect, describe
 from .counters import CounterStore
 from .delivery import CounterDelivery
+from .event_level import EventLevel
 from .journal import Journal
 from .keys import KeySpace
 from .live_definitions import LiveDefinitions
+from .opt_outs import OptOuts
+from .privacy_signals import DEFAULT_POLICY, check_policy
+from .pseudonym_key import pseudonym_key
 from .snowplow import SnowplowSender
 from .spool import Spool
+from .switches import Switches
 from .tracker import InternalEvents
 
 # Outside development, edited definitions are picked up within this many seconds.
 RELOAD_CHECK_SECONDS = 10.0
 SPOOL_FILE = "internal-events-spool.sqlite3"
 JOURNAL_FOLDER = "internal-events-journal"  # beside the spool file
+DATABASE_FILE = "webapp.sqlite"  # the app's database, where opt-outs are kept
 
 
 def build(config, instance_path):
@@ -31,12 +37,28 @@ def build(config, instance_path):
     spool_path = Path(config.get("INTERNAL_EVENTS_SPOOL_PATH") or Path(instance_path) / SPOOL_FILE)
     target = f"{describe(url, instance_path)} prefix={prefix}"
     spool = Spool(spool_path, config.get("INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT), target=target)
+    journal = Journal(spool_path.with_name(JOURNAL_FOLDER), target)
+    key = pseudonym_key(config.get("INTERNAL_EVENTS_PSEUDONYM_KEY"), instance_path)
     return InternalEvents(
         definitions=definitions,
         counters=counters,
-        delivery=CounterDelivery(counters, spool, definitions.current, Journal(spool_path.with_name(JOURNAL_FOLDER), target)),
-        snowplow=SnowplowSender(collector, config["SNOWPLOW_APP_ID"], env) if collector else None,
+        delivery=CounterDelivery(counters, spool, definitions.current, journal),
+        privacy=_privacy(config, counters, instance_path, key),
+        snowplow=SnowplowSender(collector, config["SNOWPLOW_APP_ID"], env, key) if collector else None,
         environment=env,
         raise_errors=raises_on_tracking_errors(env),
         write_behind=config["WRITE_BEHIND"],
     )
+
+
+def _privacy(config, counters, instance_path, key):
+    try:
+        policy = check_policy(config.get("INTERNAL_EVENTS_PRIVACY_SIGNALS") or DEFAULT_POLICY)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    switches = Switches(counters.redis, counters.keys.internal("switches"), {
+        "snowplow": config.get("INTERNAL_EVENTS_SNOWPLOW", True),
+        "service_ping": config.get("INTERNAL_EVENTS_SERVICE_PING", True),
+    })
+    opt_outs = OptOuts(config.get("DATABASE") or Path(instance_path) / DATABASE_FILE)
+    return EventLevel(policy, switches, opt_outs, key)

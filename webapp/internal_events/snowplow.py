@@ -73,9 +73,10 @@ class RetryBuffer(InMemoryEventStore):
 
 
 class SnowplowSender:
-    def __init__(self, collector_url, app_id, environment, flush_interval=FLUSH_INTERVAL_SECONDS):
+    def __init__(self, collector_url, app_id, environment, pseudonym_key, flush_interval=FLUSH_INTERVAL_SECONDS):
         self.collector_url = collector_url
         self.environment = environment
+        self.pseudonym_key = pseudonym_key
         self.sent = 0
         self.failed = 0
         self.buffer = RetryBuffer(BUFFER_CAPACITY)
@@ -104,7 +105,7 @@ class SnowplowSender:
                 property_=base.get("property"),
                 value=base.get("value"),
                 context=[
-                    SelfDescribingJson(STANDARD_CONTEXT, standard_context(event, self.environment, custom)),
+                    SelfDescribingJson(STANDARD_CONTEXT, standard_context(event, self.environment, custom, self.pseudonym_key)),
                     SelfDescribingJson(SERVICE_PING_CONTEXT, service_ping_context(event)),
                 ],
             )

@@ -143,6 +143,21 @@ class Spool:
             self._add(db, "pending", -size)
             self._add(db, "replayed", size)
 
+    def forget_user(self, user_id):
+        """Strip `user_id` from every spooled event of it; returns how many. Their totals still count at replay,
+        their unique-user counts no longer can."""
+        forgotten = 0
+        with self._transaction() as db:
+            for batch_id, events in db.execute("SELECT id, events FROM batches").fetchall():
+                decoded = json.loads(events)
+                theirs = [event for event in decoded if event.get("user_id") == user_id]
+                for event in theirs:
+                    event["user_id"] = None
+                if theirs:
+                    db.execute("UPDATE batches SET events = ? WHERE id = ?", (json.dumps(decoded), batch_id))
+                    forgotten += len(theirs)
+        return forgotten
+
     def counts(self):
         """This target's events pending, dropped for lack of room, replayed and quarantined, over the spool's life.
 

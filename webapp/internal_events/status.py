@@ -1,6 +1,7 @@
 """What an operator needs to see about tracking: can it reach Redis, what waits in the spool, are the definitions valid."""
 
 from .delivery import REDIS_FAILURES
+from .privacy_status import privacy_status
 
 
 def status(internal_events):
@@ -17,6 +18,7 @@ def status(internal_events):
         },
         "journal": _safely(internal_events.journal_status),
         "tracking_errors_in_this_process": dict(internal_events.errors),
+        "privacy": privacy_status(internal_events),
     }
     snowplow_dropped = 0
     if internal_events.snowplow is not None:
@@ -24,7 +26,8 @@ def status(internal_events):
         snowplow_dropped = report["snowplow"]["dropped"]
     report["healthy"] = (redis_error is None and definitions_error is None
                          and not any(spool.get(problem) for problem in ("dropped", "lost", "quarantined", "error"))
-                         and not report["journal"].get("error") and snowplow_dropped == 0)
+                         and not report["journal"].get("error") and snowplow_dropped == 0
+                         and not report["privacy"]["snowplow_withheld_opt_outs_unreadable"])
     return report
 
 

@@ -11,6 +11,7 @@ import math
 from collections import Counter
 
 from .counters import unique_element
+from .delivery import REDIS_FAILURES
 from .errors import (
     InvalidIdentifierError,
     InvalidPropertyError,
@@ -26,14 +27,19 @@ log = logging.getLogger("webapp.internal_events")
 
 MAX_STRING_LENGTH = 255
 MAX_ID = 2**63 - 1
+WITHHELD_KEY = "snowplow_withheld_opt_outs_unreadable"
+# Numbers Snowplow's se_value (a double) and JavaScript hold exactly; sums of them stay far below what
+# Redis's INCRBYFLOAT and its replies can hold, so one event can never poison a batch.
+MAX_NUMBER = 2**53
 
 
 class InternalEvents:
-    def __init__(self, definitions, counters, delivery, snowplow=None, environment="production", raise_errors=False,
-                 write_behind=False):
+    def __init__(self, definitions, counters, delivery, privacy, snowplow=None, environment="production",
+                 raise_errors=False, write_behind=False):
         self.live_definitions = definitions
         self.counters = counters
         self.delivery = delivery
+        self.privacy = privacy  # an EventLevel: which events may go to Snowplow
         self.snowplow = snowplow
         self.environment = environment
         self.raise_errors = raise_errors
@@ -117,6 +123,7 @@ class InternalEvents:
             properties=properties,
             source=source,
             plan=_plan(namespace),
+            event_level=not self.privacy.request_signals(),
         )
         missing = self._missing_for_metrics(event)
         if missing:
@@ -161,7 +168,10 @@ class InternalEvents:
         Events not stored that someone keeps are sent again later: they go to Snowplow then, once."""
         stored = self.delivery.write(self.definitions, events, day, batch, caller_keeps)
         if self.snowplow is not None and (stored or not (batch or caller_keeps)):
-            for event in events:
+            sendable, withheld = self.privacy.allowed(events)
+            if withheld:
+                self._count_unreadable_opt_outs(withheld)
+            for event in sendable:
                 try:
                     self.snowplow.send(event)
                 except Exception:  # a tracker bug must never break the caller
@@ -219,6 +229,14 @@ class InternalEvents:
             parts.append(f"{', '.join(metrics)} need(s) {needed}: {how}")
         return f"Event '{event.name}' is missing data its metrics count: " + "; ".join(parts)
 
+    def _count_unreadable_opt_outs(self, withheld):
+        """Events kept from Snowplow because nobody could say whether their users opted out: counted in Redis
+        for `status` (in this process when Redis fails too)."""
+        try:
+            self.counters.redis.incrby(self.counters.keys.internal(WITHHELD_KEY), withheld)
+        except REDIS_FAILURES:
+            self.errors[WITHHELD_KEY] += withheld
+
     def _count_error(self, error, event_name):
         self.errors[error.kind] += 1
         log.warning("Internal event %r not tracked as asked: %s", event_name, error)
@@ -263,4 +281,7 @@ def _property_problem(definition, key, value):
         return f"Additional property '{key}' of event '{definition.name}' is longer than {MAX_STRING_LENGTH} characters"
     if isinstance(value, float) and not math.isfinite(value):
         return f"Additional property '{key}' of event '{definition.name}' must be a finite number"
+    if isinstance(value, (int, float)) and not -MAX_NUMBER <= value <= MAX_NUMBER:
+        return (f"Additional property '{key}' of event '{definition.name}' must be between "
+                f"{-MAX_NUMBER} and {MAX_NUMBER}")
     return None

@@ -3,13 +3,15 @@ import { vueMixin } from './mixin.js';
 
 /**
  * The public tracker. The user is never sent: the server takes it from the session.
- * Signed-out visitors send nothing, as the API would refuse them anyway.
+ * Signed-out visitors send nothing, as the API would refuse them anyway. Visitors
+ * with a privacy signal (GPC, DNT) are signed in without a user id on the page:
+ * their events are counted, and the server sends none of them to Snowplow.
  */
 export function createInternalEvents(context, transport, warn) {
   const InternalEvents = {
     trackEvent(event, additionalProperties = {}) {
       try {
-        if (context.user_id == null) return;
+        if (!(context.signed_in ?? context.user_id != null)) return;
         const problem = callProblem(event, additionalProperties, context.events);
         if (problem) return warn(problem);
         transport.send({

@@ -1,0 +1,67 @@
+"""Forgetting a user: their events leave the collector listing and their id leaves the spool.
+
+HyperLogLogs cannot forget: the spooled events of a forgotten user still count
+in totals after the replay, but no longer in unique-user counts.
+"""
+
+import pytest
+
+from servers import RedisServer, wait_until
+from webapp import create_app
+from webapp.internal_events.service_ping import metric_values
+from webapp.store import users
+
+PROJECT = {"project_id": 5, "namespace_id": 2}
+
+
+def test_forget_user_removes_their_collector_events_only(collecting_server, live_session_for):
+    app, _ = collecting_server
+    events = app.extensions["internal_events"]
+    admin = live_session_for("admin")
+    admin.get("/micro/reset")
+    with app.app_context():
+        bob, alice = users.by_username("bob"), users.by_username("alice")
+    for user in (bob, alice, bob):
+        events.track("project_viewed", user_id=user.id, **PROJECT)
+    assert events.snowplow.flush(timeout=10)
+    assert len(admin.get("/micro/good").json()) == 3
+
+    result = app.test_cli_runner().invoke(args=["internal-events", "forget-user", str(bob.id)])
+    assert result.exit_code == 0, result.output
+    assert "Removed 2 collector event(s)" in result.output and "from 0 spooled" in result.output and events.privacy.pseudonym(bob.id) in result.output
+    left = admin.get("/micro/good").json()
+    assert len(left) == 1 and events.privacy.pseudonym(alice.id) in str(left)
+    assert events.privacy.pseudonym(bob.id) not in str(left)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+def test_forget_user_strips_their_id_from_the_spool_and_totals_still_count(redis_server, make_events, config):
+    events = make_events(REDIS_URL=redis_server.url)  # not started: events are spooled
+    for user_id in (1, 2, 1):
+        assert events.track("project_created", user_id=user_id, **PROJECT)
+    assert events.delivery.status()["pending"] == 3
+
+    runner = create_app({**config, "REDIS_URL": redis_server.url}).test_cli_runner()
+    result = runner.invoke(args=["internal-events", "forget-user", "1"])
+    assert result.exit_code == 1  # the collector listing lives in Redis: the operator is told to run it again
+    assert "the user id from 2 spooled event(s)" in result.output and "Redis failed" in result.output
+    spooled = [event for batch in events.delivery.spool.oldest(10) for event in batch.events]
+    assert sorted(str(event.user_id) for event in spooled) == ["2", "None", "None"]
+
+    redis_server.start()
+    events.delivery.replay()  # or the replay thread does it
+    wait_until(lambda: events.delivery.status()["pending"] == 0, message="the spool replayed")
+    values = metric_values(events)
+    assert values["counts.count_total_project_created"] == 3
+    assert values["redis_hll_counters.count_distinct_user_id_from_project_created_weekly"] == 1
+
+
+def test_forget_user_refuses_a_bad_id(app):
+    result = app.test_cli_runner().invoke(args=["internal-events", "forget-user", "bob"])
+    assert result.exit_code == 2 and "is not a valid integer" in result.output

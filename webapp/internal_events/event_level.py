@@ -1,0 +1,47 @@
+"""Which events go to Snowplow: the event-level analytics a person or an operator can refuse.
+
+Three things stop an event from leaving for Snowplow, while its aggregate
+counts in Redis go on: the operator's `snowplow` switch is off; the request it
+was tracked in carried an honoured privacy signal (GPC or DNT, decided while
+the request is served, since the write may happen later in another thread);
+or its user has opted out.
+"""
+
+import logging
+import sqlite3
+
+from flask import has_request_context, request
+
+from .contexts import pseudonym
+from .privacy_signals import honoured_signals
+
+log = logging.getLogger(__name__)
+
+
+class EventLevel:
+    def __init__(self, policy, switches, opt_outs, pseudonym_key):
+        self.policy = policy
+        self.switches = switches
+        self.opt_outs = opt_outs
+        self.pseudonym_key = pseudonym_key
+
+    def pseudonym(self, user_id):
+        """How the user appears in the events sent to Snowplow."""
+        return pseudonym(self.pseudonym_key, user_id)
+
+    def request_signals(self):
+        """The honoured privacy signals of the request being served ([] outside a request)."""
+        return honoured_signals(self.policy, request.headers) if has_request_context() else []
+
+    def allowed(self, events):
+        """(the events that may go to Snowplow, how many were withheld because the opt-outs could not be read)."""
+        if not self.switches.is_on("snowplow"):
+            return [], 0
+        candidates = [event for event in events if event.event_level]
+        try:
+            opted_out = self.opt_outs.among(event.user_id for event in candidates)
+        except sqlite3.Error as error:  # when in doubt, send nothing that carries a person
+            log.warning("Opt-outs could not be read, events with a user are not sent to Snowplow: %s", error)
+            kept = [event for event in candidates if event.user_id is None]
+            return kept, len(candidates) - len(kept)
+        return [event for event in candidates if event.user_id not in opted_out], 0

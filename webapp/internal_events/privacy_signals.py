@@ -1,0 +1,26 @@
+"""Browser privacy signals: Global Privacy Control (`Sec-GPC: 1`) and Do Not Track (`DNT: 1`).
+
+A request carrying an honoured signal is still counted in the aggregate metrics
+(as GitLab does), but nothing about it goes to Snowplow. Which signals are
+honoured is the operator's policy, INTERNAL_EVENTS_PRIVACY_SIGNALS.
+"""
+
+# policy -> the headers it honours
+POLICIES = {
+    "gpc_and_dnt": ("Sec-GPC", "DNT"),
+    "gpc": ("Sec-GPC",),
+    "ignore": (),
+}
+DEFAULT_POLICY = "gpc_and_dnt"
+
+
+def check_policy(policy):
+    """The policy, or ValueError naming the allowed ones."""
+    if policy not in POLICIES:
+        raise ValueError(f"INTERNAL_EVENTS_PRIVACY_SIGNALS={policy!r} is not one of {', '.join(POLICIES)}")
+    return policy
+
+
+def honoured_signals(policy, headers):
+    """The names of the honoured signals `headers` carry, e.g. ["Sec-GPC"]; [] when none."""
+    return [name for name in POLICIES[policy] if (headers.get(name) or "").strip() == "1"]

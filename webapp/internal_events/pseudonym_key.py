@@ -1,0 +1,42 @@
+"""The instance's secret for keyed pseudonyms: configured, or generated once into the instance folder.
+
+Every process of an instance must use the same key, or one user would get
+several pseudonyms: the first process to need it writes the file, the others
+read what it wrote (a link that fails if the file exists settles a race).
+"""
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+KEY_FILE = "internal-events-pseudonym.key"
+
+
+def pseudonym_key(configured, instance_path):
+    """`configured` when set (INTERNAL_EVENTS_PSEUDONYM_KEY), else the instance folder's key, made if missing."""
+    if configured:
+        return configured
+    path = Path(instance_path) / KEY_FILE
+    if not path.exists():
+        _create(path)
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{KEY_FILE} in the instance folder is empty: delete it to generate a new key")
+    return key
+
+
+def _create(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".pseudonym-key-")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+    finally:
+        os.unlink(temporary)
