@@ -105,9 +105,9 @@ class Journal:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         self._owner, self._segment, self._sealed, self._next = secrets.token_hex(8), 0, [], 1
-        _LIVE_OWNERS.setdefault(os.getpid(), set()).add(self._owner)
         self._fd = None
         self._rotate()
+        _LIVE_OWNERS.setdefault(os.getpid(), set()).add(self._owner)
         self._pid = os.getpid()
 
     def _rotate(self):
