@@ -106,8 +106,13 @@ class Journal:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._owner, self._segment, self._sealed, self._next = secrets.token_hex(8), 0, [], 1
         self._fd = None
-        self._rotate()
-        _LIVE_OWNERS.setdefault(os.getpid(), set()).add(self._owner)
+        live = _LIVE_OWNERS.setdefault(os.getpid(), set())
+        live.add(self._owner)  # before the file exists: another thread's takeover must never touch it
+        try:
+            self._rotate()
+        except OSError:
+            live.discard(self._owner)
+            raise
         self._pid = os.getpid()
 
     def _rotate(self):
