@@ -231,3 +231,43 @@ def test_a_writer_whose_batch_was_spooled_never_writes_to_redis_again(make_event
     assert events.flush()
     events.delivery.replay()
     assert int(events.counters.redis.get(events.counters.keys.all_time(Rule("help_link_clicked")))) == 3
+
+
+CRASHING_REPLAY = """
+import os, signal
+from webapp import create_app
+from webapp.internal_events import current
+from webapp.internal_events.delivery import CounterDelivery
+
+plan = CounterDelivery._plan
+
+def crashing_plan(self, definitions, events, day):
+    if any(event.properties.get("label") == "poison" for event in events):
+        os.kill(os.getpid(), signal.SIGSEGV)  # as a client library bug would
+    return plan(self, definitions, events, day)
+
+CounterDelivery._plan = crashing_plan
+with create_app().app_context():
+    print(current().delivery.replay())
+"""
+
+
+def test_a_batch_that_kills_every_replay_is_quarantined_after_three(make_events, redis_server, environment):
+    events = make_events(REDIS_URL=redis_server.url, INTERNAL_EVENTS_SPOOL_PATH=environment["INTERNAL_EVENTS_SPOOL_PATH"],
+                         REDIS_KEY_PREFIX=environment["INTERNAL_EVENTS_KEY_PREFIX"])
+    redis_server.stop()
+    for label in ("good", "poison", "good"):
+        assert events.track("help_link_clicked", additional_properties={"label": label})
+    events.close()
+    redis_server.start()
+    runs = []
+    for _ in range(5):
+        run = subprocess.run([sys.executable, "-c", CRASHING_REPLAY], env={**environment, "REDIS_URL": redis_server.url},
+                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+        runs.append(run.returncode)
+        if run.returncode == 0:
+            break
+    assert runs == [-11, -11, -11, 0]
+    counts = events.delivery.status()
+    assert (counts["pending"], counts["quarantined"], counts["replayed"]) == (0, 1, 2)
+    assert int(events.counters.redis.get(events.counters.keys.all_time(Rule("help_link_clicked")))) == 2

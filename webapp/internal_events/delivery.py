@@ -45,6 +45,7 @@ ANSWERS_MEANING_LATER = (ReadOnlyError, TryAgainError, ClusterDownError, OutOfMe
 RETRY_AFTER_SECONDS = 1.0
 REPLAY_INTERVAL_SECONDS = 5.0
 REPLAY_CHUNK = 200  # batches per Redis round trip
+MAX_REPLAY_ATTEMPTS = 3  # replays a batch may see die (a crash, not an error) before it is quarantined
 
 
 class CounterDelivery:
@@ -125,11 +126,19 @@ class CounterDelivery:
             if not ours:
                 return 0
             while batches := self.spool.oldest(REPLAY_CHUNK):
+                if batches[0].attempts:  # a replay died with it: alone now, and quarantined if it kills again
+                    batches = batches[:1]
+                    if batches[0].attempts >= MAX_REPLAY_ATTEMPTS:
+                        self._quarantine(batches[0], f"{MAX_REPLAY_ATTEMPTS} replays died with it", False)
+                        continue
                 definitions = self.definitions()
+                ids = [batch.id for batch in batches]
+                self.spool.attempting(ids)
                 try:
                     markers = self.counters.write_many(
                         [(self._plan(definitions, b.events, b.day), b.writer, b.number) for b in batches])
                 except REDIS_FAILURES as error:
+                    self.spool.attempting(ids, -1)
                     self.last_error = f"{type(error).__name__}: {error}"
                     if unavailable(error):
                         raise
@@ -217,10 +226,12 @@ class CounterDelivery:
         return kept
 
     def _quarantine(self, batch, error, caller_keeps):
-        """Keep a batch Redis refuses where a person can see it; False when even that failed (see _spool)."""
-        log.error("Redis refused a batch of %d event(s) (%s): quarantined in the spool", len(batch.events), error)
+        """Keep a batch Redis refuses (or that crashed replays) where a person can see it; False when even
+        that failed (see _spool)."""
+        reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        log.error("A batch of %d event(s) cannot be applied (%s): quarantined in the spool", len(batch.events), reason)
         try:
-            self.spool.quarantine(batch, f"{type(error).__name__}: {error}")
+            self.spool.quarantine(batch, reason)
         except sqlite3.Error:
             if caller_keeps:
                 return False

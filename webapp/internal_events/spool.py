@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS batches (
     day TEXT NOT NULL,
     size INTEGER NOT NULL,
     events TEXT NOT NULL,
-    spooled_at TEXT NOT NULL
+    spooled_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0  -- replays begun and not finished: a replay that died with it
 );
 CREATE INDEX IF NOT EXISTS batches_by_target ON batches (target, id);
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -76,6 +77,7 @@ class SpooledBatch:
     number: int
     day: date
     events: list  # of TrackedEvent
+    attempts: int = 0
 
 
 class Spool:
@@ -125,14 +127,20 @@ class Spool:
 
     def oldest(self, count):
         rows = self._connection().execute(
-            "SELECT id, writer, number, day, events FROM batches WHERE target = ? ORDER BY id LIMIT ?",
+            "SELECT id, writer, number, day, events, attempts FROM batches WHERE target = ? ORDER BY id LIMIT ?",
             (self.target, count),
         ).fetchall()
         return [
             SpooledBatch(id, writer, number, date.fromisoformat(day),
-                         [TrackedEvent(**event) for event in json.loads(events)])
-            for id, writer, number, day, events in rows
+                         [TrackedEvent(**event) for event in json.loads(events)], attempts)
+            for id, writer, number, day, events, attempts in rows
         ]
+
+    def attempting(self, ids, change=1):
+        """Note a replay of these batches begins (`change` -1: it ended without applying them, and lived)."""
+        marks = ",".join("?" * len(ids))
+        with self._transaction() as db:
+            db.execute(f"UPDATE batches SET attempts = attempts + ? WHERE id IN ({marks})", [change, *ids])
 
     def remove(self, ids):
         """Forget replayed batches (ids already gone are ignored: another replay removed them)."""
@@ -229,6 +237,8 @@ class Spool:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)
+            if "attempts" not in {column[1] for column in db.execute("PRAGMA table_info(batches)")}:
+                db.execute("ALTER TABLE batches ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")  # older spools
             db.executemany("INSERT OR IGNORE INTO totals VALUES (?, ?, 0)", [(self.target, name) for name in TOTALS])
             local.identity = _identity(os.stat(self.path))
         except BaseException:
