@@ -27,7 +27,6 @@ import logging
 import os
 import secrets
 import threading
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -53,7 +52,7 @@ class Journal:
 
     def accepted(self, day, events):
         """Journal accepted events; the number of the first. Raises OSError when the file cannot take them."""
-        items = json.dumps([asdict(event) for event in events], separators=(",", ":"))
+        items = json.dumps([vars(event) for event in events], separators=(",", ":"))  # asdict: 4 times as slow
         with self._lock:
             self._open_in_this_process()
             if self._size > SEGMENT_BYTES:
