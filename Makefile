@@ -6,7 +6,7 @@ PORT ?= 5000
 WORKERS ?= 4
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench serve install install-test chromium redis-server node assets clean
+.PHONY: run test test-js check-js bench serve install install-test chromium redis-server node assets clean
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,9 +59,17 @@ serve: install assets
 	WEBAPP_ENV=$${WEBAPP_ENV:-development} PORT=$(PORT) $(BIN)/gunicorn --workers $(WORKERS) \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - 'webapp:create_app()'
 
-## Install everything the tests need, then run the whole suite.
-test: install-test assets
+## Install everything the tests need, then run the whole suite: the client's JS unit tests, then pytest.
+test: install-test assets test-js
 	$(BIN)/pytest
+
+## The tracking client's unit tests: node's test runner, a small DOM from happy-dom, a real local HTTP server.
+test-js: node_modules/.package-lock.json
+	node --test --test-reporter=spec tests/js/*.test.js
+
+## eslint and prettier on the front-end code (settings: package.json, eslint.config.js); `npm run format` fixes.
+check-js: node_modules/.package-lock.json
+	npm run --silent lint
 
 ## Benchmarks: figures printed as ratios against a baseline measured in the same run.
 bench: install-test assets

@@ -158,6 +158,7 @@ def test_element_inserted_later_counts_when_clicked(site, project_page, problems
 def test_vue_mixin_counts_from_a_method_and_from_the_template(site, project_page, problems):
     widget = project_page.locator(".project-widget")
     assert "Website" in widget.inner_text()
+    assert "New here? Read about cloning, projects and groups." in widget.inner_text()
     with trigger_internal_events(site.app, "clone_button_clicked", page=project_page,
                                  additional_properties={"label": "https"}, **site.ids):
         widget.get_by_role("button", name="HTTPS").click()

@@ -8,5 +8,7 @@ document.addEventListener('click', (event) => {
   if (navigator.clipboard) navigator.clipboard.writeText(input.value).catch(() => {});
   const label = button.textContent;
   button.textContent = 'Copied';
-  setTimeout(() => { button.textContent = label; }, 1200);
+  setTimeout(() => {
+    button.textContent = label;
+  }, 1200);
 });

@@ -41,8 +41,9 @@ function start(dashboard) {
       if (!response.ok) throw new Error(`the server answered ${response.status}`);
       const changed = update(dashboard, await response.json());
       applyFilter();
-      status.textContent = `Updated ${new Date().toLocaleTimeString()}.${changed.missing
-        ? ' New definitions were added: reload the page to see them.' : ''}`;
+      status.textContent = `Updated ${new Date().toLocaleTimeString()}.${
+        changed.missing ? ' New definitions were added: reload the page to see them.' : ''
+      }`;
     } catch (error) {
       status.textContent = `Live updates paused (${error.message}); retrying.`;
     }

@@ -5,13 +5,15 @@ const KEEPALIVE_LIMIT = 60000; // browsers refuse keepalive bodies over 64 KB
 
 const isRetryable = (response) => !response || response.status === 429 || response.status >= 500;
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * Sends events to the usage-data API in batches. Events that happen close together
  * share one request; `keepalive` lets a request outlive the page, and whatever is
  * still queued when the page goes away leaves with sendBeacon. Nothing here ever
- * throws or waits on the page's own work.
+ * throws or waits on the page's own work. `wait` pauses between retries (tests pass their own).
  */
-export function createTransport(url, warn) {
+export function createTransport(url, warn, wait = sleep) {
   const queue = [];
   const inFlight = new Set();
   let timer = 0;
@@ -33,10 +35,12 @@ export function createTransport(url, warn) {
       }
       if (!isRetryable(response)) return report(response);
       if (attempt === MAX_ATTEMPTS) {
-        return warn(`${events.length} event(s) not sent after ${attempt} attempts (${response ? response.status : 'network error'})`);
+        return warn(
+          `${events.length} event(s) not sent after ${attempt} attempts (${response ? response.status : 'network error'})`,
+        );
       }
       const retryAfter = Number(response?.headers.get('Retry-After')) * 1000 || 0;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(retryAfter, 250 * 2 ** attempt)));
+      await wait(Math.max(retryAfter, 250 * 2 ** attempt));
     }
   }
 
