@@ -149,7 +149,8 @@ def test_killing_gunicorn_workers_under_load_loses_no_accepted_event(served, env
     finally:
         stop.set()
         for client in clients:
-            client.join(30)
+            client.join(60)
+    assert not any(client.is_alive() for client in clients)
     server.terminate()
     server.wait(60)
 

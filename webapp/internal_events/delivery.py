@@ -135,18 +135,18 @@ class CounterDelivery:
                 ids = [batch.id for batch in batches]
                 self.spool.attempting(ids)
                 try:
-                    markers = self.counters.write_many(
+                    self.counters.write_many(
                         [(self._plan(definitions, b.events, b.day), b.writer, b.number) for b in batches])
                 except REDIS_FAILURES as error:
                     self.spool.attempting(ids, -1)
                     self.last_error = f"{type(error).__name__}: {error}"
                     if unavailable(error):
                         raise
-                    batches, markers = self._apply_one_by_one(definitions, batches)
-                # A crash here leaves the batches spooled: their markers make the next replay skip them.
+                    batches = self._apply_one_by_one(definitions, batches)
+                # A crash here leaves the batches spooled: their markers make the next replay skip them. The
+                # markers are kept (they expire): a dead process's journal may bring the same batch again.
                 self.spool.remove([batch.id for batch in batches])
                 replayed += sum(len(batch.events) for batch in batches)
-                self._forget(markers)
             self._may_have_spool = False
         if replayed:
             self._unavailable_until = 0.0
@@ -241,19 +241,18 @@ class CounterDelivery:
     def _apply_one_by_one(self, definitions, batches):
         """After Redis refused a chunk: apply its batches alone and quarantine the ones it refuses.
 
-        Returns the batches applied and their markers; raises if Redis becomes unavailable.
+        Returns the batches applied; raises if Redis becomes unavailable.
         """
-        applied, markers = [], []
+        applied = []
         for batch in batches:
             try:
-                markers += self.counters.write(self._plan(definitions, batch.events, batch.day), batch.writer,
-                                               batch.number)
+                self.counters.write(self._plan(definitions, batch.events, batch.day), batch.writer, batch.number)
                 applied.append(batch)
             except REDIS_FAILURES as error:
                 if unavailable(error):
                     raise
                 self._quarantine(batch, error, caller_keeps=False)
-        return applied, markers
+        return applied
 
     def _lose(self, reason, count):
         with self._losses_lock:
@@ -284,16 +283,6 @@ class CounterDelivery:
         for event in events:
             plan.add(definitions.rules_for(event.name), event, day)
         return plan
-
-    def _forget(self, markers):
-        """Markers of replayed batches are never needed again; left alone they would expire anyway."""
-        try:
-            pipe = self.counters.pipeline()
-            for marker in markers:
-                pipe.delete(marker)
-            pipe.execute()
-        except REDIS_FAILURES:
-            pass
 
     def _start_replayer(self):
         if self._replayer_pid == os.getpid():

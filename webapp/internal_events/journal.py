@@ -27,6 +27,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -147,6 +148,8 @@ def _orphans(folder, family, skip):
     for owner, paths in by_owner.items():
         if owner in skip:  # a lock of our own process would not stop us, and closing would release it
             continue
+        if _just_created(paths):  # its process may not hold the lock yet
+            continue
         held = []
         try:
             for path in paths:
@@ -197,6 +200,15 @@ def unfinished(paths, owner):
         same_day = [seq for seq in loose if events[seq][0] == day]
         result.append((f"journal-{owner}-{same_day[0]}", 1, day, [events[seq][1] for seq in same_day]))
     return [batch for batch in result if batch[3]], damaged
+
+
+def _just_created(paths):
+    """Empty files younger than a minute: between creating a file and locking it a process holds no lock."""
+    try:
+        stats = [path.stat() for path in paths]
+    except FileNotFoundError:
+        return True
+    return all(stat.st_size == 0 for stat in stats) and time.time() - max(s.st_mtime for s in stats) < 60
 
 
 def _family(target):
