@@ -31,8 +31,8 @@ node:
 	@command -v npm >/dev/null || { echo "Installing Node.js for the front-end build..."; \
 	  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
 
-# The tracking client and the Vue components, built by webassets into static/gen (content-hashed names).
-static/gen/.built: $(shell find static/js -type f) node_modules/.package-lock.json $(BIN)/flask
+# The tracking client, the Vue components and the plain CSS/JS, built by webassets into static/gen (content-hashed names).
+static/gen/.built: $(shell find static/js static/css -type f) node_modules/.package-lock.json $(BIN)/flask
 	WEBAPP_ENV=development $(BIN)/flask --app webapp assets build >/dev/null
 	touch $@
 

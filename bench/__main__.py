@@ -1,12 +1,14 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import api_load, bundle_size, core, outage, privacy
+from . import api_load, bundle_size, core, definitions_scale, outage, privacy, snowplow_outage
 
 
 def main():
     bundle_size.main()
     core.main()
+    definitions_scale.main()
     outage.main()
+    snowplow_outage.main()
     api_load.main()
     privacy.main()
 

@@ -124,12 +124,12 @@ def measure(runs):
     return figures
 
 
-def start_collector(env):
+def start_collector(env, port=None):
     """The app's own Snowplow collector, in its own process as in production."""
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "webapp", "run", "--port", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -173,12 +173,17 @@ def main():
         flushed = all(events.snowplow.flush(timeout=120) for events in sending)
         report(figures, sending, flushed)
     finally:
-        if collector:
-            collector.terminate()
-            collector.wait()
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        for start in range(0, len(keys), 1000):
-            client.delete(*keys[start:start + 1000])
+        clean_up(collector, client, prefix)
+
+
+def clean_up(collector, client, prefix):
+    """Stop the collector process (if started) and delete the run's Redis keys."""
+    if collector:
+        collector.terminate()
+        collector.wait()
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start:start + 1000])
 
 
 def report(figures, sending, flushed):
@@ -190,9 +195,9 @@ def report(figures, sending, flushed):
     for name, value in medians.items():
         ratios = [v / b for v, b in zip(figures[name], naive)]
         print(f"{name:62} {value:10,.0f} {statistics.median(ratios):8.1f}x")
-    sent = sum(events.snowplow.sent for events in sending)
-    failed = sum(events.snowplow.failed for events in sending)
-    print(f"Snowplow: {sent:,} events sent, {failed} failed, {'all flushed' if flushed else 'NOT all flushed'}")
+    sent = sum(events.snowplow.status()["delivered"] for events in sending)
+    failed = sum(events.snowplow.status()["failed_posts"] for events in sending)
+    print(f"Snowplow: {sent:,} events sent, {failed} failed POSTs, {'all flushed' if flushed else 'NOT all flushed'}")
     sync = medians["track_event, synchronous"]
     behind = medians["track_event, write-behind (production default)"]
     journal_cost = statistics.median(

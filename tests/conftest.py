@@ -17,7 +17,7 @@ import requests
 from werkzeug.serving import make_server
 
 from webapp import create_app
-from webapp.config import PROJECT_ROOT
+from webapp.config import PROJECT_ROOT, collector_token
 from webapp.db import get_db
 from webapp.internal_events.setup import build
 from webapp.seed import seed_demo
@@ -86,6 +86,7 @@ def config(redis_url, key_prefix, definitions_dir, tmp_path):
         "WRITE_BEHIND": False,
         "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
         "INTERNAL_EVENTS_SPOOL_PATH": str(tmp_path / "spool" / "internal-events-spool.sqlite3"),
+        "SNOWPLOW_OUTBOX_DIR": str(tmp_path / "snowplow-outbox"),
     }
 
 
@@ -180,6 +181,18 @@ def make_demo(config, demo_database, tmp_path):
         return made[-1]
 
     return make
+
+
+def collector_headers(config):
+    """What the app's own tracker shows its collector (see webapp.config.collector_token)."""
+    return {"Authorization": f"Bearer {collector_token(config)}", "Content-Type": "application/json"}
+
+
+def reset_collector(session):
+    """Empty the app's collector as an administrator would: a POST with the page's CSRF token."""
+    page = session.get("/")
+    token = csrf_token_of(page.text if hasattr(page, "text") else page.get_data(as_text=True))
+    assert session.post("/micro/reset", headers={"X-CSRF-Token": token}).status_code == 200
 
 
 def csrf_token_of(html):

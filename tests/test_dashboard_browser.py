@@ -1,5 +1,5 @@
-"""The dashboard in a real Chromium: a star clicked in one tab moves the numbers, the chart and the
-recent events in another, without reloading it; search filters as you type; the ping downloads."""
+"""The dashboard in a real Chromium: a star clicked in one tab moves the overview's figures, chart and recent
+events in another without a reload; the dictionary searches as you type; the ping downloads."""
 
 import json
 
@@ -7,6 +7,7 @@ import pytest
 from conftest import sign_in_page
 from playwright.sync_api import expect
 
+from webapp.internal_events.instance_uuid import instance_uuid
 from webapp.internal_events.service_ping import service_ping
 
 STARS = "counts.count_total_project_starred"
@@ -31,43 +32,52 @@ def star_website(page, base):
     tab.goto(f"{base}/acme/website")
     tab.click("text=☆ Star")
     tab.click("text=★ Unstar")
+    tab.close()
 
 
-def test_tracked_events_move_numbers_chart_and_recent_events_without_a_reload(admin_page):
+def test_tracked_events_move_figures_chart_and_recent_events_without_a_reload(admin_page):
     page, app, base = admin_page
     page.evaluate("window.sameDocument = true")
-    row = page.locator(f'tr[data-metric="{STARS}"]')
-    last_week = row.locator("rect").last
-    expect(row.locator('[data-frame="7d"]')).to_have_text("0")
-    expect(last_week).to_have_attribute("data-value", "0")
-    assert float(last_week.get_attribute("height")) == 0
-
+    today = page.locator("#top-figures .figure", has_text="Events today").locator(".figure-value")
+    before = int(today.inner_text())
     star_website(page, base)
     star_website(page, base)
     app.extensions["internal_events"].snowplow.flush(timeout=10)
 
-    for frame in ("7d", "28d", "all"):
-        expect(row.locator(f'[data-frame="{frame}"]')).to_have_text("2")
-    expect(page.locator('tr[data-event="project_starred"] [data-frame="all"]')).to_have_text("2")
-    expect(last_week).to_have_attribute("data-value", "2")
-    assert float(last_week.get_attribute("height")) > 0
+    expect(page.locator("#top-events tr", has_text="project_starred")).to_contain_text("2")
+    expect(today).not_to_have_text(str(before))
+    assert int(today.inner_text()) >= before + 2  # the page views count too
+    expect(page.locator("#main-chart rect").last).not_to_have_attribute("data-value", "0")
     starred = page.locator("#recent-events tr", has_text="project_starred")
     expect(starred).to_have_count(2)
     expect(starred.first).to_contain_text("admin")
+    expect(starred.first).to_contain_text("acme/website")
     expect(page.locator("#dashboard-status")).to_contain_text("Updated")
     assert page.evaluate("window.sameDocument") is True
 
+    page.click("text=Last 12 weeks")
+    expect(page.locator("#main-chart rect")).to_have_count(12)
 
-def test_search_filters_rows_as_you_type(admin_page):
-    page, _, _ = admin_page
+
+def test_the_dictionary_searches_as_you_type_and_follows_tracking(admin_page):
+    page, app, base = admin_page
+    page.click("text=Metrics dictionary")
+    page.evaluate("window.sameDocument = true")
     page.fill("#dashboard-query", "starred")
+    expect(page.locator("tr[data-metric]")).to_have_count(1)
     expect(page.locator(f'tr[data-metric="{STARS}"]')).to_be_visible()
-    expect(page.locator('tr[data-event="project_starred"]')).to_be_visible()
-    expect(page.locator('tr[data-metric="counts.count_total_issue_created"]')).to_be_hidden()
-    expect(page.locator('tr[data-event="issue_created"]')).to_be_hidden()
-    assert page.evaluate("location.search") == "?q=starred"
+    expect(page.locator("#result-count")).to_contain_text("1 of")
+    assert page.evaluate("location.search") == "?kind=metrics&q=starred&sort=name"
+    star_website(page, base)
+    expect(page.locator(f'tr[data-metric="{STARS}"] [data-frame="all"]')).to_have_text("1")
+    page.fill("#dashboard-query", "no such thing anywhere")
+    expect(page.locator("#dictionary-rows")).to_contain_text("No metrics match")
+    assert page.evaluate("window.sameDocument") is True
+
     page.fill("#dashboard-query", "")
-    expect(page.locator('tr[data-event="issue_created"]')).to_be_visible()
+    page.select_option("select[name=sort]", "value_all")  # a menu submits the form
+    page.wait_for_url("**sort=value_all**")
+    expect(page.locator("tr[data-metric]").first).to_have_attribute("data-metric", STARS)
 
 
 def test_the_service_ping_downloads_as_json(admin_page):
@@ -76,4 +86,19 @@ def test_the_service_ping_downloads_as_json(admin_page):
         page.click("#service-ping-download")
     assert download.value.suggested_filename.startswith("service_ping_")
     with open(download.value.path()) as downloaded, app.app_context():
-        assert json.load(downloaded) == service_ping(app.extensions["internal_events"])
+        payload = json.load(downloaded)
+        expected = service_ping(app.extensions["internal_events"], instance_uuid(app.instance_path))
+    assert payload.pop("recorded_at") and expected.pop("recorded_at")
+    assert payload == expected
+
+
+def test_the_vue_widget_s_copy_button_reverts_like_the_others(page, collecting_server):
+    _, base = collecting_server
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in_page(page, base, "bob")
+    page.goto(f"{base}/acme/website")
+    copy = page.locator(".project-widget button.copy")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    expect(copy).to_have_text("Copy", timeout=3000)
+    assert page.evaluate("navigator.clipboard.readText()").startswith("git clone ")

@@ -1,13 +1,17 @@
 """What the dashboard shows, read from the real counters: values per frame, weekly series, search, recent events."""
 
 import hashlib
+from types import SimpleNamespace
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 import time_machine
 
-from webapp.dashboard_data import event_rows, matches, metric_rows, recent_event
+from webapp.dashboard_data import (OverviewMemory, catalogue, facet_options, figures, overview, page_of, recent_event, select,
+                                   sort_key, weekly_series)
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.service_ping import metric_values
+from webapp.time_chart import layout, nice_ceiling, short_number
 from webapp.weekly_chart import HEIGHT, WIDTH, bars
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
@@ -18,85 +22,129 @@ def track_days_ago(events, days, name="project_starred", **ids):
         events.track(name, **({"user_id": 1, "namespace_id": 2, "project_id": 3} | ids))
 
 
-def by_key(rows):
-    return {row.key_path: row for row in rows}
+def entry(metrics, key_path):
+    return next(m for m in metrics if m.key_path == key_path)
 
 
-def test_metric_rows_group_a_file_s_time_frames_and_agree_with_the_service_ping(events):
+def test_metric_figures_group_a_file_s_time_frames_and_agree_with_the_service_ping(events):
     track_days_ago(events, 0, user_id=1)
     track_days_ago(events, 10, user_id=2)
     track_days_ago(events, 40, user_id=3)
-    rows = by_key(metric_rows(events, NOW.date()))
-
-    total = rows["counts.count_total_project_starred"]
-    assert total.values == {"7d": 1, "28d": 2, "all": 3}
+    metrics, _ = catalogue(events.definitions)
+    total = entry(metrics, "counts.count_total_project_starred")
     assert total.reported == {
         "7d": "counts.count_total_project_starred_weekly",
         "28d": "counts.count_total_project_starred_monthly",
         "all": "counts.count_total_project_starred",
     }
     assert total.path == "definitions/metrics/counts_all/count_total_project_starred.yml"
-    assert (total.kind, total.status, total.events) == ("total", "active", ("project_starred",))
+    assert (total.kind, total.status, total.event_names) == ("total", "active", ("project_starred",))
+    assert figures(events.counters, [total], NOW.date()) == [
+        {"values": {"7d": 1, "28d": 2, "all": 3}, "change": {"7d": 1 - 1, "28d": 2 - 1}}]
     # The last chart week is the 7d frame; ten and forty days ago fall two and six weeks back.
-    assert [value for _, value in total.weeks] == [0] * 6 + [1, 0, 0, 0, 1, 1]
-    assert total.weeks[-1][0] == NOW.date()
+    weeks = weekly_series(events.counters, total, NOW.date())
+    assert [value for _, value in weeks] == [0] * 6 + [1, 0, 0, 0, 1, 1]
+    assert weeks[-1][0] == NOW.date()
 
     with time_machine.travel(NOW, tick=False):
         ping = metric_values(events)
-    for row in rows.values():
-        for frame, key_path in row.reported.items():
-            assert ping[key_path] == row.values[frame]
+    for metric, figure in zip(metrics, figures(events.counters, metrics, NOW.date())):
+        for frame, key_path in metric.reported.items():
+            assert ping[key_path] == figure["values"][frame]
 
 
 def test_unique_metrics_count_distinct_ids(events):
     for user in (1, 1, 2):
         track_days_ago(events, 0, name="project_created", user_id=user)
-    row = by_key(metric_rows(events, NOW.date()))["redis_hll_counters.count_distinct_user_id_from_project_created"]
-    assert row.values == {"7d": 2, "28d": 2}
-    assert row.kind == "unique"
-    assert row.weeks[-1][1] == 2
+    metrics, _ = catalogue(events.definitions)
+    unique = entry(metrics, "redis_hll_counters.count_distinct_user_id_from_project_created")
+    assert figures(events.counters, [unique], NOW.date())[0]["values"] == {"7d": 2, "28d": 2}
+    assert unique.kind == "unique" and unique.events[0].unique == "user.id"  # as the definition spells it
 
 
-def test_event_rows_count_every_event_and_name_its_metrics(events):
+def test_events_count_every_time_and_name_their_metrics(events):
     track_days_ago(events, 0, name="admin_area_viewed")
     track_days_ago(events, 20, name="admin_area_viewed")
-    metrics = metric_rows(events, NOW.date())
-    rows = {row.name: row for row in event_rows(events, NOW.date(), metrics)}
-    assert set(rows) == set(events.definitions.events)
-    assert rows["admin_area_viewed"].values == {"7d": 1, "28d": 2, "all": 2}
-    assert rows["admin_area_viewed"].metrics == ("redis_hll_counters.count_distinct_user_id_from_admin_area_viewed",)
-    assert rows["project_viewed"].values == {"7d": 0, "28d": 0, "all": 0}
-    assert rows["clone_button_clicked"].metrics == (
+    _, entries = catalogue(events.definitions)
+    by_name = {e.name: e for e in entries}
+    assert set(by_name) == set(events.definitions.events)
+    values = figures(events.counters, [by_name["admin_area_viewed"], by_name["project_viewed"]], NOW.date())
+    assert [v["values"] for v in values] == [{"7d": 1, "28d": 2, "all": 2}, {"7d": 0, "28d": 0, "all": 0}]
+    assert by_name["admin_area_viewed"].metrics == ("redis_hll_counters.count_distinct_user_id_from_admin_area_viewed",)
+    assert by_name["clone_button_clicked"].metrics == (
         "counts.count_total_clone_button_clicked",
         "counts.count_total_clone_button_clicked_with_ssh",
         "redis_hll_counters.count_distinct_user_id_from_clone_button_clicked",
     )
 
 
-def test_the_whole_dashboard_and_the_service_ping_read_in_a_few_round_trips(events, round_trips):
-    track_days_ago(events, 0)
+def test_the_overview_compares_each_period_with_the_one_before(events):
+    for days in (0, 0, 1, 8, 30):
+        track_days_ago(events, days, name="project_created", user_id=days + 1)
+    track_days_ago(events, 0, name="admin_area_viewed", user_id=50)
+    view = overview(events.counters, events.definitions, NOW.date(), "7d", OverviewMemory())
+    got = {f.label: (f.value, f.previous) for f in view["figures"]}
+    assert got == {
+        "Events today": (3, 1), "Events, 7 days": (4, 1), "Events, 28 days": (5, 1),
+        "Active users, 7 days": (3, 1), "Active users, 28 days": (4, 1),
+    }
+    assert [v for _, v in view["points"]] == [0, 0, 0, 0, 0, 1, 3]
+    assert [(f.label, f.value, f.change) for f in view["top"]] == [("project_created", 3, 2), ("admin_area_viewed", 1, 1)]
+    weekly = overview(events.counters, events.definitions, NOW.date(), "12w", OverviewMemory())
+    assert [v for _, v in weekly["points"]][-2:] == [1, 4] and len(weekly["points"]) == 12
+    assert weekly["top"][0].value == 5 and weekly["top"][0].change is None  # nothing kept 24 weeks back
+
+
+def test_polls_read_today_and_remember_completed_days(events, round_trips):
+    track_days_ago(events, 0, name="project_created")
+    track_days_ago(events, 3, name="project_created")
+    memory = OverviewMemory()
     events.counters.redis.ping()  # connected
     round_trips.clear()
-    rows = metric_rows(events, NOW.date())
-    event_rows(events, NOW.date(), rows)
-    assert len(round_trips) == 3, "metric values, weekly series, event totals"
+    first = overview(events.counters, events.definitions, NOW.date(), "28d", memory)
+    cold = sum(len(b"".join(c) if isinstance(c, list) else c) for c in round_trips)
+    track_days_ago(events, 0, name="project_created")
     round_trips.clear()
-    metric_values(events, NOW.date())
-    assert len(round_trips) == 1
+    second = overview(events.counters, events.definitions, NOW.date(), "28d", memory)
+    warm = sum(len(b"".join(c) if isinstance(c, list) else c) for c in round_trips)
+    assert len(round_trips) == 1 and warm * 20 < cold  # today's keys only; active users remembered
+    assert [f.value for f in first["figures"][:3]] == [1, 2, 2]
+    assert [f.value for f in second["figures"][:3]] == [2, 3, 3]
 
 
-def test_search_matches_every_word_anywhere_in_a_row(events):
-    metrics = metric_rows(events, NOW.date())
-    found = [row.key_path for row in metrics if matches(row, "CLONE ssh")]
-    assert found == ["counts.count_total_clone_button_clicked_with_ssh"]
-    assert [row.key_path for row in metrics if matches(row, "monthly clone")] == [
+def test_one_page_of_the_dictionary_reads_redis_once(events, round_trips):
+    metrics, _ = catalogue(events.definitions)
+    events.counters.redis.ping()  # connected
+    round_trips.clear()
+    shown, page, pages = page_of(metrics, 2, size=5)
+    figures(events.counters, shown, NOW.date())
+    assert len(round_trips) == 1 and (page, pages, len(shown)) == (2, 4, 5)
+    assert page_of(metrics, 99, size=5)[1] == 4 and page_of([], 1)[1:] == (1, 1)
+
+
+def test_search_and_filters_match_every_word_and_facet(events):
+    metrics, entries = catalogue(events.definitions)
+    assert [m.key_path for m in select(metrics, "CLONE ssh")] == ["counts.count_total_clone_button_clicked_with_ssh"]
+    assert [m.key_path for m in select(metrics, "monthly clone")] == [
         "counts.count_total_clone_button_clicked",
         "counts.count_total_clone_button_clicked_with_ssh",
         "redis_hll_counters.count_distinct_user_id_from_clone_button_clicked",
     ]
-    assert all(matches(row, "  ") for row in metrics)
-    events_found = [r.name for r in event_rows(events, NOW.date(), metrics) if matches(r, "administrator")]
-    assert events_found == ["admin_area_viewed"]
+    assert select(metrics, "  ") == metrics
+    assert [m.key_path for m in select(metrics, "clone", {"unique": "user.id"})] == [
+        "redis_hll_counters.count_distinct_user_id_from_clone_button_clicked"]
+    assert [e.name for e in select(entries, "administrator")] == ["admin_area_viewed"]
+    options = facet_options(metrics)
+    assert options["time_frame"] == ["28d", "7d", "all"] and "documentation" in options["product_group"]
+
+
+def test_sorting_puts_the_largest_first_and_missing_values_last():
+    rows = [(SimpleNamespace(name="a"), {"values": {"7d": 1}, "change": {"7d": -1}}),
+            (SimpleNamespace(name="b"), {"values": {"all": 9}, "change": {}}),
+            (SimpleNamespace(name="c"), {"values": {"7d": 5}, "change": {"7d": 3}})]
+    assert [r[0].name for r in sorted(rows, key=sort_key("value_7d"))] == ["c", "a", "b"]
+    assert [r[0].name for r in sorted(rows, key=sort_key("change_7d"))] == ["c", "a", "b"]
+    assert [r[0].name for r in sorted(rows, key=sort_key("name"))] == ["a", "b", "c"]
 
 
 def test_recent_event_reads_the_standard_context():
@@ -134,3 +182,15 @@ def test_bars_scale_to_the_busiest_week_and_show_any_count():
     assert busiest.week_ending == "2026-01-21" and busiest.value == 200
     assert [b.height for b in bars([(date(2026, 1, 7), 0)] * 12)] == [0] * 12
     assert bars([]) == []
+
+
+def test_chart_axes_have_round_ticks_and_bars_on_their_scale():
+    points = [(date(2026, 1, d), v) for d, v in ((1, 0), (2, 3), (3, 7))]
+    chart = layout(points)
+    assert [tick.label for tick in chart["ticks"]] == ["0", "2", "4", "6", "8"]
+    base, top = chart["ticks"][0].y, chart["ticks"][-1].y
+    tallest = chart["bars"][-1]
+    assert tallest["height"] == pytest.approx((base - top) * 7 / 8)
+    assert [d["label"] for d in chart["dates"]][-1] == "Jan 3"
+    assert short_number(1200) == "1.2k" and short_number(3_000_000) == "3M" and nice_ceiling(0) == 1
+    assert [tick.label for tick in layout([(date(2026, 1, 1), 0)])["ticks"]] == ["0", "1", "2", "3", "4"]

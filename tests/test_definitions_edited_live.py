@@ -2,6 +2,7 @@
 
 import logging
 import os
+import time
 
 import pytest
 import yaml
@@ -9,7 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from webapp import create_app
+from webapp.internal_events import live_definitions
 from webapp.internal_events.definitions import Definitions
+from webapp.internal_events.live_definitions import LiveDefinitions
 
 METRIC = "metrics/counts_all/count_total_project_created.yml"
 EVENT = "events/project_created.yml"
@@ -17,19 +20,22 @@ EVENT = "events/project_created.yml"
 
 @pytest.fixture
 def live_events(make_events):
-    events = make_events()
-    events.live_definitions.check_interval = 0  # look at the files on every call, as development does
-    return events
+    return make_events()
 
 
-def write(path, content):
-    """Write and move the mtime forward, so even a same-size rewrite within one clock tick is noticed."""
+def write(path, content, live=None):
+    """Write and move the mtime forward, so even a same-size rewrite within one clock tick is noticed.
+
+    With `live`, then do at once what its background check does within seconds.
+    """
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
         path.write_text(content)
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    if live is not None:
+        live.live_definitions.reload_if_changed()
 
 
 def track_project_created(events):
@@ -39,7 +45,7 @@ def track_project_created(events):
 @pytest.mark.parametrize("file, content, reported", [
     (EVENT, "action: project_created\ndescription: [unclosed", "is not valid YAML"),
     (EVENT, b"\xff\xfe not utf-8", "cannot be read"),
-    (EVENT, "[" * 5000 + "]" * 5000, "nested too deeply"),
+    (EVENT, "[" * 5000 + "]" * 5000, "exceeded maximum nesting depth"),
     (METRIC, yaml.safe_dump({"key_path": "counts.x", "description": "d", "time_frame": "7d",
                              "data_source": "internal_events", "status": "active",
                              "events": [{"name": "no_such_event"}]}), "is not defined in events/"),
@@ -47,9 +53,8 @@ def track_project_created(events):
 ])
 def test_bad_edit_keeps_the_last_valid_set_and_says_why(live_events, definitions_dir, caplog, file, content, reported):
     before = live_events.definitions
-    write(definitions_dir / file, content)
-
     with caplog.at_level(logging.ERROR):
+        write(definitions_dir / file, content, live_events)
         assert track_project_created(live_events)
     assert live_events.definitions is before
     assert reported in str(live_events.live_definitions.error)
@@ -59,21 +64,20 @@ def test_bad_edit_keeps_the_last_valid_set_and_says_why(live_events, definitions
 def test_fixing_the_file_clears_the_error_and_takes_the_new_set(live_events, definitions_dir):
     path = definitions_dir / EVENT
     original = path.read_text()
-    write(path, "description: [")
+    write(path, "description: [", live_events)
     track_project_created(live_events)
     assert live_events.live_definitions.error is not None
 
     write(path, original)
     write(definitions_dir / "events" / "new_thing_happened.yml",
-          "action: new_thing_happened\ndescription: A new event added while running\n")
+          "action: new_thing_happened\ndescription: A new event added while running\n", live_events)
     assert live_events.track("new_thing_happened")
     assert live_events.live_definitions.error is None
 
 
 def test_status_command_and_pages_while_definitions_are_broken(config, definitions_dir):
     app = create_app(config)
-    app.extensions["internal_events"].live_definitions.check_interval = 0
-    write(definitions_dir / EVENT, "description: [")
+    write(definitions_dir / EVENT, "description: [", app.extensions["internal_events"])
 
     assert app.test_client().get("/").status_code == 200
     result = app.test_cli_runner().invoke(args=["internal-events", "status"])
@@ -118,12 +122,31 @@ def test_no_edit_ever_breaks_tracking(live_events, definitions_dir, edit):
             document.pop(name, None)
         change = yaml.safe_dump(document)
     try:
-        write(path, change)
+        write(path, change, live_events)
         definitions = live_events.definitions
         assert isinstance(definitions, Definitions)
         assert "project_viewed" in definitions.events
         assert live_events.track("project_viewed", user_id=1, namespace_id=2, project_id=3)
     finally:
-        write(path, original)
-    live_events.definitions  # reloads the original
+        write(path, original, live_events)
     assert live_events.live_definitions.error is None
+
+
+def test_edits_are_noticed_in_the_background_and_the_request_path_never_stats(definitions_dir, monkeypatch):
+    live = LiveDefinitions(definitions_dir, check_interval=0.05, strict=True)
+    try:
+        assert "noticed_later" not in live.current().events  # starts the watcher
+        write(definitions_dir / "events" / "noticed_later.yml", "action: noticed_later\ndescription: new\n")
+        deadline = time.monotonic() + 10
+        while "noticed_later" not in live.current().events and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "noticed_later" in live.current().events
+    finally:
+        live.stop()
+
+    def no_stat(folder):
+        raise AssertionError("the request path looked at the files")
+
+    monkeypatch.setattr(live_definitions, "_fingerprint", no_stat)
+    for _ in range(1000):
+        assert "noticed_later" in live.current().events

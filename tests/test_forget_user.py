@@ -6,6 +6,7 @@ in totals after the replay, but no longer in unique-user counts.
 
 import pytest
 
+from conftest import reset_collector
 from servers import RedisServer, wait_until
 from webapp import create_app
 from webapp.internal_events.service_ping import metric_values
@@ -18,7 +19,7 @@ def test_forget_user_removes_their_collector_events_only(collecting_server, live
     app, _ = collecting_server
     events = app.extensions["internal_events"]
     admin = live_session_for("admin")
-    admin.get("/micro/reset")
+    reset_collector(admin)
     with app.app_context():
         bob, alice = users.by_username("bob"), users.by_username("alice")
     for user in (bob, alice, bob):

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from webapp.cli import spread_list_options
-from webapp.internal_events.definitions import load_definitions
+from webapp.internal_events.definitions import load, load_definitions
 from webapp.internal_events.generator import default_milestone
 from webapp.internal_events.windows import today
 
@@ -41,11 +41,10 @@ def test_seeds_example_writes_event_and_unique_metric(generate, definitions_dir,
         "description": "Project archived",
         "internal_events": True,
         "action": "project_archived",
-        "category": "InternalEventTracking",
         "identifiers": ["user", "namespace", "project"],
         "product_group": "project_management",
         "milestone": default_milestone(),
-        "introduced_by_url": None,
+        "introduced_by_url": "TODO",
         "tiers": ["free", "premium", "ultimate"],
     }
     text = metric_file.read_text()
@@ -126,7 +125,12 @@ def test_every_descriptive_option_lands_in_the_files(generate, definitions_dir):
     "args, message",
     [
         (["--unique", "user.id", "--time-frames", "7d", "all"], "time frame 'all' cannot be used with --unique"),
-        (["--unique", "label"], "'label' is not one of 'user.id', 'project.id', 'namespace.id'"),
+        (["--unique", "user_id"], "'user_id' is not one of 'user.id', 'project.id', 'namespace.id', 'label'"),
+        (["--unique", "label", "--operator", "sum(value)"], "cannot be combined with --unique label"),
+        (["--filter", "label"], "filter 'label' must be property=value"),
+        (["--filter", "value=big"], "filter value=big: the value property is a number"),
+        (["--property", "requestId"], "property name 'requestId' must be lowercase words"),
+        (["--property", "user"], "property name 'user' must be lowercase words joined by _ and not one of"),
         (["--time-frames", "1d"], "invalid time frame '1d': allowed are 7d, 28d, all"),
         (["--tiers", "free", "gold"], "unknown tier(s) gold"),
         (["--identifiers", "user", "organization"], "unknown identifier(s) organization"),
@@ -243,15 +247,15 @@ def test_the_running_app_picks_up_and_counts_the_new_event(app, generate):
 
 def test_interactive_mode_asks_for_everything_missing(generate, definitions_dir):
     answers = "\n".join(
-        ["Bad-Name", "project_archived", "A maintainer archived a project", "project_management",
-         "label", "project.id", "7d all", "28d", "y"]
+        ["Bad-Name", "project_archived", "A maintainer archived a project", "project_management", "", "",
+         "user_id", "project.id", "", "7d all", "28d", "y"]
     )
     result = generate("--interactive", input=answers + "\n")
     assert result.exit_code == 0, result.output
     # Allowed values are shown, and refused answers are asked again with the reason.
     assert "event name 'Bad-Name' is not in the naming style" in result.output
-    assert "(user.id, project.id, namespace.id, none)" in result.output
-    assert "Error: 'label' is not one of" in result.output
+    assert "(user.id, project.id, namespace.id, label, property, value, none, sum(value))" in result.output
+    assert "Error: 'user_id' is not one of" in result.output
     assert "Time frames [7d/28d]" in result.output
     assert "time frame 'all' cannot be used with --unique project.id" in result.output
 
@@ -266,7 +270,7 @@ def test_interactive_mode_asks_for_everything_missing(generate, definitions_dir)
 
 def test_interactive_mode_asks_only_for_what_is_missing(generate, definitions_dir):
     # The event exists: neither its description nor its group is asked.
-    result = generate("--event", "project_created", "--interactive", input="namespace.id\n\ny\n")
+    result = generate("--event", "project_created", "--interactive", input="\nnamespace.id\n\n\ny\n")
     assert result.exit_code == 0, result.output
     assert "Description" not in result.output and "Product group" not in result.output
     assert "only a metric will be added" in result.output
@@ -275,9 +279,23 @@ def test_interactive_mode_asks_only_for_what_is_missing(generate, definitions_di
     )
 
 
+def test_interactive_mode_covers_several_events_properties_filters_and_sums(generate, definitions_dir):
+    answers = ["code_pushed", "", "source_code", "size=Bytes pushed", "code_merged, Bad-Name", "code_merged",
+               "sum(value)", "colour", "label=main", "", "y"]
+    result = generate("--interactive", input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "event name 'Bad-Name' is not in the naming style" in result.output
+    assert "filter 'colour' must be property=value" in result.output
+    metric = load_definitions(definitions_dir).metric("sums.sum_value_from_code_pushed_and_code_merged_with_label_main")
+    assert metric.events == ("code_pushed", "code_merged") and metric.kind == "sum"
+    assert metric.rules[0].filter == (("label", "main"),)
+    assert read(definitions_dir / "events" / "code_pushed.yml")["additional_properties"]["size"] == {
+        "description": "Bytes pushed"}
+
+
 def test_interactive_totals_offer_all_time_by_default(generate, definitions_dir):
     result = generate("--event", "project_archived", "--group", "project_management", "--description", "Archived",
-                      "--interactive", input="none\n\ny\n")
+                      "--interactive", input="\n\nnone\n\n\ny\n")
     assert result.exit_code == 0, result.output
     assert "Time frames [7d/28d/all]" in result.output
     metric = read(definitions_dir / "metrics" / "counts_all" / "count_total_project_archived.yml")
@@ -287,7 +305,7 @@ def test_interactive_totals_offer_all_time_by_default(generate, definitions_dir)
 
 def test_declining_the_preview_writes_nothing(generate, definitions_dir):
     before = snapshot(definitions_dir)
-    result = generate(*SEEDS_EXAMPLE, "--interactive", input="\n\nn\n")
+    result = generate(*SEEDS_EXAMPLE, "--interactive", input="\n\n\n\n\nn\n")
     assert result.exit_code == 1
     assert "# definitions/events/project_archived.yml" in result.output
     assert "Write these files?" in result.output
@@ -300,3 +318,64 @@ def test_list_options_take_several_words():
         ("--time-frames", "--tiers"),
     ) == ["--time-frames", "7d", "--time-frames", "28d", "--event", "x_y", "--tiers", "free", "--tiers", "premium",
           "--force"]
+
+
+SHAPES = [
+    # (options, key path, what the metric counts)
+    (["--event", "code_pushed", "--event", "code_merged", "--unique", "user.id"],
+     "redis_hll_counters.count_distinct_user_id_from_code_pushed_and_code_merged_weekly", ("unique", "user")),
+    (["--event", "code_pushed", "--unique", "label", "--time-frames", "28d"],
+     "redis_hll_counters.count_distinct_label_from_code_pushed_monthly", ("unique", "label")),
+    (["--event", "code_pushed", "--unique", "property"],
+     "redis_hll_counters.count_distinct_property_from_code_pushed_weekly", ("unique", "property")),
+    (["--event", "code_pushed", "--unique", "value"],
+     "redis_hll_counters.count_distinct_value_from_code_pushed_monthly", ("unique", "value")),
+    (["--event", "code_pushed", "--filter", "label=main", "--filter", "files=3", "--property", "files=Files changed"],
+     "counts.count_total_code_pushed_with_files_3_with_label_main", ("total", None)),
+    (["--event", "code_pushed", "--event", "code_merged", "--operator", "sum(value)", "--time-frames", "all"],
+     "sums.sum_value_from_code_pushed_and_code_merged", ("sum", None)),
+    (["--event", "code_pushed", "--property", "language", "--key-name", "pushes"],
+     "counts.count_total_pushes_weekly", ("total", None)),
+]
+
+
+@pytest.mark.parametrize("options, key_path, counts", SHAPES)
+def test_each_metric_shape_loads_and_satisfies_gitlab_s_schema_rules(generate, definitions_dir, options, key_path,
+                                                                      counts):
+    result = generate(*options, "--group", "source_code")
+    assert result.exit_code == 0, result.output
+    loaded = load(definitions_dir)
+    assert loaded.problems == ()
+    # The generated files need nothing GitLab's schemas would ask for (introduced_by_url a string, ...).
+    generated = [line.split(" ", 1)[1].split("/", 1)[1] for line in result.output.splitlines()
+                 if line.startswith("created ")]
+    assert generated and not [w for w in loaded.warnings if w.path.split("/", 1)[1] in generated]
+    metric = loaded.definitions.metric(key_path)
+    assert (metric.kind, metric.rules[0].unique) == counts
+
+
+def test_custom_properties_filters_and_category_land_in_the_event(generate, definitions_dir):
+    result = generate("--event", "code_pushed", "--group", "source_code", "--property", "language=Programming language",
+                      "--filter", "label=main", "--category", "Projects::PushController")
+    assert result.exit_code == 0, result.output
+    event = read(definitions_dir / "events" / "code_pushed.yml")
+    assert event["category"] == "Projects::PushController"  # Snowplow's category for calls that pass none
+    assert event["additional_properties"] == {"language": {"description": "Programming language"},
+                                              "label": {"description": "Label"}}
+    metric = read(definitions_dir / "metrics" / "counts_all" / "count_total_code_pushed_with_label_main.yml")
+    assert metric["events"] == [{"name": "code_pushed", "filter": {"label": "main"}}]
+    assert load_definitions(definitions_dir).events["code_pushed"].category == "Projects::PushController"
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--unique", "label"], "event 'project_created' (definitions/events/project_created.yml) has no additional"
+                            " property label"),
+    (["--filter", "colour=red"], "has no additional property colour"),
+    (["--operator", "sum(value)"], "has no additional property value"),
+])
+def test_an_existing_event_must_declare_what_the_metric_reads(generate, definitions_dir, options, message):
+    before = snapshot(definitions_dir)
+    result = generate("--event", "project_created", *options)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert snapshot(definitions_dir) == before

@@ -33,7 +33,7 @@ product_group: project_management
 value_type: number
 status: active
 milestone: '1.0'
-introduced_by_url: null
+introduced_by_url: TODO
 time_frame: all
 data_source: internal_events
 data_category: optional

@@ -1,8 +1,16 @@
 """`flask internal-events lint`: undefined events are errors with file and line, unused ones warnings."""
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from webapp import create_app
+from webapp.internal_events import live_definitions
 from webapp.config import PROJECT_ROOT
 
 
@@ -59,7 +67,7 @@ def test_a_project_using_only_defined_events_passes_with_warnings(lint, project)
         " metric 'counts.count_total_project_starred' counts event(s) never used: project_starred"
     ) in lines
     assert [line for line in lines if ": error: " in line] == []
-    assert lines[-1] == "11 events, 10 usages in templates, static/js, webapp: 0 error(s), 2 warning(s)"
+    assert lines[-1] == "11 events, 45 metrics, 10 usages in templates, static/js, webapp: 0 error(s), 2 warning(s)"
 
 
 def test_undefined_events_are_errors_with_file_and_line(lint, project):
@@ -106,12 +114,55 @@ def test_invalid_definitions_are_errors(lint, project, definitions_dir):
         "key_path: counts.count_total_issue_created\ndescription: x\nstatus: active\n"
         "data_source: internal_events\ntime_frame: [7d]\nevents:\n- {name: issue_deleted}\n"
     )
+    (definitions_dir / "events" / "issue_created.yml").write_text(
+        "description: camelCase is GitLab's business\naction: issue_created\nadditional_properties:\n"
+        "  issueType:\n    description: the kind\n")
     result = lint("--root", str(project))
     assert result.exit_code == 1
     assert (
         "definitions/metrics/counts_all/count_total_issue_created.yml: error: events[0].name:"
         " event 'issue_deleted' is not defined in events/"
     ) in result.output
+    assert "definitions/events/issue_created.yml: warning: additional_properties.issueType: is not snake_case" \
+           " (lowercase words joined by _)" in result.output
+    assert "definitions/events/issue_created.yml: warning: product_group: is missing; GitLab requires it" \
+           in result.output
+
+
+def test_lint_and_status_list_broken_definitions_in_development_without_a_traceback(tmp_path, redis_url, key_prefix):
+    """The `flask` command a developer types, in a real process: the app starts for them, and only for them."""
+    folder = tmp_path / "definitions"
+    shutil.copytree(PROJECT_ROOT / "definitions", folder)
+    (folder / "events" / "broken.yml").write_text("action: [oops\n")
+    (folder / "metrics" / "counts_all" / "count_total_issue_created.yml").write_text(
+        "key_path: counts.x\ndescription: x\nstatus: active\ndata_source: internal_events\ntime_frame: 9d\n"
+        "events:\n- {name: issue_created}\n")
+    env = {**os.environ, "WEBAPP_ENV": "development", "INTERNAL_EVENTS_DEFINITIONS": str(folder),
+           "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
+           "WEBAPP_INSTANCE_PATH": str(tmp_path / "instance"), "SNOWPLOW_COLLECTOR_URL": "http://127.0.0.1:9"}
+
+    def flask(*args):
+        return subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "webapp", *args], env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    lint, status = flask("internal-events", "lint"), flask("internal-events", "status")
+    for result in (lint, status):
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+    assert "definitions/events/broken.yml: error: line 2: is not valid YAML" in lint.stdout
+    assert "count_total_issue_created.yml: error: time_frame: '9d' is not one of" in lint.stdout
+    assert "2 error(s)" in lint.stdout.splitlines()[-1]
+    problems = json.loads(status.stdout)["definitions"]["problems"]
+    assert len(problems) == 2 and any("broken.yml" in problem for problem in problems)
+
+
+def test_lint_reads_the_definitions_once(app, project, monkeypatch):
+    """Read when the app started; lint only checks whether a file changed since."""
+    reads = []
+    monkeypatch.setattr(live_definitions, "load", lambda folder: reads.append(folder))
+    result = app.test_cli_runner().invoke(args=["internal-events", "lint", "--root", str(project)])
+    assert result.exit_code == 0, result.output
+    assert reads == []
 
 
 def test_the_project_itself_passes(config):

@@ -122,6 +122,13 @@ def test_counts_are_exact_across_workers_and_the_rate_limit_is_shared(served):
     assert counted == accepted + over_limit
     assert len(writers) >= 2, "the events were written by more than one worker process"
 
+    # The workers' own tracker reaches the app's own collector (token derived from the shared secret key): once each.
+    def arrived():
+        return users["admin"].get("/micro/good", params={"event": "project_viewed"}).json()
+
+    wait_until(lambda: len(arrived()) >= counted, timeout=60, interval=0.5, message="Snowplow events delivered")
+    assert len({event["event_id"] for event in arrived()}) == counted
+
 
 def _website_id(database):
     """The demo's public project acme/website, as make serve seeded it."""

@@ -6,7 +6,7 @@ tracked; their events still count in the aggregate metrics.
 
 import json
 
-from conftest import LiveSession, csrf_token_of, sign_in
+from conftest import LiveSession, csrf_token_of, reset_collector, sign_in
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.tracker import WITHHELD_KEY
 from webapp.store import projects, users
@@ -45,7 +45,7 @@ def test_an_opted_out_user_sends_nothing_to_snowplow_and_still_counts(collecting
         bob, alice = users.by_username("bob"), users.by_username("alice")
         website = projects.visible_by_path(bob, "acme", "website")
     admin = live_session_for("admin")
-    admin.get("/micro/reset")
+    reset_collector(admin)
     bob_session, alice_session = live_session_for("bob"), live_session_for("alice")
 
     assert choose(bob_session, "off").status_code == 302
@@ -58,7 +58,7 @@ def test_an_opted_out_user_sends_nothing_to_snowplow_and_still_counts(collecting
     assert senders(admin, app) == [privacy.pseudonym(alice.id)] * 2
 
     assert choose(bob_session, "on").status_code == 302
-    admin.get("/micro/reset")
+    reset_collector(admin)
     act(bob_session, base, website.id)  # the star toggles off: only the view is an event
     assert senders(admin, app) == [privacy.pseudonym(bob.id)]
 
@@ -78,7 +78,7 @@ def test_unreadable_opt_outs_send_nothing_personal_and_are_counted(make_events, 
     not_a_database = tmp_path / "broken.sqlite"
     not_a_database.mkdir()  # a directory where the database should be: every read fails
     events = make_events(SNOWPLOW_COLLECTOR_URL=live_server, DATABASE=str(not_a_database))
-    collector.get("/micro/reset")
+    reset_collector(collector)
     events.track("admin_area_viewed", user_id=1)
     events.track("project_viewed", project_id=3, namespace_id=2, strict=False)  # no user: nothing to withhold
     assert events.snowplow.flush(timeout=10)

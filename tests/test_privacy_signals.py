@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import LiveSession, csrf_token_of, serving, sign_in, sign_in_page
+from conftest import LiveSession, csrf_token_of, reset_collector, serving, sign_in, sign_in_page
 from webapp.internal_events.privacy_signals import honoured_signals
 from webapp.store import projects, users
 from webapp.testing import tracked_total
@@ -41,7 +41,7 @@ def collecting(make_demo, **config):
         base = f"http://127.0.0.1:{server.server_port}"
         app = handler["app"] = make_demo(SNOWPLOW_COLLECTOR_URL=base, **config)
         admin = sign_in(LiveSession(base), "admin")
-        admin.get("/micro/reset")
+        reset_collector(admin)
 
         def arrived():
             assert app.extensions["internal_events"].snowplow.flush(timeout=10)

@@ -5,6 +5,7 @@ import hmac
 import multiprocessing
 import stat
 
+from conftest import reset_collector
 from webapp.internal_events.contexts import STANDARD_CONTEXT, pseudonym
 from webapp.internal_events.pseudonym_key import KEY_FILE, pseudonym_key
 
@@ -31,7 +32,7 @@ def test_an_unset_key_is_generated_once_into_the_instance_folder(tmp_path):
 
 def test_the_event_sent_to_the_collector_carries_the_keyed_pseudonym(make_events, live_server, collector):
     events = make_events(SNOWPLOW_COLLECTOR_URL=live_server, INTERNAL_EVENTS_PSEUDONYM_KEY="rotated-key")
-    collector.get("/micro/reset")
+    reset_collector(collector)
     events.track("admin_area_viewed", user_id=1)
     assert events.snowplow.flush(timeout=10)
     (event,) = collector.get("/micro/good").json()

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from redis.cluster import RedisCluster
 
-from conftest import sign_in
+from conftest import csrf_token_of, sign_in
 from servers import AppServer, RedisClusterServers
 from webapp.internal_events.service_ping import metric_values
 
@@ -141,8 +141,10 @@ def test_collector_keeps_events_on_a_cluster(cluster, make_demo, make_events):
         client = sign_in(server.app.test_client(), "admin")
         good = client.get("/micro/good").get_json()
         assert sorted(e["contexts"][0]["data"]["project_id"] for e in good) == list(range(1, 13))
-        assert client.post("/micro/reset").get_json()["total"] == 0
-        assert client.get("/micro/all").get_json() == {"total": 0, "good": 0, "bad": 0, "duplicates": 0}
+        token = csrf_token_of(client.get("/").get_data(as_text=True))
+        assert client.post("/micro/reset", headers={"X-CSRF-Token": token}).get_json()["total"] == 0
+        assert client.get("/micro/all").get_json() == {"total": 0, "good": 0, "bad": 0, "duplicates": 0,
+                                                       "received": 0}
     finally:
         server.stop()
 

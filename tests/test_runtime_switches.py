@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import sign_in
+from conftest import reset_collector, sign_in
 from webapp.config import ConfigError
 from webapp.testing import tracked_total
 
@@ -24,7 +24,7 @@ def test_snowplow_switched_off_at_runtime_sends_nothing_and_still_counts(collect
     app, base = collecting_server
     events = app.extensions["internal_events"]
     admin = live_session_for("admin")
-    admin.get("/micro/reset")
+    reset_collector(admin)
     other_process = make_demo(SNOWPLOW_COLLECTOR_URL=base).extensions["internal_events"]
     assert other_process.privacy.switches.is_on("snowplow")
 

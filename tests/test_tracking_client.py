@@ -74,7 +74,6 @@ def poll(condition, timeout=5.0):
 def test_click_counts_once_in_redis_and_reaches_the_collector_with_the_page_ids(
         site, project_page, problems, live_session_for):
     admin = live_session_for("admin")
-    admin.get("/micro/reset")
     with trigger_internal_events(site.app, "clone_button_clicked", page=project_page,
                                  additional_properties={"label": "ssh"}, **site.ids):
         project_page.click("text=Copy SSH")

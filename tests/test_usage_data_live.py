@@ -17,10 +17,9 @@ HLL, COUNTS = "redis_hll_counters.", "counts."
 
 @pytest.fixture
 def site(collecting_server, live_session_for):
-    """(app, base URL, admin session, arrived()) with the collector emptied."""
+    """(app, base URL, admin session, arrived()); the collector starts empty (its keys are the test's)."""
     app, base = collecting_server
     admin = live_session_for("admin")
-    admin.get("/micro/reset")
 
     def arrived():
         assert app.extensions["internal_events"].snowplow.flush(timeout=10), "events still queued after flush"

@@ -2,10 +2,13 @@
 
 import os
 
-from flask import Flask, current_app, jsonify, request
+import click
+from flask import Flask, current_app, request
+from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
-from .config import PROJECT_ROOT, from_environment
+from .config import PROJECT_ROOT, collector_enabled, from_environment
+from .errors import error_response
 from .internal_events.delivery import REDIS_FAILURES
 from .internal_events.setup import build
 
@@ -22,6 +25,7 @@ def create_app(config=None):
     )
     app.config.from_mapping(from_environment())
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config["INTERNAL_EVENTS_SKIP_INVALID"] = _loaded_to_find_a_cli_command()
     app.config.update(config or {})
     if not app.config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY must be set in production")
@@ -40,31 +44,36 @@ def create_app(config=None):
     tracking_context.init_app(app)
     for blueprint in (auth.bp, pages.bp, groups.bp, admin.bp, dashboard.bp, usage_data.bp, projects.bp, privacy.bp):
         app.register_blueprint(blueprint)
-    if app.config.get("COLLECTOR_ENABLED", app.config["WEBAPP_ENV"] != "production"):
+    groups.init_app(app)
+    if collector_enabled(app.config):
         app.register_blueprint(collector.bp)
     app.cli.add_command(internal_events_cli)
     app.cli.add_command(seed_demo_command)
     assets.init_app(app)
+    Compress(app)  # brotli or gzip (zstd too) for text responses of 500 bytes and more, when the client accepts it
     app.register_error_handler(HTTPException, _http_error)
     for failure in REDIS_FAILURES:
         app.register_error_handler(failure, _redis_unavailable)
     return app
 
 
+def _loaded_to_find_a_cli_command():
+    """`flask internal-events lint|status` must run on broken definitions to list them, even in development.
+
+    The flask command builds the app to look a command up; `flask run` and gunicorn
+    build it to serve, and then invalid definitions stop development and test.
+    """
+    context = click.get_current_context(silent=True)
+    return context is not None and isinstance(context.command, click.Group)
+
+
 def _redis_unavailable(error):
     """Pages and listings that read counts cannot answer without Redis; tracking itself never gets here."""
     current_app.logger.warning("Redis unavailable while answering %s: %s", request.path, error)
-    return jsonify(error="counts are unavailable right now (Redis cannot be reached): try again shortly",
-                   status=503), 503, {"Retry-After": "5"}
+    return error_response(503, "counts are unavailable right now (Redis cannot be reached): try again shortly",
+                          {"Retry-After": "5"}.items())
 
 
 def _http_error(error):
-    """Errors answer in JSON with a message naming the problem, never a stack trace.
-
-    The error's own headers (Retry-After, Allow, WWW-Authenticate) are kept.
-    """
-    response = jsonify(error=error.description, status=error.code)
-    for name, value in error.get_headers():
-        if name.lower() != "content-type":
-            response.headers[name] = value
-    return response, error.code
+    """Errors name the problem, never with a stack trace: JSON for programs, a page for people (see errors.py)."""
+    return error_response(error.code, error.description, error.get_headers())

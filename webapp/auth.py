@@ -60,7 +60,9 @@ def sign_in():
     user = users.authenticate(request.form.get("username", ""), request.form.get("password", ""))
     if user is None:
         flash("Invalid username or password.", "error")
-        return render_template("sign_in.html", next=request.form.get("next", "")), 401
+        return render_template(
+            "sign_in.html", next=request.form.get("next", ""), username=request.form.get("username", "")[:255]
+        ), 401
     session.clear()
     session["user_id"] = user.id
     return redirect(_safe_next(request.form.get("next")))

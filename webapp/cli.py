@@ -10,9 +10,10 @@ from flask.cli import AppGroup
 
 from .config import PROJECT_ROOT
 from .forget_user import forget_user
-from .internal_events import current, generator, usage_scan
+from .internal_events import current, generator, iglu_export, usage_scan
 from .internal_events.definitions import DefinitionsError, load_definitions
 from .internal_events.delivery import REDIS_FAILURES
+from .internal_events.instance_uuid import instance_uuid
 from .internal_events.inventory import inventory
 from .internal_events.service_ping import SERVICE_PING_OFF, service_ping
 from .internal_events.status import status
@@ -25,10 +26,12 @@ internal_events_cli = AppGroup("internal-events", help="Define, check and inspec
 @internal_events_cli.command("service-ping")
 @click.option("--indent", default=2, show_default=True, help="JSON indentation (0 for one line).")
 def service_ping_command(indent):
-    """Print every active metric's current value as service ping JSON (unless the operator turned it off)."""
+    """Print every reported metric's value as service ping JSON, with the instance's uuid and version
+    (unless the operator turned it off)."""
     if not current().privacy.switches.is_on("service_ping"):
         raise click.ClickException(SERVICE_PING_OFF)
-    click.echo(json.dumps(service_ping(current()), indent=indent or None, sort_keys=True))
+    payload = service_ping(current(), instance_uuid(current_app.instance_path))
+    click.echo(json.dumps(payload, indent=indent or None, sort_keys=True))
 
 
 @internal_events_cli.command("switch")
@@ -53,6 +56,16 @@ def status_command():
     click.echo(json.dumps(report, indent=2, sort_keys=True))
     if not report["healthy"]:
         raise SystemExit(1)
+
+
+@internal_events_cli.command("iglu-export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--vendor", help="Vendor of the schemas. Default: SNOWPLOW_IGLU_VENDOR, the one events are sent with.")
+def iglu_export_command(folder, vendor):
+    """Write the Snowplow context schemas as a static Iglu registry in FOLDER, for a pipeline to resolve."""
+    for uri, path in iglu_export.export(folder, vendor or current_app.config.get("SNOWPLOW_IGLU_VENDOR")):
+        click.echo(f"{uri} -> {path}")
+    click.echo(f"Serve {folder} over HTTP and add it to your Iglu resolver as a static registry (see README).")
 
 
 @internal_events_cli.command("inventory")
@@ -107,7 +120,7 @@ def replay_spool_command():
 class ListOptionsCommand(click.Command):
     """Lets a list option take several words, `--time-frames 7d 28d`, as GitLab's generator does."""
 
-    list_options = ("--time-frames", "--tiers", "--identifiers")
+    list_options = ("--time-frames", "--tiers", "--identifiers", "--event", "-e")
 
     def parse_args(self, ctx, args):
         return super().parse_args(ctx, spread_list_options(args, self.list_options))
@@ -149,13 +162,20 @@ def _checked(check):
 
 
 @internal_events_cli.command("generate", cls=ListOptionsCommand)
-@click.option("--event", "-e", help="Event name, e.g. project_created.")
+@click.option("--event", "-e", "events", multiple=True,
+              help="Event name, e.g. project_created; repeat it for a metric over several events.")
 @click.option("--group", "-g", help="Product group owning the event, e.g. project_management.")
 @click.option(
     "--unique",
     type=click.Choice(generator.UNIQUE_CHOICES),
-    help="Count unique users, projects or namespaces. Without it the metric counts totals.",
+    help="Count distinct users, projects, namespaces or label/property/value values. Without it: totals.",
 )
+@click.option("--operator", type=click.Choice(generator.OPERATOR_CHOICES), help="Sum the events' value instead.")
+@click.option("--filter", "filters", multiple=True,
+              help="Count only events whose property has this value: label=rubygems (repeatable).")
+@click.option("--property", "properties", multiple=True,
+              help="A custom additional property of a new event: name or name=description (repeatable).")
+@click.option("--key-name", help="The key path's middle part instead of the event names (e.g. for filters).")
 @click.option(
     "--time-frames",
     multiple=True,
@@ -163,23 +183,25 @@ def _checked(check):
 )
 @click.option("--description", help="What happened, for the event definition. Default: from the name.")
 @click.option("--metric-description", help="Default: 'Count of unique users who triggered <event>' or similar.")
-@click.option("--category", default=generator.DEFAULT_CATEGORY, show_default=True)
+@click.option("--category", help="Snowplow category of the new event's calls that pass none."
+                                 " Default: InternalEventTracking.")
 @click.option("--identifiers", multiple=True, help="Ids the event carries. Default: user namespace project.")
 @click.option("--tiers", multiple=True, help="Default: free premium ultimate.")
 @click.option("--milestone", help="Release introducing it. Default: this package's major.minor version.")
-@click.option("--introduced-by-url", help="Link to the merge request.")
+@click.option("--introduced-by-url", help="Link to the merge request. Default: TODO, as GitLab's generator.")
 @click.option("--force", is_flag=True, help="Overwrite an existing metric file.")
 @click.option(
     "--interactive/--no-interactive",
     default=None,
     help="Ask for missing values. Default: ask when run on a terminal.",
 )
-def generate_command(interactive, force, **options):
-    """Write an event definition (if new) and a metric of it into the definitions folder."""
+def generate_command(interactive, force, events, **options):
+    """Write event definitions (for new events) and a metric of them into the definitions folder."""
     folder = _definitions_folder()
     definitions = _loaded(folder)
     if interactive is None:
         interactive = sys.stdin.isatty()
+    options.update(event=events[0] if events else None, more_events=events[1:])
     if interactive:
         options = _ask_missing(options, definitions)
     elif not options["event"]:
@@ -209,8 +231,22 @@ def generate_command(interactive, force, **options):
     )
 
 
+COUNT_CHOICES = (*generator.UNIQUE_CHOICES, "none", *generator.OPERATOR_CHOICES)
+
+
+def _list_answer(check):
+    """A prompt `value_proc` for a comma-separated answer checked by a generator check; a refusal asks again."""
+
+    def proc(text):
+        items = tuple(item.strip() for item in text.split(",") if item.strip())
+        _checked(check)(items)
+        return items
+
+    return proc
+
+
 def _ask_missing(options, definitions):
-    """Prompt for what the command line left out, showing what is allowed."""
+    """Prompt for what the command line left out, showing what is allowed: the same choices as the options."""
     options = dict(options)
     if options["event"]:
         options["event"] = _checked(generator.check_event_name)(options["event"])
@@ -231,13 +267,28 @@ def _ask_missing(options, definitions):
             options["group"] = click.prompt(
                 "Product group (e.g. project_management)", value_proc=_checked(generator.check_group)
             )
-    if not options["unique"] and not options["time_frames"]:
-        options["unique"] = click.prompt(
-            "Count unique values of (none counts totals)",
-            type=click.Choice([*generator.UNIQUE_CHOICES, "none"]),
+        if not options["properties"]:
+            options["properties"] = click.prompt(
+                "Custom additional properties (name or name=description, separated by commas; empty for none)",
+                default="", show_default=False, value_proc=_list_answer(generator.check_properties))
+    if not options["more_events"]:
+        options["more_events"] = click.prompt(
+            "Other events the metric also counts (names separated by commas; empty for none)",
+            default="", show_default=False,
+            value_proc=_list_answer(lambda names: [generator.check_event_name(name) for name in names]))
+    if not options["unique"] and not options["operator"] and not options["time_frames"]:
+        counted = click.prompt(
+            "Count unique values of (none counts totals, sum(value) sums the value)",
+            type=click.Choice(COUNT_CHOICES),
             default="user.id",
         )
-        options["unique"] = generator.check_unique(options["unique"])
+        options["operator"] = generator.check_operator(counted if counted in generator.OPERATOR_CHOICES else None,
+                                                       None)
+        options["unique"] = generator.check_unique(None if options["operator"] else counted)
+    if not options["filters"]:
+        options["filters"] = click.prompt(
+            "Count only events where (property=value, separated by commas; empty for all events)",
+            default="", show_default=False, value_proc=_list_answer(generator.check_filters))
     if not options["time_frames"]:
         allowed = generator.default_time_frames(options["unique"])
         options["time_frames"] = click.prompt(
@@ -268,21 +319,22 @@ def lint_command(root):
     An event used but not defined is an error (non-zero exit); an event or metric
     defined but never used is a warning.
     """
-    folder = _definitions_folder()
-    try:
-        definitions = load_definitions(folder)
-    except DefinitionsError as error:
-        for problem in error.problems:
-            click.echo(f"{problem.path}: error: {problem.field + ': ' if problem.field else ''}{problem.message}")
-        raise SystemExit(1)
+    live = current().live_definitions
+    live.reload_if_changed()  # read again only when edited since the app started
+    loaded = live.latest
+    for level, problems in (("error", loaded.problems), ("warning", loaded.warnings)):
+        for problem in problems:
+            click.echo(f"{problem.path}: {level}: {problem.field + ': ' if problem.field else ''}{problem.message}")
+    definitions = loaded.definitions
     usages = usage_scan.scan(root)
     findings = usage_scan.check(usages, definitions)
     for finding in findings:
         click.echo(str(finding))
-    errors = sum(finding.level == "error" for finding in findings)
+    errors = len(loaded.problems) + sum(finding.level == "error" for finding in findings)
+    warnings = len(loaded.warnings) + sum(finding.level != "error" for finding in findings)
     click.echo(
-        f"{len(definitions.events)} events, {len(usages)} usages in {', '.join(usage_scan.SCANNED)}:"
-        f" {errors} error(s), {len(findings) - errors} warning(s)"
+        f"{len(definitions.events)} events, {len(definitions.metrics)} metrics, {len(usages)} usages in"
+        f" {', '.join(usage_scan.SCANNED)}: {errors} error(s), {warnings} warning(s)"
     )
     if errors:
         raise SystemExit(1)

@@ -1,11 +1,14 @@
 """Settings read from the environment, so one code path serves `make run`, tests, scripts and gunicorn."""
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
 # Events kept on disk while Redis is unreachable (see internal_events/spool.py).
 DEFAULT_SPOOL_LIMIT = 100_000
+DEFAULT_SNOWPLOW_OUTBOX_LIMIT = 100_000
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,6 +34,14 @@ def from_environment(environ=None):
         "SNOWPLOW_COLLECTOR_URL": env.get("SNOWPLOW_COLLECTOR_URL")
         or (default_collector_url(env) if webapp_env == "development" else None),
         "SNOWPLOW_APP_ID": env.get("SNOWPLOW_APP_ID", "internal-events-flask"),
+        # The vendor of the context schemas events refer to, and that `internal-events iglu-export` writes.
+        "SNOWPLOW_IGLU_VENDOR": env.get("SNOWPLOW_IGLU_VENDOR") or None,
+        # Unset: derived from SECRET_KEY, so an app that is its own collector needs nothing (see collector_token).
+        "SNOWPLOW_COLLECTOR_TOKEN": env.get("SNOWPLOW_COLLECTOR_TOKEN") or None,
+        # Events waiting for the collector (see internal_events/snowplow_outbox.py); unset: the instance folder.
+        "SNOWPLOW_OUTBOX_DIR": env.get("SNOWPLOW_OUTBOX_DIR") or None,
+        "SNOWPLOW_OUTBOX_LIMIT": _count(env, "SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT, minimum=1),
+        "COLLECTOR_ENABLED": env.get("COLLECTOR_ENABLED") or None,  # see collector_enabled
         "WRITE_BEHIND": _flag(env.get("INTERNAL_EVENTS_WRITE_BEHIND"), default=webapp_env == "production"),
         "INTERNAL_EVENTS_DEFINITIONS": env.get(
             "INTERNAL_EVENTS_DEFINITIONS", str(PROJECT_ROOT / "definitions")
@@ -76,6 +87,25 @@ def default_collector_url(env):
     """In development the app is its own Snowplow collector (see `webapp.collector`)."""
     port = env.get("PORT") or env.get("FLASK_RUN_PORT") or "5000"
     return f"http://127.0.0.1:{port}"
+
+
+def collector_token(config):
+    """What the app's tracker shows the collector, and what the collector asks of senders.
+
+    SNOWPLOW_COLLECTOR_TOKEN when set (a collector other apps send to); else derived
+    from SECRET_KEY, which every process of one app instance shares.
+    """
+    if config.get("SNOWPLOW_COLLECTOR_TOKEN"):
+        return config["SNOWPLOW_COLLECTOR_TOKEN"]
+    secret = str(config.get("SECRET_KEY") or "").encode()
+    return hmac.new(secret, b"snowplow-collector", hashlib.sha256).hexdigest()
+
+
+def collector_enabled(config):
+    """COLLECTOR_ENABLED as a bool or as text ("0" and "false" are off); unset: on outside production."""
+    value = config.get("COLLECTOR_ENABLED")
+    default = config["WEBAPP_ENV"] != "production"
+    return value if isinstance(value, bool) else _flag(None if value is None else str(value), default)
 
 
 def raises_on_tracking_errors(webapp_env):

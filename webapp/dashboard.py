@@ -1,28 +1,28 @@
-"""The metrics dashboard for administrators: every event and metric, its weekly chart, and the latest events.
+"""The metrics dashboard for administrators: an overview, a metrics dictionary, a page per metric and event.
 
-The page is rendered in full by the server; `static/js/dashboard.js` then polls
-`data.json` and swaps in new values, charts and recent events without a reload.
+Pages are rendered in full by the server; `static/js/dashboard.js` then polls the page's
+`.json` twin and swaps in the regions that changed (figures, chart, rows on screen),
+so a live update carries only what is on screen, never every metric.
 """
 
-import hashlib
-
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, url_for
 from markupsafe import Markup
 
-from . import dashboard_data
+from . import dashboard_data as data
+from . import time_chart
 from .auth import admin_required, login_required
 from .collector import stored_events
 from .internal_events import current
-from .internal_events.model import TIME_FRAMES
 from .internal_events.privacy_status import privacy_status
 from .internal_events.windows import today
-from .store import users
-from .weekly_chart import HEIGHT, WIDTH, bars
+from .snippets import snippets
+from .store import namespaces, projects, users
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin/metrics")
 
 RECENT_EVENTS = 50
 POLL_SECONDS = 5
+KINDS = ("metrics", "events")
 
 
 @bp.app_template_filter("number")
@@ -33,78 +33,190 @@ def number(value):
     return str(value)
 
 
-def chart_svg(row):
-    return Markup(
-        render_template(
-            "dashboard/chart.svg", row=row, bars=bars(row.weeks), width=WIDTH, height=HEIGHT
-        )
+@bp.app_template_filter("signed")
+def signed(value):
+    """A change with its sign: +3, −2, 0."""
+    text = number(abs(value))
+    return f"+{text}" if value > 0 else f"−{text}" if value < 0 else "0"
+
+
+def _chart(points, caption, unit, weekly):
+    chart = time_chart.layout(points)
+    return Markup(render_template("dashboard/time_chart.svg", chart=chart, caption=caption, unit=unit,
+                                  bar_label="week ending" if weekly else "day"))
+
+
+def _poll_seconds():
+    return current_app.config.get("DASHBOARD_POLL_SECONDS", POLL_SECONDS)
+
+
+def _regions(template, **context):
+    """A page's live regions ({element id: html}): each macro named in the regions template's `live_regions`."""
+    module = current_app.jinja_env.get_template(template).make_module(context)
+    return {name.replace("_", "-"): str(getattr(module, name)()) for name in module.live_regions.split()}
+
+
+def _unit(entry):
+    """What a metric's numbers are, for its chart's axis."""
+    if entry.kind == "unique":
+        return "distinct " + ", ".join(sorted({use.unique for use in entry.events if use.unique}))
+    return "sum of values" if entry.kind == "sum" else "events"
+
+
+# -- the overview --------------------------------------------------------------------------------
+
+
+def _overview_context():
+    period = request.args.get("period", "28d")
+    if period not in data.PERIODS:
+        abort(400, f"period must be one of {', '.join(data.PERIODS)}")
+    internal_events, day = current(), today()
+    memory = current_app.extensions.setdefault("dashboard_overview", data.OverviewMemory())
+    view = data.overview(internal_events.counters, internal_events.definitions, day, period, memory)
+    weekly = period == "12w"
+    return dict(
+        day=day, period=period, periods=data.PERIODS, figures=view["figures"], top=view["top"],
+        chart=_chart(view["points"], f"Events tracked per {'week' if weekly else 'day'}, {data.PERIODS[period].lower()}",
+                     "events", weekly),
+        recent=_recent(), recent_limit=RECENT_EVENTS, collector_on="collector" in current_app.blueprints,
+        metric_count=len({m.path for m in internal_events.definitions.metrics}),
+        event_count=len(internal_events.definitions.events),
     )
-
-
-def chart_version(row):
-    """Changes exactly when the chart's series does, so the page redraws only charts that moved."""
-    return hashlib.blake2b(repr(row.weeks).encode(), digest_size=6).hexdigest()
-
-
-def _collector_on():
-    return "collector" in current_app.blueprints
-
-
-def _recent():
-    if not _collector_on():
-        return []
-    privacy = current().privacy
-    names = {privacy.pseudonym(user.id): user.username for user in users.everyone()}
-    return [dashboard_data.recent_event(record, names) for record in stored_events("good", RECENT_EVENTS)]
-
-
-def _snapshot():
-    events, day = current(), today()
-    metrics = dashboard_data.metric_rows(events, day)
-    return day, metrics, dashboard_data.event_rows(events, day, metrics)
 
 
 @bp.get("/")
 @login_required
 @admin_required
 def index():
-    day, metrics, event_rows = _snapshot()
     sender = current().snowplow
     return render_template(
-        "dashboard/index.html",
-        day=day,
-        metrics=metrics,
-        events=event_rows,
-        recent=_recent(),
-        recent_limit=RECENT_EVENTS,
-        collector_on=_collector_on(),
-        collector_url=sender.collector_url if sender else None,
-        privacy=privacy_status(current()),
-        query=request.args.get("q", ""),
-        matches=dashboard_data.matches,
-        frames=TIME_FRAMES,
-        chart_svg=chart_svg,
-        chart_version=chart_version,
-        poll_seconds=current_app.config.get("DASHBOARD_POLL_SECONDS", POLL_SECONDS),
+        "dashboard/index.html", **_overview_context(), privacy=privacy_status(current()),
+        definition_problems=[str(problem) for problem in current().live_definitions.problems],
+        collector_url=sender.collector_url if sender else None, poll_seconds=_poll_seconds(),
     )
 
 
 @bp.get("/data.json")
 @admin_required
-def data():
-    """Everything the page shows that can change, for its poller."""
-    day, metrics, event_rows = _snapshot()
-    return jsonify(
-        day=day.isoformat(),
-        metrics=[
-            {
-                "key_path": row.key_path,
-                "values": row.values,
-                "chart": chart_svg(row),
-                "chart_version": chart_version(row),
-            }
-            for row in metrics
-        ],
-        events=[{"name": row.name, "values": row.values} for row in event_rows],
-        recent=render_template("dashboard/_recent_rows.html", recent=_recent()),
+def overview_data():
+    """The overview's live regions, for its poller."""
+    return jsonify(day=today().isoformat(), regions=_regions("dashboard/_overview_regions.html", **_overview_context()))
+
+
+def _recent():
+    if "collector" not in current_app.blueprints:
+        return []
+    privacy = current().privacy
+    names = {privacy.pseudonym(user.id): user.username for user in users.everyone()}
+    rows = [data.recent_event(record, names) for record in stored_events("good", RECENT_EVENTS)]
+    return [{**row, "namespace": _name(namespaces.visible_by_id, row["namespace_id"]),
+             "project": _name(projects.visible_by_id, row["project_id"], full=True)} for row in rows]
+
+
+def _name(lookup, identifier, full=False):
+    """A namespace's or project's name for an id in an event; None when unknown here."""
+    if not isinstance(identifier, int):
+        return None
+    cache = g.setdefault("dashboard_names", {})
+    key = (lookup, identifier)
+    if key not in cache:
+        found = lookup(g.user, identifier)
+        cache[key] = (found.full_path if full else found.name) if found else None
+    return cache[key]
+
+
+# -- the dictionary --------------------------------------------------------------------------------
+
+
+def _dictionary_context():
+    args = request.args
+    kind = args.get("kind", "metrics")
+    sort = args.get("sort", "name")
+    if kind not in KINDS:
+        abort(400, f"kind must be one of {', '.join(KINDS)}")
+    if sort not in data.SORTS:
+        abort(400, f"sort must be one of {', '.join(data.SORTS)}")
+    try:
+        page = int(args.get("page", "1"))
+    except ValueError:
+        abort(400, "page must be a whole number")
+    internal_events, day = current(), today()
+    metrics, events = data.catalogue(internal_events.definitions)
+    entries = metrics if kind == "metrics" else events
+    filters = {name: args.get(name, "") for name in data.FILTERS}
+    chosen = data.select(entries, args.get("q", ""), filters)
+    counters = internal_events.counters
+    if sort == "name":  # only the page on screen is read from Redis
+        shown, page, pages = data.page_of(chosen, page)
+        rows = list(zip(shown, data.figures(counters, shown, day)))
+    else:  # sorting by value reads every entry that matches
+        ranked = sorted(zip(chosen, data.figures(counters, chosen, day)), key=data.sort_key(sort))
+        rows, page, pages = data.page_of(ranked, page)
+    return dict(
+        day=day, kind=kind, sort=sort, sorts=data.SORTS, query=args.get("q", ""), filters=filters,
+        options=data.facet_options(metrics), rows=rows, total=len(chosen), all_count=len(entries),
+        page=page, pages=pages, page_size=data.PAGE_SIZE,
+        page_url=lambda number: url_for("dashboard.dictionary", **{**args.to_dict(), "page": number}),
+    )
+
+
+@bp.get("/dictionary")
+@login_required
+@admin_required
+def dictionary():
+    return render_template("dashboard/dictionary.html", **_dictionary_context(), poll_seconds=_poll_seconds())
+
+
+@bp.get("/dictionary.json")
+@admin_required
+def dictionary_data():
+    """The dictionary's live regions (the rows on screen, the count, the pages), for its poller and search box."""
+    return jsonify(day=today().isoformat(), regions=_regions("dashboard/_dictionary_regions.html", **_dictionary_context()))
+
+
+# -- a metric's page, an event's page ----------------------------------------------------------------
+
+
+@bp.get("/metric/<path:key_path>")
+@login_required
+@admin_required
+def metric(key_path):
+    metrics, events = data.catalogue(current().definitions)
+    entry = _found((m for m in metrics if key_path in (m.key_path, *m.reported.values())),
+                   f"no metric with key path {key_path[:200]!r}")
+    by_name = {event.name: event for event in events}
+    return _detail_page("dashboard/metric.html", entry, uses=[
+        (use, by_name.get(use.name), snippets(use.name, by_name[use.name].identifiers if use.name in by_name else (),
+                                              use.filter))
+        for use in entry.events
+    ])
+
+
+@bp.get("/event/<name>")
+@login_required
+@admin_required
+def event(name):
+    metrics, events = data.catalogue(current().definitions)
+    entry = _found((e for e in events if e.name == name), f"no event called {name[:200]!r}")
+    return _detail_page("dashboard/event.html", entry,
+                        counted_by=[m for m in metrics if name in m.event_names],
+                        snippets=snippets(name, entry.identifiers))
+
+
+def _found(entries, missing):
+    """The first of `entries`, or a 404 saying what is `missing`."""
+    entry = next(entries, None)
+    if entry is None:
+        abort(404, missing)
+    return entry
+
+
+def _detail_page(template, entry, **context):
+    counters, day = current().counters, today()
+    weeks = data.weekly_series(counters, entry, day)
+    return render_template(
+        template, entry=entry, day=day, figures=data.figures(counters, [entry], day)[0],
+        chart=_chart(weeks, "Weekly values, last 12 rolling weeks (the last week is the 7d value)",
+                     _unit(entry) if isinstance(entry, data.MetricEntry) else "events", weekly=True),
+        **context,
     )

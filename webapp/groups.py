@@ -20,6 +20,7 @@ def _group_or_404(path):
 
 @bp.get("/<path>")
 def show(path):
+    """A group's page, at `/groups/<path>` and, as in GitLab, at `/<path>` (see `init_app`)."""
     group = _group_or_404(path)
     set_tracking_context(namespace=group)
     role = namespaces.role_of(g.user, group)
@@ -51,3 +52,8 @@ def invite(path):
         track_event("group_member_invited", user=g.user, namespace=group, additional_properties={"property": role})
         flash(f"{invitee.username} joined {group.name} as {role}.", "success")
     return redirect(url_for("groups.show", path=group.path))
+
+
+def init_app(app):
+    """`/acme` answers like `/groups/acme`; fixed single-segment paths such as `/help` still win."""
+    app.add_url_rule("/<path>", "group_at_root", show)

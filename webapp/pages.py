@@ -2,6 +2,7 @@
 
 from flask import Blueprint, g, render_template
 
+from .internal_events import current
 from .store import namespaces, projects
 
 bp = Blueprint("pages", __name__)
@@ -32,4 +33,6 @@ def home():
 
 @bp.get("/help")
 def help_page():
-    return render_template("help.html", topics=HELP_TOPICS)
+    """The usage-data topic lists every defined event, so what is collected is always what is defined."""
+    events = sorted(current().definitions.events.values(), key=lambda event: event.name)
+    return render_template("help.html", topics=HELP_TOPICS, collected_events=events)

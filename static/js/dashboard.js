@@ -1,6 +1,7 @@
-// The metrics dashboard, live: filters rows as you type and polls the server for new values,
-// charts and recent events, swapping them in place. The server renders all markup; this only
-// moves it into the page, so the page works (without live updates) when scripts are off.
+// The metrics dashboard, live: polls the page's JSON twin and swaps in the regions that changed
+// (figures, chart, rows on screen). On the dictionary, typing a search asks the server for the
+// matching page of rows; other filters submit the form. The server renders all markup and this only
+// moves it into the page, so every page works (without live updates) when scripts are off.
 
 const root = document.getElementById('dashboard');
 if (root) start(root);
@@ -9,96 +10,70 @@ function start(dashboard) {
   const form = document.getElementById('dashboard-search');
   const query = document.getElementById('dashboard-query');
   const status = document.getElementById('dashboard-status');
-  const url = dashboard.dataset.url;
   const pollMs = Math.max(Number(dashboard.dataset.pollSeconds) || 5, 0.2) * 1000;
   let timer = null;
-
-  const applyFilter = () => filterRows(dashboard, query.value);
-  query.addEventListener('input', () => {
-    applyFilter();
-    const params = new URLSearchParams(window.location.search);
-    if (query.value) params.set('q', query.value);
-    else params.delete('q');
-    window.history.replaceState(null, '', `${window.location.pathname}${params.size ? `?${params}` : ''}`);
-  });
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    applyFilter();
-  });
+  let typing = null;
+  let asked = 0;
 
   const schedule = () => {
     clearTimeout(timer);
-    if (!document.hidden) timer = setTimeout(poll, pollMs);
+    if (!document.hidden) timer = setTimeout(refresh, pollMs);
   };
 
-  async function poll() {
+  async function refresh() {
+    const ask = ++asked;
     try {
-      const response = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+      const response = await fetch(`${dashboard.dataset.url}${window.location.search}`, {
+        headers: { Accept: 'application/json' },
+        cache: 'no-store',
+      });
       if (response.status === 401 || response.status === 403) {
         status.textContent = 'Live updates stopped: sign in again as an administrator and reload.';
         return;
       }
-      if (!response.ok) throw new Error(`the server answered ${response.status}`);
-      const changed = update(dashboard, await response.json());
-      applyFilter();
-      status.textContent = `Updated ${new Date().toLocaleTimeString()}.${
-        changed.missing ? ' New definitions were added: reload the page to see them.' : ''
-      }`;
+      const data = await response.json();
+      if (!response.ok) throw new Error(data.error || `the server answered ${response.status}`);
+      if (ask !== asked) return; // a newer search answered first
+      for (const [id, html] of Object.entries(data.regions)) swap(document.getElementById(id), html);
+      const day = document.getElementById('dashboard-day');
+      if (day) day.textContent = data.day;
+      status.textContent = `Updated ${new Date().toISOString().slice(11, 19)} UTC.`;
     } catch (error) {
       status.textContent = `Live updates paused (${error.message}); retrying.`;
     }
     schedule();
   }
 
-  document.addEventListener('visibilitychange', () => (document.hidden ? clearTimeout(timer) : poll()));
-  applyFilter();
+  if (form && query) {
+    query.addEventListener('input', () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => {
+        const params = new URLSearchParams(new FormData(form));
+        params.delete('page');
+        for (const [name, value] of [...params]) if (!value) params.delete(name);
+        window.history.replaceState(null, '', `${window.location.pathname}${params.size ? `?${params}` : ''}`);
+        refresh();
+      }, 250);
+    });
+    form.addEventListener('change', (event) => {
+      if (event.target !== query) form.requestSubmit();
+    });
+  }
+
+  document.addEventListener('visibilitychange', () => (document.hidden ? clearTimeout(timer) : refresh()));
   schedule();
 }
 
-/** Hide the rows that do not contain every word of the query. */
-function filterRows(container, text) {
-  const words = text.toLowerCase().split(/\s+/).filter(Boolean);
-  for (const row of container.querySelectorAll('[data-search]')) {
-    row.hidden = !words.every((word) => row.dataset.search.includes(word));
-  }
-}
-
-function update(dashboard, data) {
-  let missing = 0;
-  for (const metric of data.metrics) {
-    const row = dashboard.querySelector(`[data-metric="${CSS.escape(metric.key_path)}"]`);
-    if (!row) {
-      missing += 1;
-      continue;
-    }
-    setValues(row, metric.values);
-    const chart = row.querySelector('[data-chart]');
-    if (chart.dataset.version !== metric.chart_version) {
-      chart.replaceChildren(fragment(metric.chart));
-      chart.dataset.version = metric.chart_version;
-    }
-  }
-  for (const event of data.events) {
-    const row = dashboard.querySelector(`[data-event="${CSS.escape(event.name)}"]`);
-    if (row) setValues(row, event.values);
-    else missing += 1;
-  }
-  const day = document.getElementById('dashboard-day');
-  if (day) day.textContent = data.day;
-  const recent = document.getElementById('recent-events');
-  if (recent) recent.replaceChildren(fragment(data.recent));
-  return { missing };
-}
-
-function setValues(row, values) {
-  for (const cell of row.querySelectorAll('[data-frame]')) {
-    const value = values[cell.dataset.frame];
-    if (value === undefined || cell.textContent === String(value)) continue;
-    cell.textContent = String(value);
-    cell.classList.remove('changed');
-    void cell.offsetWidth; // restart the highlight when a value changes twice in a row
-    cell.classList.add('changed');
-  }
+/** Replace an element's content with server-rendered markup, only when it changed. */
+function swap(element, html) {
+  if (!element || element.dataset.html === html) return;
+  const first = element.dataset.html === undefined;
+  element.dataset.html = html;
+  if (first && element.innerHTML.trim() === html.trim()) return;
+  element.replaceChildren(fragment(html));
+  element.classList.remove('changed');
+  void element.offsetWidth; // restart the highlight when a region changes twice in a row
+  element.classList.add('changed');
 }
 
 // Server-rendered markup (escaped by Jinja) parsed inert: a <template> runs no scripts.

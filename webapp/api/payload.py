@@ -7,7 +7,7 @@ what its properties may be is the tracking core's business.
 import json
 
 MAX_EVENTS = 50  # GitLab's limit for one track_events request
-EVENT_FIELDS = ("event", "namespace_id", "project_id", "additional_properties")
+EVENT_FIELDS = ("event", "namespace_id", "project_id", "additional_properties", "send_to_snowplow")
 MAX_ID = 2**31 - 1  # ids are 32-bit in the Snowplow standard context
 MAX_ECHOED_NAME = 100
 
@@ -52,6 +52,9 @@ def event_call(item):
     properties = item.get("additional_properties")
     if properties is not None and not isinstance(properties, dict):
         raise PayloadError(f"'additional_properties' must be a JSON object, got {shown(properties)}")
+    send = item.get("send_to_snowplow")
+    if send is not None and not isinstance(send, bool):
+        raise PayloadError(f"'send_to_snowplow' must be true or false, got {shown(send)}")
     return {field: item.get(field) for field in EVENT_FIELDS}
 
 

@@ -1,7 +1,7 @@
 """GitLab's usage-data API: the browser records internal events for the signed-in user.
 
     POST /api/v4/usage_data/track_event   {"event": "...", "namespace_id": 1, "project_id": 2,
-                                           "additional_properties": {...}}
+                                           "additional_properties": {...}, "send_to_snowplow": true}
     POST /api/v4/usage_data/track_events  {"events": [<as above>, ...]}   (at most 50)
     GET  /api/v4/usage_data/service_ping  (administrators)
 
@@ -20,6 +20,7 @@ from .. import csrf
 from ..auth import admin_required
 from ..internal_events import TrackingError, UnknownEventError, current
 from ..internal_events.delivery import REDIS_FAILURES
+from ..internal_events.instance_uuid import instance_uuid
 from ..internal_events.service_ping import SERVICE_PING_OFF
 from ..internal_events.service_ping import service_ping as service_ping_payload
 from ..store import namespaces, projects
@@ -85,7 +86,7 @@ def track_events():
 def service_ping():
     if not current().privacy.switches.is_on("service_ping"):
         abort(403, SERVICE_PING_OFF)
-    return jsonify(service_ping_payload(current()))
+    return jsonify(service_ping_payload(current(), instance_uuid(current_app.instance_path)))
 
 
 # -- the request ------------------------------------------------------------------------------
@@ -190,6 +191,7 @@ def _prepare(call, visible):
     try:
         return current().prepare(call["event"], user_id=visible.user.id, namespace=namespace, project=project,
                                  additional_properties=call["additional_properties"], source="browser",
+                                 send_snowplow_event=call["send_to_snowplow"] is not False,
                                  strict=True)
     except UnknownEventError:
         raise Refused(400, f"unknown event {payload.shown(call['event'])}") from None

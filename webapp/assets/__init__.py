@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import click
-from flask import current_app, send_from_directory
+from flask import current_app, send_from_directory, url_for
 from flask.cli import AppGroup
 from markupsafe import Markup
 
@@ -35,6 +35,7 @@ def init_app(app):
     )
     app.extensions["assets"] = SimpleNamespace(bundles=bundles, lock=threading.Lock(), built=None)
     app.add_template_global(tracking_assets)
+    app.add_template_global(asset_url)
     app.add_url_rule(f"{app.static_url_path}/{BUILT_DIR}/<path:filename>", "built_asset", _send_built)
     app.cli.add_command(assets_cli)
 
@@ -53,11 +54,17 @@ def tracking_assets():
         return None
 
 
+def asset_url(source):
+    """The content-hashed URL of a static file such as "css/app.css"; its plain URL when assets cannot be built."""
+    built = tracking_assets()
+    return built.urls[source] if built else url_for("static", filename=source)
+
+
 def _page_assets(assets):
     with assets.lock:  # one build at a time when several requests find the sources changed
         urls = {name: bundle.urls()[0] for name, bundle in assets.bundles.items()}
     text = json.dumps(import_map(urls, current_app.static_url_path), sort_keys=True).replace("<", "\\u003c")
-    page_assets = SimpleNamespace(script=urls["tracking"], widgets=urls["widgets"], import_map=Markup(text))
+    page_assets = SimpleNamespace(script=urls["tracking"], widgets=urls["widgets"], import_map=Markup(text), urls=urls)
     if not assets.bundles["tracking"].env.auto_build:
         assets.built = page_assets  # production: the files do not change while the app runs
     return page_assets

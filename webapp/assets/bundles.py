@@ -10,6 +10,9 @@ from .filters import EsbuildBundle, EsbuildMinify, VueComponent
 TRACKING_SOURCES = "js/tracking/*.js"
 VUE_RUNTIME = "vue/dist/vue.runtime.esm-browser.prod.js"
 COMPONENTS_DIR = "js/components"
+# Plain stylesheets and scripts, served under a content-hashed name like the bundles; a page asks
+# `asset_url("css/app.css")` for the URL.
+STATIC_FILES = ("css/app.css", "css/dashboard.css", "js/dashboard.js", "js/clipboard.js")
 # The import map's prefix for our modules, as in `import { InternalEvents } from '~/tracking'`.
 SOURCE_PREFIX = "~/"
 
@@ -36,6 +39,9 @@ def _bundles(static_dir, node_modules):
         "vue": Bundle(str(node_modules / VUE_RUNTIME), output="gen/vue.%(version)s.js"),
         "widgets": Bundle("js/widgets.js", filters=minify, output="gen/widgets.%(version)s.js"),
     }
+    for source in STATIC_FILES:
+        stem, extension = source.rsplit(".", 1)
+        named[source] = Bundle(source, output=f"gen/{stem}.%(version)s.{extension}")
     for component in sorted((static_dir / COMPONENTS_DIR).glob("*.vue")):
         named[component_specifier(component.name)] = Bundle(
             f"{COMPONENTS_DIR}/{component.name}", filters=[VueComponent(node_root), minify],

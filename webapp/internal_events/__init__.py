@@ -12,6 +12,7 @@ import threading
 from flask import current_app, has_app_context
 
 from .errors import (
+    InvalidArgumentError,
     InvalidIdentifierError,
     InvalidPropertyError,
     MissingIdentifierError,
@@ -28,6 +29,7 @@ __all__ = [
     "UnknownEventError",
     "InvalidPropertyError",
     "InvalidIdentifierError",
+    "InvalidArgumentError",
     "MissingIdentifierError",
 ]
 
@@ -54,7 +56,9 @@ def track_event(event_name, **arguments):
     Arguments: `user`, `namespace`, `project` (objects with `.id`; a project's
     `.namespace` or `.namespace_id` fills in a missing namespace) or `user_id`,
     `namespace_id`, `project_id`; `additional_properties` (`label`, `property`,
-    `value` and the event's declared custom properties). Returns True when recorded.
+    `value` and the event's declared custom properties, or those as keyword
+    arguments); GitLab's `category`, `send_snowplow_event` and
+    `feature_enabled_by_namespace_ids`. Returns True when recorded.
     """
     return current().track(event_name, **arguments)
 

@@ -15,10 +15,20 @@ from jsonschema import Draft7Validator, FormatChecker
 
 SCHEMA_DIR = Path(__file__).parent / "schemas" / "contexts"
 CATEGORY = "InternalEventTracking"
+CONTEXT_NAMES = ("standard_context", "service_ping_context")
 
 
 def _schema_file(name):
     return json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+
+
+def context_schemas(vendor=None):
+    """Every context schema this project defines, under `vendor` (SNOWPLOW_IGLU_VENDOR) if given."""
+    schemas = [_schema_file(name) for name in CONTEXT_NAMES]
+    if vendor:
+        for schema in schemas:
+            schema["self"]["vendor"] = vendor
+    return schemas
 
 
 def iglu_uri(schema):
@@ -26,15 +36,19 @@ def iglu_uri(schema):
     return f"iglu:{s['vendor']}/{s['name']}/{s['format']}/{s['version']}"
 
 
+def same_schema(uri, other):
+    """Whether two iglu URIs name the same schema of ours, whatever vendor each was sent under."""
+    return isinstance(uri, str) and uri.partition("/")[2] == other.partition("/")[2]
+
+
 @cache
 def known_schemas():
-    """iglu URI -> validator, for every context schema this project defines."""
-    schemas = (_schema_file("standard_context"), _schema_file("service_ping_context"))
-    return {iglu_uri(s): Draft7Validator(s, format_checker=FormatChecker()) for s in schemas}
+    """schema path (name/format/version) -> validator, for every context schema this project defines."""
+    return {iglu_uri(s).partition("/")[2]: Draft7Validator(s, format_checker=FormatChecker())
+            for s in context_schemas()}
 
 
-STANDARD_CONTEXT = iglu_uri(_schema_file("standard_context"))
-SERVICE_PING_CONTEXT = iglu_uri(_schema_file("service_ping_context"))
+STANDARD_CONTEXT, SERVICE_PING_CONTEXT = (iglu_uri(s) for s in context_schemas())
 
 
 def pseudonym(key, user_id):
@@ -60,6 +74,8 @@ def standard_context(event, environment, custom_properties, pseudonym_key, now=N
     }
     if custom_properties:
         data["extra"] = custom_properties
+    if event.feature_enabled_by_namespace_ids is not None:
+        data["feature_enabled_by_namespace_ids"] = list(event.feature_enabled_by_namespace_ids)
     return data
 
 
@@ -69,7 +85,7 @@ def service_ping_context(event):
 
 def context_errors(schema_uri, data):
     """Why `data` does not fit the named schema ([] when it does, or when the schema is not ours)."""
-    checker = known_schemas().get(schema_uri)
+    checker = known_schemas().get(schema_uri.partition("/")[2]) if isinstance(schema_uri, str) else None
     if checker is None:
         return []
     return [f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in checker.iter_errors(data)]

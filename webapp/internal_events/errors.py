@@ -21,3 +21,7 @@ class InvalidIdentifierError(TrackingError):
 
 class MissingIdentifierError(TrackingError):
     kind = "missing_identifier"
+
+
+class InvalidArgumentError(TrackingError):
+    kind = "invalid_argument"

@@ -16,15 +16,20 @@ from pathlib import Path
 
 import yaml
 
-from .definitions import DefinitionsError, load_definitions, validator
-from .model import IDENTIFIERS, TIME_FRAME_SUFFIX, TIME_FRAMES, UNIQUE_FIELDS
+from .definition_warnings import MAX_ACTION_LENGTH
+from .definitions import DefinitionsError, load_definitions
+from .model import IDENTIFIERS, SUM_OPERATOR, TIME_FRAME_SUFFIX, TIME_FRAMES, unique_field
 
-UNIQUE_CHOICES = ("user.id", "project.id", "namespace.id")
+# What a metric can count distinct values of, as GitLab's generator offers: ids, then the base properties.
+UNIQUE_CHOICES = ("user.id", "project.id", "namespace.id", "label", "property", "value")
+OPERATOR_CHOICES = (SUM_OPERATOR,)
 TIERS = ("free", "premium", "ultimate")
-DEFAULT_CATEGORY = "InternalEventTracking"
+# GitLab's generator writes TODO until the merge request exists (its metric schema wants a string).
+PLACEHOLDER_URL = "TODO"
 # A metric with several time frames is one file in counts_all/; a single frame has a folder of its own.
 TIME_FRAME_DIRS = {"7d": "counts_7d", "28d": "counts_28d", "all": "counts_all"}
 UNIQUE_NOUNS = {"user.id": "users", "project.id": "projects", "namespace.id": "namespaces"}
+PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 EVENT_NAME_STYLE = (
@@ -40,15 +45,20 @@ class GeneratorError(ValueError):
 
 @dataclass(frozen=True)
 class Request:
-    """What to generate: one event (unless it exists) and one metric of it over some time frames."""
+    """What to generate: the events that do not exist yet, and one metric of them over some time frames."""
 
     event: str
+    more_events: tuple = ()  # further events the metric counts, as GitLab's metrics over several events
     group: str | None = None  # required for a new event; an existing event lends its own
-    unique: str | None = None  # None counts totals
+    unique: str | None = None  # None counts totals (or sums, with operator)
+    operator: str | None = None  # "sum(value)" sums the events' value
+    filters: tuple = ()  # "property=value" texts: only matching events are counted
+    properties: tuple = ()  # "name" or "name=description": custom additional properties of a new event
+    key_name: str | None = None  # the key path's middle part instead of the event names
     time_frames: tuple = ()  # empty: 7d and 28d for unique metrics, all three for totals
     description: str | None = None
     metric_description: str | None = None
-    category: str = DEFAULT_CATEGORY
+    category: str | None = None  # the Snowplow category of a new event's calls that pass none
     identifiers: tuple = IDENTIFIERS
     tiers: tuple = TIERS
     milestone: str | None = None
@@ -87,7 +97,7 @@ def check_event_name(name):
     name = (name or "").strip()
     if not name:
         raise GeneratorError("the event name is missing (--event)")
-    limit = validator("event").schema["properties"]["action"]["maxLength"]
+    limit = MAX_ACTION_LENGTH
     if len(name) > limit:
         raise GeneratorError(f"event name '{name}' is {len(name)} characters long; the limit is {limit}")
     if not EVENT_NAME.match(name):
@@ -110,6 +120,58 @@ def check_unique(unique):
     if unique not in UNIQUE_CHOICES:
         raise GeneratorError(f"--unique must be one of {', '.join(UNIQUE_CHOICES)}, not '{unique}'")
     return unique
+
+
+def check_operator(operator, unique):
+    if operator in (None, "", "none", "total"):
+        return None
+    if operator not in OPERATOR_CHOICES:
+        raise GeneratorError(f"--operator must be {' or '.join(OPERATOR_CHOICES)}, not '{operator}'")
+    if unique:
+        raise GeneratorError(f"--operator {operator} sums values: it cannot be combined with --unique {unique}")
+    return operator
+
+
+def check_properties(texts):
+    """("language=Programming language", "size") -> {"language": "Programming language", "size": "Size"}."""
+    properties = {}
+    for text in split_values(texts):
+        name, _, description = text.partition("=")
+        name = name.strip()
+        if not PROPERTY_NAME.match(name) or name in IDENTIFIERS:
+            raise GeneratorError(f"property name '{name}' must be lowercase words joined by _ and not one of"
+                                 f" {', '.join(IDENTIFIERS)} (those are identifiers)")
+        properties[name] = description.strip() or default_description(name)
+    return properties
+
+
+def check_filters(texts):
+    """("label=rubygems", "size=100") -> {"label": "rubygems", "size": 100}: `value` is a number, label and property text."""
+    filters = {}
+    for text in split_values(texts):
+        name, equals, value = (part.strip() for part in text.partition("="))
+        if not equals or not PROPERTY_NAME.match(name) or not value:
+            raise GeneratorError(f"filter '{text}' must be property=value, e.g. label=rubygems")
+        number = _number(value)
+        if name == "value" and number is None:
+            raise GeneratorError(f"filter value={value}: the value property is a number")
+        filters[name] = value if name in ("label", "property") or number is None else number
+    return filters
+
+
+def _number(text):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return None
+
+
+def check_key_name(name):
+    if name is not None and not PROPERTY_NAME.match(name):
+        raise GeneratorError(f"--key-name '{name}' must be lowercase words joined by _")
+    return name
 
 
 def default_time_frames(unique):
@@ -147,8 +209,8 @@ def check_identifiers(identifiers, unique):
         raise GeneratorError(
             f"unknown identifier(s) {', '.join(wrong)}: allowed are {', '.join(IDENTIFIERS)}"
         )
-    needed = UNIQUE_FIELDS[unique] if unique else None
-    if needed and needed not in identifiers:
+    needed = unique_field(unique) if unique else None
+    if needed in IDENTIFIERS and needed not in identifiers:
         raise GeneratorError(f"--unique {unique} needs '{needed}' in --identifiers")
     return tuple(name for name in IDENTIFIERS if name in identifiers)
 
@@ -161,26 +223,44 @@ def default_milestone():
         return "1.0"
 
 
+
 def default_description(event):
     return event.replace("_", " ").capitalize()
 
 
-def default_metric_description(event, unique):
-    if unique:
-        return f"Count of unique {UNIQUE_NOUNS[unique]} who triggered {event}"
-    return f"Total count of {event}"
+def default_metric_description(events, unique, operator=None, filters=None):
+    names = " or ".join(events)
+    if operator:
+        text = f"Sum of the value of {names}"
+    elif unique in UNIQUE_NOUNS:
+        text = f"Count of unique {UNIQUE_NOUNS[unique]} who triggered {names}"
+    elif unique:
+        text = f"Count of distinct {unique} values of {names}"
+    else:
+        text = f"Total count of {names}"
+    if filters:
+        text += " where " + ", ".join(f"{name} is {value}" for name, value in filters.items())
+    return text
 
 
 # -- names and documents -------------------------------------------------------------------------
 
 
-def metric_key_path(event, unique, frames):
-    """The key path written in the file: a single time frame carries its suffix, a list gets it on loading."""
-    if unique:
-        base = f"redis_hll_counters.count_distinct_{unique.replace('.', '_')}_from_{event}"
+def metric_key_path(events, unique, frames, operator=None, filters=None, key_name=None):
+    """GitLab's generator's key path: a single time frame carries its suffix, a list gets it on loading."""
+    part = key_name or "_and_".join(events) + "".join(
+        f"_with_{name}_{_slug(value)}" for name, value in sorted((filters or {}).items()))
+    if operator:
+        base = f"sums.sum_value_from_{part}"
+    elif unique:
+        base = f"redis_hll_counters.count_distinct_{unique.replace('.', '_')}_from_{part}"
     else:
-        base = f"counts.count_total_{event}"
+        base = f"counts.count_total_{part}"
     return base + TIME_FRAME_SUFFIX[frames[0]] if len(frames) == 1 else base
+
+
+def _slug(value):
+    return re.sub(r"[^a-z0-9]+", "_", str(value).lower()).strip("_") or "empty"
 
 
 def reported_key_paths(key_path, frames):
@@ -194,39 +274,48 @@ def metric_path(key_path, frames):
     return Path("metrics") / folder / f"{key_path.rsplit('.', 1)[-1]}.yml"
 
 
-def event_document(request):
-    return {
-        "description": request.description or default_description(request.event),
+def event_document(request, event, properties):
+    document = {
+        "description": (request.description if event == request.event else None) or default_description(event),
         "internal_events": True,
-        "action": request.event,
+        "action": event,
         "category": request.category,
         "identifiers": list(request.identifiers),
+        "additional_properties": {name: {"description": text} for name, text in properties.items()} or None,
         "product_group": request.group,
         "milestone": request.milestone or default_milestone(),
-        "introduced_by_url": request.introduced_by_url,
+        "introduced_by_url": request.introduced_by_url or PLACEHOLDER_URL,
         "tiers": list(request.tiers),
     }
+    return {name: value for name, value in document.items() if value is not None}
 
 
-def metric_document(request, key_path, frames, group):
-    rule = {"name": request.event}
-    if request.unique:
-        rule["unique"] = request.unique
+def metric_document(request, events, key_path, frames, group, filters):
+    rules = []
+    for event in events:
+        rule = {"name": event}
+        if request.unique:
+            rule["unique"] = request.unique
+        if filters:
+            rule["filter"] = dict(filters)
+        if request.operator:
+            rule["operator"] = request.operator
+        rules.append(rule)
     return {
         "key_path": key_path,
         "description": request.metric_description
-        or default_metric_description(request.event, request.unique),
+        or default_metric_description(events, request.unique, request.operator, filters),
         "product_group": group,
         "performance_indicator_type": [],
         "value_type": "number",
         "status": "active",
         "milestone": request.milestone or default_milestone(),
-        "introduced_by_url": request.introduced_by_url,
+        "introduced_by_url": request.introduced_by_url or PLACEHOLDER_URL,
         "time_frame": list(frames) if len(frames) > 1 else frames[0],
         "data_source": "internal_events",
         "data_category": "optional",
         "tiers": list(request.tiers),
-        "events": [rule],
+        "events": rules,
     }
 
 
@@ -267,43 +356,74 @@ def render(document):
 def plan(request, folder, definitions, force=False):
     """Check `request` against the loaded `definitions` of `folder`; the files to write, or GeneratorError."""
     folder = Path(folder)
-    event = check_event_name(request.event)
+    events = tuple(dict.fromkeys(check_event_name(name) for name in (request.event, *request.more_events)))
     unique = check_unique(request.unique)
     frames = check_time_frames(request.time_frames, unique)
     request = replace(
         request,
-        event=event,
+        event=events[0],
         unique=unique,
+        operator=check_operator(request.operator, unique),
         tiers=check_tiers(request.tiers),
         identifiers=check_identifiers(request.identifiers, unique),
     )
-    existing = definitions.events.get(event)
-    files, notes = [], []
-    if existing is None:
-        if not request.group:
-            raise GeneratorError(f"event '{event}' is new: its product group is missing (--group)")
-        group = check_group(request.group)
-        event_file = Path("events") / f"{event}.yml"
-        _refuse_existing(folder, event_file, force=False, why="defines another event under this file name")
-        files.append(NewFile(event_file, event_document(replace(request, group=group))))
-    else:
-        group = check_group(request.group) if request.group else existing.raw.get("product_group")
-        needed = UNIQUE_FIELDS[unique] if unique else None
-        if needed and needed not in existing.identifiers:
-            raise GeneratorError(
-                f"event '{event}' ({existing.path}) has no '{needed}' identifier, so a metric cannot count"
-                f" unique {unique}: add '{needed}' to its identifiers first"
-            )
-        notes.append(f"event '{event}' is already defined in {existing.path}: only the metric is added")
+    filters = check_filters(request.filters)
+    properties = check_properties(request.properties)
+    key_name = check_key_name(request.key_name)
+    files, notes, groups = [], [], []
+    for event in events:
+        existing = definitions.events.get(event)
+        if existing is None:
+            new_file, group = _new_event(request, folder, event, properties, filters)
+            files.append(new_file)
+        else:
+            _check_counts(request, existing, filters)
+            group = existing.raw.get("product_group")
+            notes.append(f"event '{event}' is already defined in {existing.path}: only the metric is added")
+        groups.append(group)
+    group = check_group(request.group) if request.group else next(filter(None, groups), None)
     if not group:
         raise GeneratorError("the product group is missing (--group)")
-    key_path = metric_key_path(event, unique, frames)
+    key_path = metric_key_path(events, unique, frames, request.operator, filters, key_name)
     target = metric_path(key_path, frames)
     reported = reported_key_paths(key_path, frames)
     _refuse_taken_key_paths(folder, target, reported, definitions)
     exists = _refuse_existing(folder, target, force, why="already exists; pass --force to overwrite it")
-    files.append(NewFile(target, metric_document(request, key_path, frames, group), exists=exists))
+    document = metric_document(request, events, key_path, frames, group, filters)
+    files.append(NewFile(target, document, exists=exists))
     return Plan(folder=folder, files=tuple(files), key_paths=reported, notes=tuple(notes))
+
+
+def _new_event(request, folder, event, properties, filters):
+    """A new event's file; it declares the properties its metric reads (unique, sum, filters)."""
+    if not request.group:
+        raise GeneratorError(f"event '{event}' is new: its product group is missing (--group)")
+    group = check_group(request.group)
+    needed = [unique_field(request.unique)] if request.unique else []
+    needed += ["value"] if request.operator else []
+    for name in [*needed, *filters]:
+        if name not in IDENTIFIERS:
+            properties = {**properties, name: properties.get(name) or default_description(name)}
+    event_file = Path("events") / f"{event}.yml"
+    _refuse_existing(folder, event_file, force=False, why="defines another event under this file name")
+    return NewFile(event_file, event_document(replace(request, group=group), event, properties)), group
+
+
+def _check_counts(request, existing, filters):
+    """What GitLab's generator offers for an existing event: its identifiers and declared properties only."""
+    needed = unique_field(request.unique) if request.unique else None
+    if needed in IDENTIFIERS and needed not in existing.identifiers:
+        raise GeneratorError(
+            f"event '{existing.name}' ({existing.path}) has no '{needed}' identifier, so a metric cannot count"
+            f" unique {request.unique}: add '{needed}' to its identifiers first"
+        )
+    wanted = {needed} - set(IDENTIFIERS) - {None} | ({"value"} if request.operator else set()) | set(filters)
+    missing = sorted(wanted - existing.properties)
+    if missing:
+        raise GeneratorError(
+            f"event '{existing.name}' ({existing.path}) has no additional property {', '.join(missing)}: declare"
+            f" it under additional_properties first (declared: {', '.join(sorted(existing.properties)) or 'none'})"
+        )
 
 
 def _refuse_existing(folder, relative, force, why):

@@ -6,20 +6,20 @@ Pure data with no I/O, so every other module can be tested on its own.
 from dataclasses import dataclass, field
 
 TIME_FRAMES = ("7d", "28d", "all")
+# GitLab's suffixes, given to every key path of a metric whose time_frame is a list (even of one).
 TIME_FRAME_SUFFIX = {"7d": "_weekly", "28d": "_monthly", "all": ""}
+# GitLab's `time_frame: none` is never time-boxed: counted like `all`.
+UNBOXED_TIME_FRAME = "none"
 IDENTIFIERS = ("user", "namespace", "project")
-# `unique:` values of a metric, and which event field each one reads.
-UNIQUE_FIELDS = {
-    "user.id": "user",
-    "project.id": "project",
-    "namespace.id": "namespace",
-    "label": "label",
-    "property": "property",
-    "value": "value",
-}
 BASE_PROPERTIES = {"label": (str,), "property": (str,), "value": (int, float)}
 CUSTOM_PROPERTY_TYPES = (str, int, float)
 SUM_OPERATOR = "sum(value)"
+TOTAL_OPERATOR = "total"
+
+
+def unique_field(unique):
+    """The event field a metric's `unique:` reads, as GitLab splits it: "user.id" -> "user", "label" -> "label"."""
+    return unique.split(".")[0]
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Rule:
     """
 
     event: str
-    unique: str | None = None  # a value of UNIQUE_FIELDS, e.g. "user" or "label"
+    unique: str | None = None  # an identifier or a property, e.g. "user" or "label" (see unique_field)
     filter: tuple = ()  # sorted (property, value) pairs that must all match exactly
     operator: str | None = None
 
@@ -61,6 +61,8 @@ class EventDefinition:
     identifiers: frozenset = frozenset()
     properties: frozenset = frozenset()  # declared additional properties, base ones included
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    internal: bool = True  # `internal_events: true`; legacy Snowplow-only files may share an action
+    category: str | None = None  # the Snowplow category when a call gives none
 
     @property
     def custom_properties(self):
@@ -72,10 +74,10 @@ class Metric:
     """One reported number: a key path, one time frame and the rules it reads."""
 
     key_path: str
-    time_frame: str
+    time_frame: str  # one of TIME_FRAMES
     rules: tuple
     path: str
-    status: str = "active"
+    status: str = "active"  # or "broken": still reported, as GitLab does
     description: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -122,6 +124,9 @@ class TrackedEvent:
     properties: dict = field(default_factory=dict)
     source: str = "python"
     plan: str | None = None
+    category: str | None = None  # Snowplow's category; None: the default
+    send_snowplow: bool = True  # GitLab's send_snowplow_event=False counts without sending
+    feature_enabled_by_namespace_ids: tuple | None = None
     # False when the request it was tracked in carried an honoured privacy signal (GPC, DNT):
     # counted in the aggregate metrics only, never sent to Snowplow.
     event_level: bool = True

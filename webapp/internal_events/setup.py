@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from ..config import DEFAULT_SPOOL_LIMIT, ConfigError, raises_on_tracking_errors
+from ..config import DEFAULT_SNOWPLOW_OUTBOX_LIMIT, DEFAULT_SPOOL_LIMIT, ConfigError, collector_token, \
+    raises_on_tracking_errors
 from ..redis_connection import connect, describe
 from .counters import CounterStore
 from .delivery import CounterDelivery
@@ -14,12 +15,14 @@ from .opt_outs import OptOuts
 from .privacy_signals import DEFAULT_POLICY, check_policy
 from .pseudonym_key import pseudonym_key
 from .snowplow import SnowplowSender
+from .snowplow_outbox import Outbox, outbox_file
 from .spool import Spool
 from .switches import Switches
 from .tracker import InternalEvents
 
-# Outside development, edited definitions are picked up within this many seconds.
-RELOAD_CHECK_SECONDS = 10.0
+# Edited definitions are picked up within this many seconds by a background check. Tests reload when they
+# edit (0: no background thread outliving each test's app and folder).
+RELOAD_CHECK_SECONDS = {"development": 1.0, "test": 0, "production": 10.0}
 SPOOL_FILE = "internal-events-spool.sqlite3"
 JOURNAL_FOLDER = "internal-events-journal"  # beside the spool file
 DATABASE_FILE = "webapp.sqlite"  # the app's database, where opt-outs are kept
@@ -30,7 +33,8 @@ def build(config, instance_path):
     collector = config.get("SNOWPLOW_COLLECTOR_URL")
     definitions = LiveDefinitions(
         config["INTERNAL_EVENTS_DEFINITIONS"],
-        check_interval=1.0 if env == "development" else RELOAD_CHECK_SECONDS,
+        check_interval=RELOAD_CHECK_SECONDS[env],
+        strict=raises_on_tracking_errors(env) and not config.get("INTERNAL_EVENTS_SKIP_INVALID"),
     )
     url, prefix = config.get("REDIS_URL"), config["REDIS_KEY_PREFIX"]
     counters = CounterStore(connect(url, instance_path), KeySpace(prefix))
@@ -44,11 +48,18 @@ def build(config, instance_path):
         counters=counters,
         delivery=CounterDelivery(counters, spool, definitions.current, journal),
         privacy=_privacy(config, counters, instance_path, key),
-        snowplow=SnowplowSender(collector, config["SNOWPLOW_APP_ID"], env, key) if collector else None,
+        snowplow=_snowplow(config, collector, instance_path, key) if collector else None,
         environment=env,
         raise_errors=raises_on_tracking_errors(env),
         write_behind=config["WRITE_BEHIND"],
     )
+
+
+def _snowplow(config, collector, instance_path, key):
+    folder = config.get("SNOWPLOW_OUTBOX_DIR") or Path(instance_path)
+    outbox = Outbox(outbox_file(folder, collector), config.get("SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT))
+    return SnowplowSender(collector, config["SNOWPLOW_APP_ID"], config["WEBAPP_ENV"], key, outbox,
+                          token=collector_token(config), vendor=config.get("SNOWPLOW_IGLU_VENDOR"))
 
 
 def _privacy(config, counters, instance_path, key):

@@ -1,151 +1,159 @@
-"""Sending internal events to a Snowplow collector through `snowplow-tracker`.
+"""Sending internal events to a Snowplow collector: `snowplow-tracker` builds them, an outbox on disk keeps them.
 
-One asynchronous emitter per process: `send` only queues, a background thread
-posts batches, a timer flushes at least every second, failed batches are
-retried with back-off, and whatever is queued is flushed when the process exits.
-While the collector is down, up to BUFFER_CAPACITY events wait in memory per
-process; newer ones are dropped and counted. The collector drops resent duplicates.
+`send` builds the tracker payload and writes it to the outbox (see
+snowplow_outbox.py) before it returns, so the death of this process loses
+nothing. A background thread posts what waits, in capped batches, backing off
+while the collector is unreachable (see snowplow_courier.py). What this process
+could not send is sent by the next process that uses the same outbox.
 """
 
 import atexit
 import logging
+import sqlite3
 import threading
+import time
+from contextlib import contextmanager
 
-from snowplow_tracker import AsyncEmitter, SelfDescribingJson, StructuredEvent, Tracker
-from snowplow_tracker.event_store import InMemoryEventStore
+from snowplow_tracker import SelfDescribingJson, StructuredEvent, Tracker
 
-from .contexts import (
-    CATEGORY,
-    SERVICE_PING_CONTEXT,
-    STANDARD_CONTEXT,
-    service_ping_context,
-    standard_context,
-)
+from .contexts import CATEGORY, context_schemas, iglu_uri, service_ping_context, standard_context
 from .model import BASE_PROPERTIES
+from .snowplow_courier import Courier
+from .valid_text import valid_text
 
-# snowplow-tracker logs every flush at INFO and every failure at WARNING.
-# Its failures are reported once, by our own on_failure below.
-logging.getLogger("snowplow_tracker.emitters").setLevel(logging.ERROR)
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_SECONDS = 1.0
-BUFFER_CAPACITY = 10_000
+EXIT_SEND_SECONDS = 5.0
 
 
-class RetryBuffer(InMemoryEventStore):
-    """The tracker's in-memory buffer, made thread-safe, counting what it drops, and quick to refill.
+class OutboxEmitter:
+    """The tracker's emitter: payloads go to the outbox, one transaction per `batch`, or one per event."""
 
-    The stock buffer puts a failed batch back by comparing every pair of events:
-    about 3 s of CPU per failed flush once 10,000 events wait, every second of an outage.
-    """
+    def __init__(self, outbox):
+        self.outbox = outbox
+        self._local = threading.local()
 
-    def __init__(self, capacity):
-        super().__init__(logger=log, buffer_capacity=capacity)
-        self.dropped = 0
-        self._lock = threading.Lock()
+    def input(self, payload):
+        event = {key: str(value) for key, value in payload.items()}
+        pending = getattr(self._local, "pending", None)
+        if pending is not None:
+            pending.append(event)
+        else:
+            self._keep([event])
 
-    def add_event(self, payload):
-        with self._lock:
-            if len(self.event_buffer) < self.buffer_capacity:
-                self.event_buffer.append(payload)
-                return True
-            self.dropped += 1
-            return False
+    @contextmanager
+    def batch(self):
+        self._local.pending = []
+        try:
+            yield
+        finally:
+            pending, self._local.pending = self._local.pending, None
+            if pending:
+                self._keep(pending)
 
-    def get_events_batch(self):
-        with self._lock:
-            batch, self.event_buffer = self.event_buffer, []
-            return batch
+    def _keep(self, payloads):
+        kept = self.outbox.append(payloads)
+        if kept < len(payloads):
+            log.warning("Snowplow outbox %s is full: %d event(s) dropped", self.outbox.path, len(payloads) - kept)
 
-    def cleanup(self, batch, need_retry):
-        """Failed events go back ahead of newer ones; what does not fit is dropped, newest first."""
-        if not need_retry:
-            return
-        with self._lock:
-            waiting = {event.get("eid") for event in self.event_buffer}
-            retry = [event for event in batch if event.get("eid") not in waiting]
-            kept = (retry + self.event_buffer)[:self.buffer_capacity]
-            self.dropped += len(retry) + len(self.event_buffer) - len(kept)
-            self.event_buffer = kept
+    # Sending is the courier's job; the tracker's own flush calls have nothing to do.
+    def flush(self):
+        pass
 
-    def size(self):
-        return len(self.event_buffer)
+    sync_flush = async_flush = flush
 
 
 class SnowplowSender:
-    def __init__(self, collector_url, app_id, environment, pseudonym_key, flush_interval=FLUSH_INTERVAL_SECONDS):
+    def __init__(self, collector_url, app_id, environment, pseudonym_key, outbox, token=None,
+                 flush_interval=FLUSH_INTERVAL_SECONDS, vendor=None, **post_limits):
         self.collector_url = collector_url
+        # The contexts' iglu URIs: a pipeline resolves them in the registry `internal-events iglu-export` writes.
+        self.standard_context, self.service_ping_context = (iglu_uri(s) for s in context_schemas(vendor))
         self.environment = environment
         self.pseudonym_key = pseudonym_key
-        self.sent = 0
-        self.failed = 0
-        self.buffer = RetryBuffer(BUFFER_CAPACITY)
-        self.emitter = AsyncEmitter(
-            collector_url,
-            method="post",
-            batch_size=10,
-            event_store=self.buffer,
-            request_timeout=(2.0, 5.0),
-            max_retry_delay_seconds=30,
-            on_success=self._on_success,
-            on_failure=self._on_failure,
-        )
-        self.emitter.set_flush_timer(flush_interval)
+        self.outbox = outbox
+        self.emitter = OutboxEmitter(outbox)
         self.tracker = Tracker("internal-events", self.emitter, app_id=app_id, encode_base64=True)
+        self.courier = Courier(outbox, collector_url, token, **post_limits)
+        self._wake, self._stopped = threading.Event(), threading.Event()
+        self._interval = flush_interval
+        self._thread = threading.Thread(target=self._run, name="snowplow-courier", daemon=True)
+        self._thread.start()
         atexit.register(self.close)
 
     def send(self, event):
-        base = {k: v for k, v in event.properties.items() if k in BASE_PROPERTIES}
-        custom = {k: v for k, v in event.properties.items() if k not in BASE_PROPERTIES}
+        properties = valid_text(event.properties)  # else Snowplow cannot encode what Redis counted
+        base = {k: v for k, v in properties.items() if k in BASE_PROPERTIES}
+        custom = {k: v for k, v in properties.items() if k not in BASE_PROPERTIES}
         self.tracker.track(
             StructuredEvent(
-                category=CATEGORY,
+                category=event.category or CATEGORY,
                 action=event.name,
                 label=base.get("label"),
                 property_=base.get("property"),
                 value=base.get("value"),
                 context=[
-                    SelfDescribingJson(STANDARD_CONTEXT, standard_context(event, self.environment, custom, self.pseudonym_key)),
-                    SelfDescribingJson(SERVICE_PING_CONTEXT, service_ping_context(event)),
+                    SelfDescribingJson(self.standard_context,
+                                       standard_context(event, self.environment, custom, self.pseudonym_key)),
+                    SelfDescribingJson(self.service_ping_context, service_ping_context(event)),
                 ],
             )
         )
 
+    def batch(self):
+        """Within it, sent events reach the outbox in one transaction, when it ends (a request's or a batch's events)."""
+        return self.emitter.batch()
+
     def flush(self, timeout=10.0):
-        """Try once to send everything queued; True when nothing is left.
+        """Try now, back-off or not, to post everything waiting; True when nothing is left.
 
-        One attempt, bounded by `timeout`: the tracker's own sync_flush retries a
-        dead collector forever, which would hang shutdown.
+        One attempt per batch, bounded by `timeout`: a dead collector fails fast.
         """
-
-        def attempt():
-            self.emitter.flush()
-            self.emitter.queue.join()
-
-        worker = threading.Thread(target=attempt, daemon=True)
-        worker.start()
-        worker.join(timeout)
-        return not worker.is_alive() and self.buffer.size() == 0
+        deadline = time.monotonic() + timeout
+        return self.courier.drain(wait_for_lock=timeout, deadline=deadline, respect_back_off=False)
 
     def status(self):
-        """Counts of this process: events the collector took, refused or missed, and still queued."""
-        return {"collector": self.collector_url, "sent": self.sent, "failed_sends": self.failed,
-                "queued": self.buffer.size(), "dropped": self.buffer.dropped}
+        """The outbox's figures, the same in every process: waiting, delivered, dropped, rejected, failed POSTs.
+
+        Never raises: an outbox that cannot be read shows its `error`.
+        """
+        report = {"collector": self.collector_url, "outbox": str(self.outbox.path), "error": None}
+        try:
+            return {**report, **self.outbox.counts()}
+        except (sqlite3.Error, OSError) as error:
+            return {**report, "error": f"{type(error).__name__}: {error}", "queued": None, "delivered": None,
+                    "dropped": 0, "rejected": 0, "failed_posts": None}
 
     def close(self):
-        """Stop the timers and make a last bounded attempt to send what is queued."""
+        """Stop the courier and make a last bounded attempt to post; what is left waits on disk for the next process."""
         atexit.unregister(self.close)
-        self.emitter.cancel_flush_timer()
-        self.emitter._cancel_retry_timer()  # no public way to stop retries of a closed sender
-        if not self.flush(timeout=5.0):
-            log.warning("Snowplow collector %s unreachable at exit: %d event(s) not sent",
-                        self.collector_url, self.buffer.size())
+        self._stopped.set()
+        self._wake.set()
+        self._thread.join(1.0)  # a POST under way holds the send lock: the flush below waits for it
+        if not self._flush_quietly():
+            log.warning("Snowplow collector %s unreachable at exit: %s event(s) wait in %s for the next process",
+                        self.collector_url, self.status()["queued"], self.outbox.path)
+        self.courier.close()
 
-    def _on_success(self, events):
-        self.sent += len(events)
+    def _flush_quietly(self):
+        try:
+            return self.flush(timeout=EXIT_SEND_SECONDS)
+        except (sqlite3.Error, OSError):
+            log.exception("Snowplow outbox %s unusable at exit", self.outbox.path)
+            return False
 
-    def _on_failure(self, sent, failed):
-        self.sent += sent
-        self.failed += len(failed)
-        log.warning("Snowplow collector %s refused or missed %d event(s); they are retried",
-                    self.collector_url, len(failed))
+    def _run(self):
+        last_error = None
+        while not self._stopped.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._stopped.is_set():
+                return
+            try:
+                self.courier.drain()
+                last_error = None
+            except Exception as error:  # a broken outbox must not end the thread; said once, not every second
+                if repr(error) != last_error:
+                    log.exception("Snowplow courier failed; retrying every %.0f s", self._interval)
+                last_error = repr(error)

@@ -6,27 +6,31 @@ from .privacy_status import privacy_status
 
 def status(internal_events):
     """A JSON-ready report; `healthy` is False when something needs a person's attention."""
-    definitions_error = internal_events.live_definitions.error
+    live = internal_events.live_definitions
+    definitions_error = live.error
     spool = _safely(internal_events.delivery.status)
     redis_error = _redis_error(internal_events.counters.redis)
     report = {
         "redis": {"reachable": redis_error is None, "error": redis_error},
         "spool": spool,
         "definitions": {
-            "folder": str(internal_events.live_definitions.folder),
+            "folder": str(live.folder),
             "error": str(definitions_error) if definitions_error else None,
+            # Files left out (production starts without them) or a failed reload's list: every one, never a traceback.
+            "problems": [str(problem) for problem in live.problems],
         },
         "journal": _safely(internal_events.journal_status),
         "tracking_errors_in_this_process": dict(internal_events.errors),
         "privacy": privacy_status(internal_events),
     }
-    snowplow_dropped = 0
+    snowplow_ok = True
     if internal_events.snowplow is not None:
-        report["snowplow"] = internal_events.snowplow.status()
-        snowplow_dropped = report["snowplow"]["dropped"]
-    report["healthy"] = (redis_error is None and definitions_error is None
+        snowplow = report["snowplow"] = _safely(internal_events.snowplow.status)
+        # Every process's outbox figures: events lost for good, or an outbox nothing can wait in.
+        snowplow_ok = snowplow["error"] is None and not snowplow.get("dropped") and not snowplow.get("rejected")
+    report["healthy"] = (redis_error is None and not live.problems
                          and not any(spool.get(problem) for problem in ("dropped", "lost", "quarantined", "error"))
-                         and not report["journal"].get("error") and snowplow_dropped == 0
+                         and not report["journal"].get("error") and snowplow_ok
                          and not report["privacy"]["snowplow_withheld_opt_outs_unreadable"])
     return report
 

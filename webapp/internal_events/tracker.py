@@ -13,6 +13,7 @@ from collections import Counter
 from .counters import unique_element
 from .delivery import REDIS_FAILURES
 from .errors import (
+    InvalidArgumentError,
     InvalidIdentifierError,
     InvalidPropertyError,
     MissingIdentifierError,
@@ -92,11 +93,19 @@ class InternalEvents:
         namespace_id=None,
         project_id=None,
         additional_properties=None,
+        category=None,
+        send_snowplow_event=True,
+        feature_enabled_by_namespace_ids=None,
         source="python",
         strict=None,
+        **custom_properties,
     ):
         """Validate a call and resolve its ids; raise a TrackingError naming what is wrong.
 
+        GitLab's arguments are accepted: `category` (Snowplow's; default the event
+        definition's), `send_snowplow_event=False` (count only),
+        `feature_enabled_by_namespace_ids`, and declared properties as keyword
+        arguments when `additional_properties` is not given.
         `strict=False` drops undeclared or mistyped properties and tolerates missing
         ids (with a warning) instead of raising; by default it follows the environment.
         """
@@ -107,6 +116,9 @@ class InternalEvents:
                 f"Unknown event: {event_name!r}. Define it in {self.live_definitions.folder}/events/"
             )
         definition = definitions.events[event_name]
+        additional_properties = self._with_keyword_properties(definition, additional_properties, custom_properties,
+                                                              strict)
+        options = gitlab_options(category, send_snowplow_event, feature_enabled_by_namespace_ids)
         user_id = _object_id("user", user, user_id)
         project_id = _object_id("project", project, project_id)
         if project is not None and namespace is None and namespace_id is None:
@@ -123,6 +135,9 @@ class InternalEvents:
             properties=properties,
             source=source,
             plan=_plan(namespace),
+            category=options["category"] or definition.category,
+            send_snowplow=options["send_snowplow_event"],
+            feature_enabled_by_namespace_ids=options["feature_enabled_by_namespace_ids"],
             event_level=not self.privacy.request_signals(),
         )
         missing = self._missing_for_metrics(event)
@@ -168,25 +183,51 @@ class InternalEvents:
         Events not stored that someone keeps are sent again later: they go to Snowplow then, once."""
         stored = self.delivery.write(self.definitions, events, day, batch, caller_keeps)
         if self.snowplow is not None and (stored or not (batch or caller_keeps)):
-            sendable, withheld = self.privacy.allowed(events)
+            sendable, withheld = self.privacy.allowed([event for event in events if event.send_snowplow])
             if withheld:
                 self._count_unreadable_opt_outs(withheld)
-            for event in sendable:
-                try:
-                    self.snowplow.send(event)
-                except Exception:  # a tracker bug must never break the caller
-                    self.errors["snowplow"] += 1
-                    log.exception("Could not queue event %s for Snowplow", event.name)
+            try:
+                with self.snowplow.batch():  # the events reach the outbox on disk in one write
+                    for event in sendable:
+                        try:
+                            self.snowplow.send(event)
+                        except Exception:  # a tracker bug must never break the caller
+                            self.errors["snowplow"] += 1
+                            log.exception("Could not queue event %s for Snowplow", event.name)
+            except Exception:  # the outbox cannot be written: the caller's request still succeeds
+                self.errors["snowplow_outbox"] += len(sendable)
+                log.exception("Could not keep %d event(s) for Snowplow", len(sendable))
         return stored
 
     def close(self):
         """Write what is queued, stop the spool's replay thread and send what Snowplow still has queued."""
         self.flush()
+        self.live_definitions.stop()
         self.delivery.close()
         if self.snowplow is not None:
             self.snowplow.close()
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _with_keyword_properties(self, definition, properties, keywords, strict):
+        """GitLab's extract_additional_properties!: declared properties may come as keyword arguments."""
+        if not keywords:
+            return properties
+        if properties:
+            problem = (f"pass the properties of event '{definition.name}' either in additional_properties or as"
+                       f" keyword arguments, not both (got {', '.join(sorted(keywords))} as keywords)")
+        else:
+            declared = {key: keywords.pop(key) for key in list(keywords) if key in definition.properties}
+            properties = declared or properties
+            problem = keywords and (
+                f"unexpected argument(s) {', '.join(sorted(keywords))} for event '{definition.name}': not an id,"
+                f" a GitLab option or a property declared in {definition.path}"
+                f" (declared: {', '.join(sorted(definition.properties)) or 'none'})")
+        if problem:
+            if strict:
+                raise InvalidArgumentError(problem)
+            self._count_error(InvalidArgumentError(problem), definition.name)
+        return properties
 
     def _checked_properties(self, definition, properties, strict):
         if properties is None:
@@ -256,6 +297,24 @@ def _object_id(name, obj, given_id):
     if isinstance(given_id, bool) or not isinstance(given_id, int) or not 0 <= given_id <= MAX_ID:
         raise InvalidIdentifierError(f"{name}_id must be a non-negative integer, got {given_id!r}")
     return given_id
+
+
+def gitlab_options(category, send_snowplow_event, feature_enabled_by_namespace_ids):
+    """GitLab's track_event options, checked: a wrong type names the argument."""
+    if category is not None and (not isinstance(category, str) or not 0 < len(category) <= MAX_STRING_LENGTH):
+        raise InvalidArgumentError(f"category must be a non-empty string of at most {MAX_STRING_LENGTH}"
+                                   f" characters, got {category!r:.80}")
+    if not isinstance(send_snowplow_event, bool):
+        raise InvalidArgumentError(f"send_snowplow_event must be True or False, got {send_snowplow_event!r:.80}")
+    ids = feature_enabled_by_namespace_ids
+    if ids is not None:
+        if not isinstance(ids, (list, tuple)) or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_ID for i in ids):
+            raise InvalidArgumentError(f"feature_enabled_by_namespace_ids must be a list of namespace ids,"
+                                       f" got {ids!r:.80}")
+        ids = tuple(ids)
+    return {"category": category, "send_snowplow_event": send_snowplow_event,
+            "feature_enabled_by_namespace_ids": ids}
 
 
 def _plan(namespace):

@@ -6,7 +6,7 @@ Windows are rolling and include today, so an event counts the moment it happens
 
 from datetime import date, datetime, timedelta, timezone
 
-FRAME_DAYS = {"7d": 7, "28d": 28}
+FRAME_DAYS = {"7d": 7, "28d": 28, "1d": 1}  # 1d: the dashboard's daily counts
 CHART_WEEKS = 12
 # Daily buckets live long enough to chart 12 rolling weeks, plus one day of slack
 # so a bucket never expires while a chart that needs it is being drawn.

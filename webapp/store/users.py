@@ -1,5 +1,7 @@
 """Users, each created with a personal namespace they own."""
 
+from functools import cache
+
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..db import get_db
@@ -22,12 +24,17 @@ def by_username(username):
 def authenticate(username, password):
     """The user with these credentials, or None; the hash is checked even for unknown names."""
     row = get_db().execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
-    stored = row["password_hash"] if row else _UNKNOWN_USER_HASH
+    stored = row["password_hash"] if row else _unknown_user_hash()
     return _user(row) if check_password_hash(stored, password) and row else None
 
 
-# Checking against a throwaway hash keeps "no such user" as slow as "wrong password".
-_UNKNOWN_USER_HASH = generate_password_hash("no user has this password")
+@cache
+def _unknown_user_hash():
+    """Checking against a throwaway hash keeps "no such user" as slow as "wrong password".
+
+    Made on first use: hashing takes ~0.1 s of every process start otherwise, `flask` commands included.
+    """
+    return generate_password_hash("no user has this password")
 
 
 def create(username, name, password, is_admin=False):

@@ -1,0 +1,122 @@
+"""Definitions at GitLab's scale: a synthetic tree of ~1,400 event and ~1,800 metric files
+(bench/synthetic_definitions.py) beside the project's starter definitions, in one run.
+
+- load: `load()` in this process, median of several alternating rounds;
+- YAML: the tree parsed by PyYAML's pure-Python loader, its C loader, and ours (C parser, lean builder);
+- request path: what a request pays to get the current definitions, beside one background check for edits;
+- lint and service-ping: the `flask` commands end to end in a fresh process (start-up included).
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import redis
+import yaml
+
+from webapp.config import PROJECT_ROOT
+from webapp.internal_events.definitions import definition_files, load
+from webapp.internal_events.live_definitions import LiveDefinitions, _fingerprint
+from webapp.internal_events.yaml_reader import load_yaml
+
+from .synthetic_definitions import write_tree
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+ROUNDS = 5
+COMMAND_ROUNDS = 3
+TARGETS = {"load": 1.0, "service-ping": 2.0, "lint": 3.0}  # seconds, for the GitLab-sized tree
+
+
+def timed(function, rounds):
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def alternate(contenders, rounds):
+    """{name: [seconds]}: one round of each in turn, so a noisy neighbour slows all of them alike."""
+    figures = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, function in contenders.items():
+            figures[name] += timed(function, 1)
+    return figures
+
+
+def flask_command(folder, prefix, instance, *args):
+    env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL,
+           "INTERNAL_EVENTS_KEY_PREFIX": prefix, "INTERNAL_EVENTS_DEFINITIONS": str(folder),
+           "WEBAPP_INSTANCE_PATH": str(instance)}
+    env.pop("SNOWPLOW_COLLECTOR_URL", None)
+    flask = str(Path(sys.executable).parent / "flask")
+
+    def run():
+        subprocess.run([flask, "--app", "webapp", "internal-events", *args], env=env, cwd=PROJECT_ROOT,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=args[0] != "lint", timeout=120)
+
+    return run
+
+
+def main():
+    scratch = Path(tempfile.mkdtemp())
+    tree, starter = scratch / "gitlab-sized", PROJECT_ROOT / "definitions"
+    write_tree(tree)
+    prefix = f"bench:{uuid.uuid4().hex[:8]}:"
+    try:
+        report(tree, starter, measure(tree, starter, prefix, scratch))
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start:start + 1000])
+
+
+def measure(tree, starter, prefix, scratch):
+    figures = alternate({"load: starter": lambda: load(starter), "load: GitLab-sized": lambda: load(tree)}, ROUNDS)
+    texts = [path.read_text() for path in definition_files(tree)]
+    figures.update(alternate({
+        "YAML: PyYAML pure-Python loader": lambda: [yaml.load(text, Loader=yaml.SafeLoader) for text in texts],
+        "YAML: PyYAML C loader": lambda: [yaml.load(text, Loader=yaml.CSafeLoader) for text in texts],
+        "YAML: C parser + lean builder (ours)": lambda: [load_yaml(text) for text in texts],
+    }, 3))
+    live = LiveDefinitions(tree, check_interval=0, strict=False)
+    calls = 100_000
+    figures["request path: current(), per call"] = [t / calls for t in timed(
+        lambda: [live.current() for _ in range(calls)], 3)]
+    figures["background check for edits (stat of every file)"] = timed(lambda: _fingerprint(tree), 3)
+    for command in ("service-ping", "lint"):
+        figures.update(alternate({
+            f"{command}: starter": flask_command(starter, prefix, scratch / "instance", command),
+            f"{command}: GitLab-sized": flask_command(tree, prefix, scratch / "instance", command),
+        }, COMMAND_ROUNDS))
+    return figures
+
+
+def report(tree, starter, figures):
+    loaded = load(tree).definitions
+    print(f"\n== Definitions at GitLab's scale: {len(definition_files(tree)):,} files ({len(loaded.events):,} events,"
+          f" {len(loaded.metrics):,} reported metrics) beside the starter set ({len(definition_files(starter))}"
+          f" files); medians ==")
+    medians = {name: statistics.median(values) for name, values in figures.items()}
+    for name, value in medians.items():
+        shown = f"{value * 1e6:10.2f} us" if value < 0.001 else f"{value:10.3f} s "
+        print(f"{name:55} {shown}")
+    pure, ours = medians["YAML: PyYAML pure-Python loader"], medians["YAML: C parser + lean builder (ours)"]
+    print(f"YAML: ours is {pure / ours:.1f}x the pure-Python loader, "
+          f"{medians['YAML: PyYAML C loader'] / ours:.1f}x PyYAML's C loader")
+    results = ", ".join(
+        f"{name} {medians[f'{name}: GitLab-sized']:.2f} s < {limit:g} s "
+        f"({'met' if medians[f'{name}: GitLab-sized'] < limit else 'NOT met'})" for name, limit in TARGETS.items())
+    print(f"targets for the GitLab-sized tree: {results}")
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: compare with the starter set's figures)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Posting the outbox's events to the collector: capped batches, halves on 413, a shared exponential back-off."""
+
+import json
+import logging
+import random
+import time
+
+import requests
+
+from .snowplow_policy import DELIVERED, MAX_POST_BYTES, MAX_POST_EVENTS, REJECT, RETRY, SPLIT, first_batch, \
+    retry_delay, verdict
+
+log = logging.getLogger(__name__)
+
+PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
+REQUEST_TIMEOUT = (2.0, 5.0)  # connect, read
+
+
+class Courier:
+    def __init__(self, outbox, collector_url, token=None, max_events=MAX_POST_EVENTS, max_bytes=MAX_POST_BYTES):
+        self.outbox = outbox
+        self.endpoint = collector_url.rstrip("/") + POST_PATH
+        self.max_events, self.max_bytes = max_events, max_bytes
+        self.session = requests.Session()
+        self.session.headers["Content-Type"] = "application/json; charset=utf-8"
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def drain(self, wait_for_lock=0.0, deadline=None, respect_back_off=True):
+        """Post the oldest events until none wait, a POST fails, or `deadline` (monotonic) passes.
+
+        Only the holder of the outbox's send lock posts: one process sends for all.
+        True when the outbox was found empty.
+        """
+        with self.outbox.send_lock(wait_for_lock) as mine:
+            if not mine:
+                return False
+            totals = self.outbox.totals()
+            if respect_back_off and totals["retry_at"] > time.time():
+                return False
+            failures, cap = int(totals["failures_in_row"]), self.max_events
+            while deadline is None or time.monotonic() < deadline:
+                rows = self.outbox.oldest(cap)
+                if not rows:
+                    return True
+                batch = first_batch(rows, cap, self.max_bytes)
+                ids = [id for id, _ in batch]
+                outcome = verdict(self._post([payload for _, payload in batch]), len(batch))
+                if outcome == RETRY:
+                    delay = retry_delay(failures + 1, random.random())
+                    self.outbox.failed(time.time() + delay)
+                    log.warning("Snowplow collector %s did not take %d event(s); next attempt in %.1f s",
+                                self.endpoint, len(batch), delay)
+                    return False
+                if failures:
+                    self.outbox.succeeded()  # it answered: whatever it said, the back-off is over
+                    failures = 0
+                if outcome == DELIVERED:
+                    self.outbox.delivered(ids)
+                elif outcome == SPLIT:
+                    cap = max(len(batch) // 2, 1)
+                elif outcome == REJECT:
+                    self.outbox.rejected(ids)
+                    log.warning("Snowplow collector %s refused an event for good; counted as rejected",
+                                self.endpoint)
+            return False
+
+    def close(self):
+        self.session.close()
+
+    def _post(self, payloads):
+        """The collector's status code, or None when it could not be reached."""
+        sent_at = str(int(time.time() * 1000))
+        body = json.dumps({"schema": PAYLOAD_DATA_SCHEMA, "data": [{**p, "stm": sent_at} for p in payloads]})
+        try:
+            return self.session.post(self.endpoint, data=body, timeout=REQUEST_TIMEOUT).status_code
+        except requests.RequestException:
+            return None

@@ -1,0 +1,147 @@
+"""Snowplow events waiting for their collector, on disk, shared by every process of one app instance.
+
+An event is in the outbox before `track_event` returns or the API answers, so
+no process death loses it (SQLite in WAL mode: a commit is in the file's log
+once `write()` returns; a power cut may lose the last ones). Whichever process
+holds the send lock posts the oldest events, so what a dead or exited process
+left behind is sent by the next one. Events leave only when the collector took
+them, or refused them for good (counted as rejected).
+
+One file per collector URL: events are only ever sent where they were meant to go.
+The limit counts events; what does not fit is dropped and counted. Totals are
+kept in the file, so `internal-events status` sees every process's figures.
+"""
+
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from .shared_files import exclusive_lock, immediate_transaction, thread_connection
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    payload TEXT NOT NULL,
+    queued_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS totals (
+    name TEXT PRIMARY KEY,
+    value REAL NOT NULL
+);
+"""
+# delivered: the collector took them; dropped: the outbox was full; rejected: the collector refused them for good;
+# failed_posts: POSTs that failed and will be retried; failures_in_row and retry_at: the shared back-off.
+TOTALS = ("delivered", "dropped", "rejected", "failed_posts", "failures_in_row", "retry_at")
+
+
+def outbox_file(folder, collector_url):
+    """The outbox of one collector: a name no other URL shares."""
+    digest = hashlib.sha256(collector_url.encode()).hexdigest()[:16]
+    return Path(folder) / f"snowplow-{digest}.sqlite3"
+
+
+class Outbox:
+    def __init__(self, path, limit):
+        self.path = Path(path)
+        self.limit = limit
+        self.error = None  # why the file could not be opened: the app starts anyway, and says so
+        self._local = threading.local()
+        try:
+            self._open()
+        except (sqlite3.Error, OSError):
+            log.exception("Snowplow outbox %s cannot be opened: events cannot wait for the collector", self.path)
+
+    def append(self, payloads):
+        """Keep events (tracker payloads: dicts of strings) until sent; how many fitted (the rest are dropped)."""
+        now = time.time()
+        rows = [(json.dumps(payload), now) for payload in payloads]
+        with self._transaction() as db:
+            room = self.limit - self._pending_at_most(db)
+            if room < len(rows):
+                room = self.limit - db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            kept = rows[:max(room, 0)]
+            db.executemany("INSERT INTO events (payload, queued_at) VALUES (?, ?)", kept)
+            if len(kept) < len(rows):
+                self._add(db, "dropped", len(rows) - len(kept))
+            return len(kept)
+
+    def oldest(self, count):
+        """[(id, payload)] of the `count` events waiting longest."""
+        rows = self._connection().execute("SELECT id, payload FROM events ORDER BY id LIMIT ?", (count,))
+        return [(id, json.loads(payload)) for id, payload in rows]
+
+    def delivered(self, ids):
+        self._remove(ids, "delivered")
+
+    def rejected(self, ids):
+        self._remove(ids, "rejected")
+
+    def failed(self, retry_at):
+        """A POST failed: remember it and when the next attempt may be made (by any process)."""
+        with self._transaction() as db:
+            self._add(db, "failed_posts", 1)
+            self._add(db, "failures_in_row", 1)
+            db.execute("UPDATE totals SET value = ? WHERE name = 'retry_at'", (retry_at,))
+
+    def succeeded(self):
+        """The collector answers again: the back-off starts over."""
+        with self._transaction() as db:
+            db.execute("UPDATE totals SET value = 0 WHERE name IN ('failures_in_row', 'retry_at')")
+
+    def totals(self):
+        return {name: value for name, value in self._connection().execute("SELECT name, value FROM totals")}
+
+    def counts(self):
+        """Events waiting (and since when), and the outbox's lifetime totals, for every process to read."""
+        db = self._connection()
+        queued, oldest = db.execute("SELECT COUNT(*), MIN(queued_at) FROM events").fetchone()
+        totals = self.totals()
+        return {"queued": queued, "oldest_queued_at": oldest, "delivered": int(totals["delivered"]),
+                "dropped": int(totals["dropped"]), "rejected": int(totals["rejected"]),
+                "failed_posts": int(totals["failed_posts"]), "retry_at": totals["retry_at"] or None}
+
+    def send_lock(self, wait=0.0):
+        """True for the one process (and thread) that may send now; False when another holds it past `wait` s."""
+        return exclusive_lock(self.path.with_suffix(".lock"), wait)
+
+    @staticmethod
+    def _pending_at_most(db):
+        """An upper bound on the events waiting, without counting them (ids only grow)."""
+        # Two subqueries: SQLite reads one end of the index for each, but scans the table for MIN and MAX together.
+        low, high = db.execute("SELECT (SELECT MIN(id) FROM events), (SELECT MAX(id) FROM events)").fetchone()
+        return 0 if low is None else high - low + 1
+
+    def _remove(self, ids, outcome):
+        marks = ",".join("?" * len(ids))
+        with self._transaction() as db:
+            removed = db.execute(f"DELETE FROM events WHERE id IN ({marks})", ids).rowcount
+            self._add(db, outcome, removed)
+
+    @staticmethod
+    def _add(db, name, amount):
+        db.execute("UPDATE totals SET value = value + ? WHERE name = ?", (amount, name))
+
+    def _open(self):
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = thread_connection(self._local, self.path)
+            db.executescript(SCHEMA)
+            db.executemany("INSERT OR IGNORE INTO totals VALUES (?, 0)", [(name,) for name in TOTALS])
+        except (sqlite3.Error, OSError) as error:
+            self.error = f"{type(error).__name__}: {error}"
+            raise
+        self.error = None
+        return db
+
+    def _connection(self):
+        """This thread's connection; while the file cannot be opened, every use tries again (and raises)."""
+        return self._open() if self.error else thread_connection(self._local, self.path)
+
+    def _transaction(self):
+        return immediate_transaction(self._connection())
