@@ -1,12 +1,13 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import api_load, bundle_size, core, definitions_scale, outage, privacy, snowplow_outage
+from . import api_load, bundle_size, core, dashboard_scale, definitions_scale, outage, privacy, snowplow_outage
 
 
 def main():
     bundle_size.main()
     core.main()
     definitions_scale.main()
+    dashboard_scale.main()
     outage.main()
     snowplow_outage.main()
     api_load.main()

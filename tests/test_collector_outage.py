@@ -177,18 +177,21 @@ if sys.argv[4] == "wait":
 """
 
 
+def tracking_process(script, settings, tmp_path, count, *arguments, run=subprocess.Popen, **options):
+    """Another Python process tracking `count` events with `settings` (the test's instance folder)."""
+    return run([sys.executable, "-c", script, json.dumps(settings), str(tmp_path / "instance"), str(count),
+                *arguments], cwd=PROJECT_ROOT, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+               **options)
+
+
 @pytest.mark.parametrize("ending", ["SIGKILL", "exit"])
 def test_events_of_a_process_that_ended_while_the_collector_was_down_are_sent_by_the_next(
         ending, collector, admin, make_events, config, tmp_path):
     collector.stop()
     count = 300
     settings = {**config, "SNOWPLOW_COLLECTOR_URL": collector.url}
-    process = subprocess.Popen(
-        [sys.executable, "-c", TRACKING_SCRIPT, json.dumps(settings), str(tmp_path / "instance"), str(count),
-         "wait" if ending == "SIGKILL" else "exit"],
-        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
+    process = tracking_process(TRACKING_SCRIPT, settings, tmp_path, count, "wait" if ending == "SIGKILL" else "exit",
+                               stdout=subprocess.PIPE)
     try:
         assert process.stdout.readline().strip() == "accepted"
         if ending == "SIGKILL":
@@ -242,8 +245,40 @@ def test_an_outbox_that_cannot_be_opened_never_stops_the_app(make_demo, config, 
     app = make_demo(SNOWPLOW_COLLECTOR_URL="http://127.0.0.1:9", SNOWPLOW_OUTBOX_DIR=str(blocker / "outbox"))
     events = app.extensions["internal_events"]
     assert events.track("project_viewed", user_id=1, namespace_id=1, project_id=2)
-    assert events.errors["snowplow_outbox"] == 1
     report = app.test_cli_runner().invoke(args=["internal-events", "status"])
     events.close()
     assert report.exit_code == 1
-    assert "NotADirectoryError" in json.loads(report.output)["snowplow"]["error"]
+    snowplow = json.loads(report.output)["snowplow"]
+    assert "NotADirectoryError" in snowplow["error"] and snowplow["unkept"] == 1
+
+
+FULL_DISK_SCRIPT = """
+import json, resource, sys
+from webapp.internal_events.setup import build
+config, instance, count = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+events = build(config, instance)
+limit = 96 * 1024  # files may grow no further: writes past it fail with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+returned = [events.track("project_viewed", user_id=1, namespace_id=1, project_id=i) for i in range(1, count + 1)]
+print(json.dumps({"returned": sum(returned), "status": events.snowplow.status()}), flush=True)
+"""
+
+
+def test_events_the_outbox_cannot_take_on_a_full_disk_are_counted_for_every_process(
+        collector, config, tmp_path):
+    collector.stop()
+    count = 300
+    settings = {**config, "SNOWPLOW_COLLECTOR_URL": collector.url}
+    done = tracking_process(FULL_DISK_SCRIPT, settings, tmp_path, count, run=subprocess.run, capture_output=True,
+                            timeout=120)
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["returned"] == count  # tracking never broke
+    assert "cannot take" in done.stderr  # and said so in the log
+
+    cli_app = create_app({**settings, "DATABASE": str(tmp_path / "cli.sqlite")})
+    report = cli_app.test_cli_runner().invoke(args=["internal-events", "status"])  # another process
+    cli_app.extensions["internal_events"].close()
+    snowplow = json.loads(report.output)["snowplow"]
+    assert report.exit_code == 1
+    assert snowplow["unkept"] > 0
+    assert snowplow["unkept"] + snowplow["queued"] == count  # each event kept or counted lost

@@ -1,14 +1,18 @@
-"""Forgetting a user: their events leave the collector listing and their id leaves the spool.
+"""Forgetting a user: their events leave the collector listing and the Snowplow outbox, their id leaves the spool.
 
 HyperLogLogs cannot forget: the spooled events of a forgotten user still count
 in totals after the replay, but no longer in unique-user counts.
 """
 
+import json
+
 import pytest
 
 from conftest import reset_collector
-from servers import RedisServer, wait_until
+from servers import RedisServer, free_port, wait_until
 from webapp import create_app
+from webapp.collector import decode_event
+from webapp.forget_user import forget_user
 from webapp.internal_events.service_ping import metric_values
 from webapp.store import users
 
@@ -29,7 +33,7 @@ def test_forget_user_removes_their_collector_events_only(collecting_server, live
 
     result = app.test_cli_runner().invoke(args=["internal-events", "forget-user", str(bob.id)])
     assert result.exit_code == 0, result.output
-    assert "Removed 2 collector event(s)" in result.output and "from 0 spooled" in result.output and events.privacy.pseudonym(bob.id) in result.output
+    assert "Removed 2 collector event(s)" in result.output and "from 0 spooled event(s) and 0 event(s) waiting" in result.output and events.privacy.pseudonym(bob.id) in result.output
     left = admin.get("/micro/good").json()
     assert len(left) == 1 and events.privacy.pseudonym(alice.id) in str(left)
     assert events.privacy.pseudonym(bob.id) not in str(left)
@@ -66,3 +70,15 @@ def test_forget_user_strips_their_id_from_the_spool_and_totals_still_count(redis
 def test_forget_user_refuses_a_bad_id(app):
     result = app.test_cli_runner().invoke(args=["internal-events", "forget-user", "bob"])
     assert result.exit_code == 2 and "is not a valid integer" in result.output
+
+
+def test_forget_user_removes_their_events_waiting_for_snowplow(make_events):
+    events = make_events(SNOWPLOW_COLLECTOR_URL=f"http://127.0.0.1:{free_port()}")  # nobody listens: they wait
+    for user_id in (1, 2, 1):
+        assert events.track("project_created", user_id=user_id, **PROJECT)
+    assert events.snowplow.outbox.counts()["queued"] == 3
+
+    forgotten = forget_user(events, 1)
+    assert forgotten["outbox_events"] == 2 and forgotten["pseudonym"] == events.privacy.pseudonym(1)
+    (left,) = [payload for _, payload in events.snowplow.outbox.oldest(10)]
+    assert events.privacy.pseudonym(2) in json.dumps(decode_event(left)[0]["contexts"])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import sign_in
+from conftest import reset_collector, sign_in
 from webapp.internal_events import InvalidArgumentError
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.service_ping import metric_values
@@ -16,7 +16,7 @@ UNIQUE_USERS = "redis_hll_counters.count_distinct_user_id_from_dashboard_chart_v
 @pytest.fixture
 def arrived(collector):
     """What the live collector received since the test started."""
-    collector.get("/micro/reset")
+    reset_collector(collector)
 
     def listing(sender):
         assert sender.snowplow.flush(timeout=10), "events still queued after flush"

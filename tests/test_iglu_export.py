@@ -4,6 +4,7 @@ import json
 
 from jsonschema import Draft7Validator
 
+from conftest import reset_collector
 from webapp import create_app
 
 
@@ -15,7 +16,7 @@ def test_every_context_an_event_carries_resolves_in_the_exported_registry(config
     assert result.exit_code == 0, result.output
     assert f"iglu:{vendor}/standard_context/jsonschema/1-0-0" in result.output
 
-    collector.get("/micro/reset")
+    reset_collector(collector)
     events = make_events(SNOWPLOW_COLLECTOR_URL=live_server, SNOWPLOW_IGLU_VENDOR=vendor)
     events.track("dashboard_chart_viewed", user_id=1, label="activity", chart_weeks=4)
     assert events.snowplow.flush(timeout=10)

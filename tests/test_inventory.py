@@ -67,3 +67,4 @@ def test_the_help_page_links_to_the_inventory_page_which_lists_the_definitions(a
     assert set(re.findall(r'<tr id="event-(\w+)">', html)) == set(definitions.events)
     for metric in definitions.metrics:
         assert f"<code>{metric.key_path}</code>" in html
+    assert 'id="deletion"' in html and "HyperLogLog" in html

@@ -336,11 +336,12 @@ def test_forms_without_csrf_token_change_and_count_nothing(client_for, demo):
     assert metric(demo, "counts.count_total_issue_created") == 0
 
 
-def test_admin_area_tracks_its_view_and_shows_metric_values(client_for, demo):
+def test_admin_area_tracks_its_view_and_sums_up_the_metrics(client_for, demo):
     client = client_for("admin")
     client.get("/admin/")
     html = client.get("/admin/").text
-    assert "redis_hll_counters.count_distinct_user_id_from_admin_area_viewed_weekly" in html
+    assert '<strong id="events-tracked-7d">2</strong> events tracked in the last 7 days.' in html
+    assert 'href="/admin/metrics/dictionary"' in html and "key_path" not in html  # no list of every metric
     assert metric(demo, "redis_hll_counters.count_distinct_user_id_from_admin_area_viewed_weekly") == 1
 
 

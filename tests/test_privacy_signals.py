@@ -33,6 +33,17 @@ def test_the_policy_decides_which_signals_count(policy, headers, honoured):
     assert honoured_signals(policy, headers) == honoured
 
 
+@pytest.mark.parametrize("policy, declared, honoured", [
+    ("gpc_and_dnt", "gpc,dnt", ["Sec-GPC", "DNT"]),
+    ("gpc_and_dnt", "dnt", ["DNT"]),
+    ("gpc", "dnt", []),
+    ("ignore", "gpc", []),
+    ("gpc_and_dnt", "nonsense,,", []),
+])
+def test_signals_the_client_names_follow_the_same_policy(policy, declared, honoured):
+    assert honoured_signals(policy, {}, declared) == honoured
+
+
 @contextmanager
 def collecting(make_demo, **config):
     """The demo app over HTTP as its own collector, with `config`; yields (app, base, arrived)."""
@@ -145,3 +156,29 @@ def test_chromium_with_a_signal_counts_clicks_and_sends_nothing(make_demo, brows
                 assert arrived() == []
         assert tracked_total(app, "clone_button_clicked") == 2
         assert "clone_button_clicked" in arrived()
+
+
+NAVIGATOR_SIGNALS = {
+    "globalPrivacyControl": "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true})",
+    "doNotTrack": "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})",
+}
+
+
+@pytest.mark.parametrize("signal", NAVIGATOR_SIGNALS)
+def test_the_client_passes_on_its_browsers_signal_when_no_header_arrives(make_demo, browser, signal):
+    """A proxy stripped the headers: the client names the signal, the server still sends nothing to Snowplow."""
+    with collecting(make_demo) as (app, base, arrived):
+        context = browser.new_context()
+        context.add_init_script(NAVIGATOR_SIGNALS[signal])
+        page = context.new_page()
+        api_urls = []
+        page.on("request", lambda request: "/usage_data/" in request.url and api_urls.append(request.url))
+        sign_in_page(page, base)
+        page.goto(f"{base}/acme/website")
+        page.wait_for_selector(".project-widget")
+        page.click("text=Copy SSH")
+        page.evaluate("() => window.InternalEvents.flush()")
+        context.close()
+        assert api_urls and all("privacy_signals=" in url for url in api_urls)
+        assert tracked_total(app, "clone_button_clicked") == 1
+        assert arrived() == []

@@ -1,7 +1,7 @@
-def test_admin_area_lists_metrics(client_for):
+def test_admin_area_sums_up_the_metrics_and_links_the_dictionary(client_for):
     response = client_for("admin").get("/admin/")
     assert response.status_code == 200
-    assert b"count_distinct_user_id_from_project_created_weekly" in response.data
+    assert b'id="events-tracked-7d"' in response.data and b'href="/admin/metrics/dictionary"' in response.data
 
 
 def test_home_page_starts_with_the_doctype(app):

@@ -91,9 +91,10 @@ def inventory_command(as_json):
 @internal_events_cli.command("forget-user")
 @click.argument("user_id", type=click.IntRange(min=0))
 def forget_user_command(user_id):
-    """Remove a user's per-user data: collector-stored events and their id in the spool (HyperLogLogs cannot forget)."""
+    """Remove a user's per-user data: collector-stored and outbox events, their id in the spool (HLLs cannot forget)."""
     forgotten = forget_user(current(), user_id)
-    click.echo(f"Removed the user id from {forgotten['spooled_events']} spooled event(s).")
+    click.echo(f"Removed the user id from {forgotten['spooled_events']} spooled event(s) and "
+               f"{forgotten['outbox_events']} event(s) waiting for Snowplow.")
     click.echo(f"Their pseudonym, to delete in any Snowplow warehouse: {forgotten['pseudonym']}")
     click.echo(f"Unique-user counts (HyperLogLogs) cannot forget one user: their daily keys expire after "
                f"{RETENTION_DAYS} days.")

@@ -271,6 +271,12 @@ class Remembered:
         self._values = {key: value for key, value in self._values.items() if wanted(key)}
 
 
+def events_tracked(counters, definitions, day, frame="7d"):
+    """How many times any event was tracked in `frame` ending `day`: one read."""
+    rules = tuple(Rule(name) for name in sorted(definitions.events))
+    return counters.value(Metric("all events", frame, rules, ""), day) if rules else 0
+
+
 @dataclass(frozen=True)
 class OverviewMemory:
     """What one app's overview remembers between polls.

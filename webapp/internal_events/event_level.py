@@ -31,7 +31,9 @@ class EventLevel:
 
     def request_signals(self):
         """The honoured privacy signals of the request being served ([] outside a request)."""
-        return honoured_signals(self.policy, request.headers) if has_request_context() else []
+        if not has_request_context():
+            return []
+        return honoured_signals(self.policy, request.headers, request.args.get("privacy_signals", ""))
 
     def allowed(self, events):
         """(the events that may go to Snowplow, how many were withheld because the opt-outs could not be read)."""

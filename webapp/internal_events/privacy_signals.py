@@ -12,6 +12,8 @@ POLICIES = {
     "ignore": (),
 }
 DEFAULT_POLICY = "gpc_and_dnt"
+# The JS client names the signals its browser gives (`?privacy_signals=gpc,dnt`), for when a proxy strips headers.
+DECLARED = {"gpc": "Sec-GPC", "dnt": "DNT"}
 
 
 def check_policy(policy):
@@ -21,6 +23,7 @@ def check_policy(policy):
     return policy
 
 
-def honoured_signals(policy, headers):
-    """The names of the honoured signals `headers` carry, e.g. ["Sec-GPC"]; [] when none."""
-    return [name for name in POLICIES[policy] if (headers.get(name) or "").strip() == "1"]
+def honoured_signals(policy, headers, declared=""):
+    """The honoured signals `headers` carry or `declared` names ("gpc,dnt"), e.g. ["Sec-GPC"]; [] when none."""
+    named = {DECLARED.get(word.strip().lower()) for word in declared.split(",")}
+    return [name for name in POLICIES[policy] if (headers.get(name) or "").strip() == "1" or name in named]

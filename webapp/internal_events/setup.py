@@ -6,7 +6,7 @@ from ..config import DEFAULT_SNOWPLOW_OUTBOX_LIMIT, DEFAULT_SPOOL_LIMIT, ConfigE
     raises_on_tracking_errors
 from ..redis_connection import connect, describe
 from .counters import CounterStore
-from .delivery import CounterDelivery
+from .delivery import REDIS_FAILURES, CounterDelivery
 from .event_level import EventLevel
 from .journal import Journal
 from .keys import KeySpace
@@ -15,7 +15,7 @@ from .opt_outs import OptOuts
 from .privacy_signals import DEFAULT_POLICY, check_policy
 from .pseudonym_key import pseudonym_key
 from .snowplow import SnowplowSender
-from .snowplow_outbox import Outbox, outbox_file
+from .snowplow_outbox import Outbox, SharedCount, outbox_file
 from .spool import Spool
 from .switches import Switches
 from .tracker import InternalEvents
@@ -48,17 +48,18 @@ def build(config, instance_path):
         counters=counters,
         delivery=CounterDelivery(counters, spool, definitions.current, journal),
         privacy=_privacy(config, counters, instance_path, key),
-        snowplow=_snowplow(config, collector, instance_path, key) if collector else None,
+        snowplow=_snowplow(config, collector, counters, instance_path, key) if collector else None,
         environment=env,
         raise_errors=raises_on_tracking_errors(env),
         write_behind=config["WRITE_BEHIND"],
     )
 
 
-def _snowplow(config, collector, instance_path, key):
+def _snowplow(config, collector, counters, instance_path, key):
     folder = config.get("SNOWPLOW_OUTBOX_DIR") or Path(instance_path)
     outbox = Outbox(outbox_file(folder, collector), config.get("SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT))
-    return SnowplowSender(collector, config["SNOWPLOW_APP_ID"], config["WEBAPP_ENV"], key, outbox,
+    unkept = SharedCount(counters.redis, counters.keys.internal(f"snowplow:unkept:{outbox.path.name}"), REDIS_FAILURES)
+    return SnowplowSender(collector, config["SNOWPLOW_APP_ID"], config["WEBAPP_ENV"], key, outbox, unkept,
                           token=collector_token(config), vendor=config.get("SNOWPLOW_IGLU_VENDOR"))
 
 

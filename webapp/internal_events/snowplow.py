@@ -30,8 +30,9 @@ EXIT_SEND_SECONDS = 5.0
 class OutboxEmitter:
     """The tracker's emitter: payloads go to the outbox, one transaction per `batch`, or one per event."""
 
-    def __init__(self, outbox):
+    def __init__(self, outbox, unkept):
         self.outbox = outbox
+        self.unkept = unkept
         self._local = threading.local()
 
     def input(self, payload):
@@ -53,7 +54,13 @@ class OutboxEmitter:
                 self._keep(pending)
 
     def _keep(self, payloads):
-        kept = self.outbox.append(payloads)
+        """Into the outbox; what it cannot take (a full disk, a broken file) is lost, counted where all processes see it."""
+        try:
+            kept = self.outbox.append(payloads)
+        except (sqlite3.Error, OSError) as error:
+            self.unkept.add(len(payloads))
+            log.error("Snowplow outbox %s cannot take %d event(s), lost: %s", self.outbox.path, len(payloads), error)
+            return
         if kept < len(payloads):
             log.warning("Snowplow outbox %s is full: %d event(s) dropped", self.outbox.path, len(payloads) - kept)
 
@@ -65,7 +72,7 @@ class OutboxEmitter:
 
 
 class SnowplowSender:
-    def __init__(self, collector_url, app_id, environment, pseudonym_key, outbox, token=None,
+    def __init__(self, collector_url, app_id, environment, pseudonym_key, outbox, unkept, token=None,
                  flush_interval=FLUSH_INTERVAL_SECONDS, vendor=None, **post_limits):
         self.collector_url = collector_url
         # The contexts' iglu URIs: a pipeline resolves them in the registry `internal-events iglu-export` writes.
@@ -73,7 +80,8 @@ class SnowplowSender:
         self.environment = environment
         self.pseudonym_key = pseudonym_key
         self.outbox = outbox
-        self.emitter = OutboxEmitter(outbox)
+        self.unkept = unkept
+        self.emitter = OutboxEmitter(outbox, unkept)
         self.tracker = Tracker("internal-events", self.emitter, app_id=app_id, encode_base64=True)
         self.courier = Courier(outbox, collector_url, token, **post_limits)
         self._wake, self._stopped = threading.Event(), threading.Event()
@@ -114,11 +122,13 @@ class SnowplowSender:
         return self.courier.drain(wait_for_lock=timeout, deadline=deadline, respect_back_off=False)
 
     def status(self):
-        """The outbox's figures, the same in every process: waiting, delivered, dropped, rejected, failed POSTs.
+        """The outbox's figures, the same in every process: waiting, delivered, dropped, rejected, failed POSTs,
+        and `unkept`: events the outbox could not take (kept in Redis, as the disk is what failed).
 
         Never raises: an outbox that cannot be read shows its `error`.
         """
-        report = {"collector": self.collector_url, "outbox": str(self.outbox.path), "error": None}
+        report = {"collector": self.collector_url, "outbox": str(self.outbox.path), "error": None,
+                  "unkept": self.unkept.value()}
         try:
             return {**report, **self.outbox.counts()}
         except (sqlite3.Error, OSError) as error:

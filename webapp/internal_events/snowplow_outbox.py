@@ -94,6 +94,15 @@ class Outbox:
         with self._transaction() as db:
             db.execute("UPDATE totals SET value = 0 WHERE name IN ('failures_in_row', 'retry_at')")
 
+    def forget(self, carries):
+        """Delete the waiting events for which `carries(payload)` is true (a forgotten user's); how many."""
+        with self._transaction() as db:
+            ids = [id for id, payload in db.execute("SELECT id, payload FROM events") if carries(json.loads(payload))]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                db.execute(f"DELETE FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        return len(ids)
+
     def totals(self):
         return {name: value for name, value in self._connection().execute("SELECT name, value FROM totals")}
 
@@ -145,3 +154,31 @@ class Outbox:
 
     def _transaction(self):
         return immediate_transaction(self._connection())
+
+
+class SharedCount:
+    """A count every process adds to and reads, kept in Redis: for losses of the disk, which cannot record them.
+
+    While Redis cannot be reached either, this process keeps what it could not add, and says so in its log.
+    """
+
+    def __init__(self, redis, key, failures):
+        self.redis, self.key, self.failures = redis, key, failures
+        self._unrecorded = 0
+        self._lock = threading.Lock()
+
+    def add(self, amount):
+        with self._lock:
+            amount, self._unrecorded = amount + self._unrecorded, 0
+            try:
+                self.redis.incrby(self.key, amount)
+            except self.failures:
+                self._unrecorded = amount
+                log.error("%d lost Snowplow event(s) not yet counted in Redis", amount)
+
+    def value(self):
+        """Every process's count (with this process's unrecorded part), or None while Redis cannot be read."""
+        try:
+            return int(self.redis.get(self.key) or 0) + self._unrecorded
+        except self.failures:
+            return None

@@ -27,7 +27,8 @@ def status(internal_events):
     if internal_events.snowplow is not None:
         snowplow = report["snowplow"] = _safely(internal_events.snowplow.status)
         # Every process's outbox figures: events lost for good, or an outbox nothing can wait in.
-        snowplow_ok = snowplow["error"] is None and not snowplow.get("dropped") and not snowplow.get("rejected")
+        snowplow_ok = (snowplow["error"] is None and not snowplow.get("dropped") and not snowplow.get("rejected")
+                       and not snowplow.get("unkept"))
     report["healthy"] = (redis_error is None and not live.problems
                          and not any(spool.get(problem) for problem in ("dropped", "lost", "quarantined", "error"))
                          and not report["journal"].get("error") and snowplow_ok

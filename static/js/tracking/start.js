@@ -1,6 +1,7 @@
 import { readContext, warner } from './context.js';
 import { bindDocument } from './dom.js';
 import { createInternalEvents } from './internal_events.js';
+import { withPrivacySignals } from './privacy_signals.js';
 import { createTransport } from './transport.js';
 
 const DEFAULT_API_URL = '/api/v4/usage_data/track_events';
@@ -12,7 +13,8 @@ const INSTANCE = Symbol.for('internal-events');
 function start() {
   const context = readContext(document);
   const warn = warner(context.environment);
-  const internalEvents = createInternalEvents(context, createTransport(context.api_url || DEFAULT_API_URL, warn), warn);
+  const url = withPrivacySignals(context.api_url || DEFAULT_API_URL, globalThis.navigator);
+  const internalEvents = createInternalEvents(context, createTransport(url, warn), warn);
   bindDocument(document, internalEvents, warn);
   return internalEvents;
 }
