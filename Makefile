@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 WORKERS ?= 4
+THREADS ?= 4
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test test-js check-js bench serve install install-test chromium redis-server node assets clean
@@ -54,9 +55,12 @@ run: install assets
 	WEBAPP_ENV=development PORT=$(PORT) $(BIN)/flask --app webapp run --host 127.0.0.1 --port $(PORT) --reload
 
 ## The same app under gunicorn with $(WORKERS) worker processes, as in production (WEBAPP_ENV=production needs SECRET_KEY).
+## Threaded workers (gthread) park idle connections instead of waiting on them, as sync workers would;
+## keep-alive stays off as with sync workers (a POST on a kept connection the worker is closing would fail).
 serve: install assets
 	@if [ "$${WEBAPP_ENV:-development}" != production ]; then WEBAPP_ENV=development $(BIN)/flask --app webapp seed-demo; fi
 	WEBAPP_ENV=$${WEBAPP_ENV:-development} PORT=$(PORT) $(BIN)/gunicorn --workers $(WORKERS) \
+	  --worker-class gthread --threads $(THREADS) --keep-alive 0 \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - 'webapp:create_app()'
 
 ## Install everything the tests need, then run the whole suite: the client's JS unit tests, then pytest.

@@ -1,6 +1,8 @@
 """`python -m bench`: every benchmark in turn."""
 
-from . import api_load, bundle_size, core, dashboard_scale, definitions_scale, outage, privacy, snowplow_outage
+from . import (
+    api_load, bundle_size, core, dashboard_scale, definitions_scale, memory, outage, privacy, reads, snowplow_outage,
+)
 
 
 def main():
@@ -8,6 +10,8 @@ def main():
     core.main()
     definitions_scale.main()
     dashboard_scale.main()
+    memory.main()
+    reads.main()
     outage.main()
     snowplow_outage.main()
     api_load.main()

@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import re
+import secrets
 import signal
 import statistics
 import subprocess
@@ -146,8 +147,8 @@ def load(contenders, rounds):
 def main():
     folder = tempfile.mkdtemp()
     prefix = f"bench:api:{uuid.uuid4().hex[:8]}:"
-    env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL,
-           "INTERNAL_EVENTS_KEY_PREFIX": prefix, "DATABASE_PATH": f"{folder}/webapp.sqlite",
+    env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
+           "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_KEY_PREFIX": prefix, "DATABASE_PATH": f"{folder}/webapp.sqlite",
            "WEBAPP_INSTANCE_PATH": folder, "USAGE_DATA_RATE_LIMIT": str(10**12)}
     env.pop("SNOWPLOW_COLLECTOR_URL", None)
     subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"], cwd=PROJECT_ROOT, check=True,

@@ -20,7 +20,7 @@ import requests
 
 from webapp.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.setup import build
-from webapp.internal_events.windows import RETENTION_SECONDS, today
+from webapp.internal_events.windows import today
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 EVENT = "project_viewed"  # four unique metrics and the event's own totals: 7 writes per event
@@ -61,19 +61,18 @@ def calls(count, offset=0):
 def naive_track(events, call):
     """The baseline: the same writes as ours, one command and one round trip per key."""
     event = events.prepare(call["event"], **{k: v for k, v in call.items() if k != "event"})
-    plan = events.counters.plan()
+    plan = events.counters.plan(events.definitions)
     plan.add(events.definitions.rules_for(event.name), event, today())
     client = events.counters.redis
     for writes in plan.slots.values():
-        for key, (op, payload) in writes.items():
+        for (key, field), (op, payload, detail) in writes.items():
             if op == "u":
                 client.pfadd(key, *payload)
-            elif op in "dD":
-                client.incrby(key, payload) if op == "d" else client.incrbyfloat(key, payload)
+                client.expire(key, detail)
+            elif op in "hf":
+                client.hincrby(key, field, payload) if op == "h" else client.hincrbyfloat(key, field, payload)
             else:
                 client.incrby(key, payload) if op == "a" else client.incrbyfloat(key, payload)
-            if op in "udD":
-                client.expire(key, RETENTION_SECONDS)
 
 
 def rate(function, count):

@@ -23,6 +23,8 @@ from webapp.internal_events.setup import build
 from webapp.seed import seed_demo
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
+# Strong enough for tests that switch to production, which refuses weak keys.
+TEST_SECRET_KEY = "test-only-secret-key-0123456789abcdef"
 # The system Chromium (Playwright cannot download its own here), kept off the network.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -78,7 +80,7 @@ def config(redis_url, key_prefix, definitions_dir, tmp_path):
     return {
         "DATABASE": str(tmp_path / "webapp.sqlite"),
         "WEBAPP_ENV": "test",
-        "SECRET_KEY": "test",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": key_prefix,
         "SNOWPLOW_COLLECTOR_URL": None,

@@ -6,11 +6,14 @@ where its clients expect it.
 
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import redis
+import requests
 from werkzeug.serving import make_server
 
 CLUSTER_BUS_OFFSET = 10000  # a cluster node also listens on its port + 10000
@@ -196,3 +199,43 @@ def workers_of(master):
         if int(fields[1]) == master and fields[0] != "Z":
             children.append(int(entry.name))
     return sorted(children)
+
+
+class Gunicorn:
+    """`webapp:create_app()` under gunicorn, as `make serve` runs it, configured by environment variables."""
+
+    def __init__(self, env, workers=1, *options):
+        self.env, self.workers, self.options = env, workers, list(options)
+        self.port = free_port()
+        self.process = None
+        self.log = tempfile.TemporaryFile("w+")  # gunicorn's and the app's log: a pipe nobody reads would fill up
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def logged(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+             *self.options, "webapp:create_app()"],
+            cwd=Path(__file__).resolve().parent.parent, env=self.env,
+            stdout=subprocess.DEVNULL, stderr=self.log)
+        wait_until(self._answers, timeout=60, interval=0.2, message="gunicorn")
+        return self
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+
+    def _answers(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.logged()[-2000:]}")
+        try:
+            return requests.get(f"{self.url}/users/sign_in", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False

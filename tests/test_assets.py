@@ -4,6 +4,7 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -72,7 +73,7 @@ def test_production_serves_the_built_files_without_rebuilding(config, tmp_path):
     subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "assets", "build"], cwd=PROJECT_ROOT,
                    env={**os.environ, "WEBAPP_ENV": "test", "WEBAPP_INSTANCE_PATH": str(tmp_path)},
                    check=True, capture_output=True)
-    app = create_app({**config, "WEBAPP_ENV": "production"})
+    app = create_app({**config, "WEBAPP_ENV": "production", "SECRET_KEY": secrets.token_hex(32)})
     assert not app.extensions["assets"].bundles["tracking"].env.auto_build
     html = app.test_client().get("/").get_data(as_text=True)
     assert re.search(r'<script src="/static/gen/tracking\.[0-9a-f]{8}\.js" defer>', html)

@@ -1,6 +1,7 @@
 """The collector takes events only from its app's own tracker, keeps a bounded store, and never answers 500."""
 
 import json
+import secrets
 
 import pytest
 import requests
@@ -136,7 +137,7 @@ def test_collector_enabled_is_read_from_the_environment(setting, on, config, dem
     if setting is not None:
         environ["COLLECTOR_ENABLED"] = setting
     settings = {key: value for key, value in from_environment(environ).items() if key == "COLLECTOR_ENABLED"}
-    app = create_app({**config, "WEBAPP_ENV": "production", **settings})
+    app = create_app({**config, "WEBAPP_ENV": "production", "SECRET_KEY": secrets.token_hex(32), **settings})
     assert ("collector" in app.blueprints) is on
 
 

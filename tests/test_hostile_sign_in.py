@@ -1,13 +1,20 @@
 """Signing in and out against a real server: no open redirect, throttled guessing, revoked cookies."""
 
 import html
+import os
 import re
+import shutil
 
 import pytest
 
-from conftest import LiveSession, csrf_token_of
+from conftest import LiveSession, csrf_token_of, submit_sign_in
+from servers import Gunicorn
+from test_pages import page_context
+from webapp.sign_in_throttle import ACCOUNT_FAILURES, CLIENT_FAILURES, WINDOW_SECONDS
+from webapp.store import users
 
 HOME = "/"
+API = "/api/v4/usage_data"
 
 
 @pytest.fixture
@@ -51,3 +58,116 @@ def test_a_path_on_the_site_is_kept(site):
     _, base = site
     answer = submit(LiveSession(base), "bob", "bob-demo", next="/projects/new?from=menu")
     assert answer.headers["Location"] == "/projects/new?from=menu"
+
+
+# -- guessing passwords ---------------------------------------------------------------------------
+
+
+def test_guessing_one_account_is_throttled_and_even_the_right_password_waits(site):
+    _, base = site
+    session = LiveSession(base)
+    for attempt in range(ACCOUNT_FAILURES):
+        assert submit(session, "bob", f"guess-{attempt}").status_code == 401
+    refused = submit(session, "bob", "guess-again")
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= WINDOW_SECONDS
+    assert "Too many failed sign-in attempts" in refused.text
+    right = submit(session, "bob", "bob-demo")
+    assert right.status_code == 429 and "Location" not in right.headers
+
+
+def test_past_the_limit_an_unknown_account_answers_like_a_known_one(site):
+    _, base = site
+    answers = {}
+    for username in ("bob", "nobody-here"):
+        session = LiveSession(base)
+        for attempt in range(ACCOUNT_FAILURES):
+            assert submit(session, username, f"guess-{attempt}").status_code == 401
+        answers[username] = submit(session, username, "guess-again")
+    known, unknown = answers["bob"], answers["nobody-here"]
+    assert known.status_code == unknown.status_code == 429
+    assert set(known.headers) == set(unknown.headers)
+    assert _flash(known.text) == _flash(unknown.text)
+
+
+def test_one_client_guessing_many_accounts_is_throttled(site):
+    _, base = site
+    session = LiveSession(base)
+    for attempt in range(CLIENT_FAILURES):
+        assert submit(session, f"user-{attempt}", "guess").status_code == 401
+    assert submit(session, "alice", "guess").status_code == 429
+
+
+def test_signing_in_forgets_the_accounts_earlier_typos(site):
+    _, base = site
+    for _ in range(2):
+        session = LiveSession(base)
+        for attempt in range(ACCOUNT_FAILURES - 1):
+            assert submit(session, "bob", f"typo-{attempt}").status_code == 401
+        assert submit(session, "bob", "bob-demo").status_code == 302
+
+
+def test_throttled_attempts_cost_no_password_hashing(demo, monkeypatch):
+    hashed = []
+    real = users.check_password_hash
+    monkeypatch.setattr(users, "check_password_hash", lambda *args: hashed.append(1) or real(*args))
+    client = demo.test_client()
+    for attempt in range(ACCOUNT_FAILURES):
+        submit_sign_in(client, "bob", f"guess-{attempt}")
+    assert len(hashed) == ACCOUNT_FAILURES
+    for attempt in range(20):
+        assert submit_sign_in(client, "bob", f"more-{attempt}").status_code == 429
+    assert len(hashed) == ACCOUNT_FAILURES
+
+
+def _flash(html_text):
+    return re.search(r'<p class="flash[^>]*>([^<]*)</p>', html_text).group(1)
+
+
+# -- signing out ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workers(tmp_path, redis_url, key_prefix, demo_database):
+    """Three gunicorn workers, each with its own session-cookie cache."""
+    shutil.copyfile(demo_database, tmp_path / "webapp.sqlite")
+    server = Gunicorn({**os.environ, "WEBAPP_ENV": "test", "SECRET_KEY": "test-" + key_prefix,
+                       "REDIS_URL": redis_url, "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
+                       "DATABASE_PATH": str(tmp_path / "webapp.sqlite"), "WEBAPP_INSTANCE_PATH": str(tmp_path),
+                       "USAGE_DATA_RATE_LIMIT": "0"}, 3)
+    try:
+        yield server.start().url
+    finally:
+        server.stop()
+
+
+def test_a_cookie_saved_before_signing_out_no_longer_signs_in_on_any_worker(workers):
+    base = workers
+    bob = LiveSession(base)
+    assert submit(bob, "bob", "bob-demo").status_code == 302
+    saved = bob.cookies["session"]
+    event = {"event": "help_link_clicked", "additional_properties": {"label": "docs"}}
+
+    def replay(path, **kwargs):
+        thief = LiveSession(base)
+        thief.headers.update({"Cookie": f"session={saved}", "Origin": base, "Sec-Fetch-Site": "same-origin"})
+        return thief.post(path, **kwargs) if "json" in kwargs else thief.get(path)
+
+    # Every worker verifies (and remembers) the cookie before the sign-out.
+    assert all(replay(f"{API}/track_event", json=event).status_code == 200 for _ in range(12))
+    home = bob.get("/")
+    assert bob.post("/users/sign_out", data={"csrf_token": csrf_token_of(home.text)}).status_code == 302
+    for _ in range(12):
+        assert replay(f"{API}/track_event", json=event).status_code == 401
+        assert page_context(replay("/").text)["user_id"] is None
+
+
+def test_signing_out_ends_only_that_session(site):
+    _, base = site
+    phone, laptop = LiveSession(base), LiveSession(base)
+    for session in (phone, laptop):
+        assert submit(session, "alice", "alice-demo").status_code == 302
+    home = phone.get("/")
+    phone.post("/users/sign_out", data={"csrf_token": csrf_token_of(home.text)})
+    assert page_context(phone.get("/").text)["user_id"] is None
+    assert page_context(laptop.get("/").text)["user_id"] is not None

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -135,3 +136,20 @@ def _website_id(database):
     with closing(sqlite3.connect(database)) as db:
         return db.execute("SELECT p.id FROM projects p JOIN namespaces n ON n.id = p.namespace_id"
                           " WHERE n.path = 'acme' AND p.path = 'website'").fetchone()[0]
+
+
+def test_idle_connections_do_not_stall_the_workers(served):
+    """As many silent clients as workers: each sync worker would wait on one (for its 30 s timeout).
+
+    A gthread worker's thread waits 5 s for a request, then parks the connection
+    and its other threads serve meanwhile (README: behind a buffering proxy at scale).
+    """
+    base, _ = served
+    host, port = base.removeprefix("http://").split(":")
+    idle = [socket.create_connection((host, int(port))) for _ in range(WORKERS)]
+    try:
+        for _ in range(5):
+            assert requests.get(f"{base}/users/sign_in", timeout=10).status_code == 200
+    finally:
+        for connection in idle:
+            connection.close()

@@ -38,8 +38,7 @@ def stream(seed, batches):
 
 
 def total(events, event_name, day):
-    raw = events.counters.redis.get(events.counters.keys.daily(Rule(event_name), day))
-    return int(raw or 0)
+    return events.counters.day_total(Rule(event_name), day)
 
 
 @pytest.mark.parametrize("write_behind", [False, True], ids=["synchronous", "write-behind"])

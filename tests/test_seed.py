@@ -1,5 +1,6 @@
 """`flask --app webapp seed-demo`: the demo data, created once, never in production."""
 
+import secrets
 import sqlite3
 
 from conftest import sign_in
@@ -31,7 +32,7 @@ def test_seeding_tracks_no_events(app, redis_client, key_prefix):
 
 
 def test_seed_demo_refuses_production(config):
-    app = create_app({**config, "WEBAPP_ENV": "production"})
+    app = create_app({**config, "WEBAPP_ENV": "production", "SECRET_KEY": secrets.token_hex(32)})
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code != 0
     assert "not in production" in result.output

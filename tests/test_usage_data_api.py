@@ -115,9 +115,9 @@ def test_send_beacon_text_plain_bodies_are_read(bob, demo, demo_ids):
 
 def test_the_user_is_always_the_sessions(client_for, demo, demo_ids):
     for username in ("alice", "bob", "bob"):
-        post(client_for(username), "track_event", {"event": "admin_area_viewed"})
-    assert values(demo)[HLL + "count_distinct_user_id_from_admin_area_viewed_weekly"] == 2
-    forged = post(client_for("bob"), "track_event", {"event": "admin_area_viewed", "user_id": demo_ids["alice"]})
+        post(client_for(username), "track_event", {"event": "dashboard_chart_viewed"})
+    assert values(demo)[HLL + "count_distinct_user_id_from_dashboard_chart_viewed_weekly"] == 2
+    forged = post(client_for("bob"), "track_event", {"event": "dashboard_chart_viewed", "user_id": demo_ids["alice"]})
     assert forged.status_code == 400
     assert "events are always recorded for the signed-in user" in forged.get_json()["error"]
 

@@ -11,6 +11,7 @@ from .config import PROJECT_ROOT, collector_enabled, from_environment
 from .errors import error_response
 from .internal_events.delivery import REDIS_FAILURES
 from .internal_events.setup import build
+from .secret_key import secret_key
 
 MAX_BODY_BYTES = 1024 * 1024  # forms and collector batches; the usage-data API has its own, smaller limit
 
@@ -27,8 +28,7 @@ def create_app(config=None):
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config["INTERNAL_EVENTS_SKIP_INVALID"] = _loaded_to_find_a_cli_command()
     app.config.update(config or {})
-    if not app.config["SECRET_KEY"]:
-        raise RuntimeError("SECRET_KEY must be set in production")
+    app.config["SECRET_KEY"] = secret_key(app.config["SECRET_KEY"], app.config["WEBAPP_ENV"], app.instance_path)
     app.extensions["internal_events"] = build(app.config, app.instance_path)
 
     from . import (admin, assets, auth, collector, csrf, dashboard, db, groups, pages, privacy, projects,

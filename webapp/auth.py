@@ -1,18 +1,25 @@
 """Signing in and out, and the signed-in user of each request as `g.user`."""
 
 import functools
+import logging
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from .store import users
+from .internal_events import current
+from .internal_events.delivery import REDIS_FAILURES
+from .sign_in_throttle import SignInThrottle
+from .store import sign_ins, users
+
+log = logging.getLogger(__name__)
+SIGN_IN_KEY = "sign_in"  # the session's sign-in token (see store/sign_ins.py)
 
 bp = Blueprint("auth", __name__, url_prefix="/users")
 
 
 @bp.before_app_request
 def load_signed_in_user():
-    user_id = session.get("user_id")
-    g.user = users.by_id(user_id) if isinstance(user_id, int) else None
+    token = session.get(SIGN_IN_KEY)
+    g.user = users.by_sign_in(token) if isinstance(token, str) else None
 
 
 def login_required(view):
@@ -57,18 +64,44 @@ def _safe_next(target):
 def sign_in():
     if request.method == "GET":
         return render_template("sign_in.html", next=request.args.get("next", ""))
-    user = users.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+    username, password = request.form.get("username", ""), request.form.get("password", "")
+    throttle = _throttle()
+    wait = _guarded(lambda: throttle.retry_after(username, request.remote_addr))
+    if wait:
+        minutes = -(-wait // 60)
+        flash(f"Too many failed sign-in attempts: try again in {minutes} minute{'s' * (minutes > 1)}.", "error")
+        return render_template("sign_in.html", next=request.form.get("next", "")), 429, {"Retry-After": str(wait)}
+    user = users.authenticate(username, password)
     if user is None:
+        _guarded(lambda: throttle.failed(username, request.remote_addr))
         flash("Invalid username or password.", "error")
         return render_template(
             "sign_in.html", next=request.form.get("next", ""), username=request.form.get("username", "")[:255]
         ), 401
+    _guarded(lambda: throttle.succeeded(username))
     session.clear()
-    session["user_id"] = user.id
+    session[SIGN_IN_KEY] = sign_ins.start(user.id, int(current_app.permanent_session_lifetime.total_seconds()))
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/sign_out")
 def sign_out():
+    token = session.get(SIGN_IN_KEY)
+    if isinstance(token, str):
+        sign_ins.end(token)  # a copy of the cookie kept elsewhere signs in no more
     session.clear()
     return redirect(url_for("pages.home"))
+
+
+def _throttle():
+    counters = current().counters
+    return SignInThrottle(counters.redis, counters.keys.prefix)
+
+
+def _guarded(call):
+    """Without Redis, signing in still works, unthrottled (and says so in the log)."""
+    try:
+        return call()
+    except REDIS_FAILURES as error:
+        log.warning("Sign-in throttle unavailable, Redis cannot be reached: %s", error)
+        return None

@@ -18,7 +18,7 @@ from .internal_events.inventory import inventory
 from .internal_events.service_ping import SERVICE_PING_OFF, service_ping
 from .internal_events.status import status
 from .internal_events.switches import NAMES as SWITCHES
-from .internal_events.windows import RETENTION_DAYS
+from .internal_events.windows import DAILY_DAYS
 
 internal_events_cli = AppGroup("internal-events", help="Define, check and inspect internal events.")
 
@@ -97,7 +97,7 @@ def forget_user_command(user_id):
                f"{forgotten['outbox_events']} event(s) waiting for Snowplow.")
     click.echo(f"Their pseudonym, to delete in any Snowplow warehouse: {forgotten['pseudonym']}")
     click.echo(f"Unique-user counts (HyperLogLogs) cannot forget one user: their daily keys expire after "
-               f"{RETENTION_DAYS} days.")
+               f"{DAILY_DAYS} days.")
     if forgotten["collector_error"]:
         raise click.ClickException(f"the collector listing was not searched, Redis failed: "
                                    f"{forgotten['collector_error']}; run this again once Redis answers")
@@ -191,6 +191,8 @@ def _checked(check):
 @click.option("--milestone", help="Release introducing it. Default: this package's major.minor version.")
 @click.option("--introduced-by-url", help="Link to the merge request. Default: TODO, as GitLab's generator.")
 @click.option("--force", is_flag=True, help="Overwrite an existing metric file.")
+@click.option("--server-side-only", is_flag=True, default=None,
+              help="A new event recorded by the server only: the usage-data API refuses it from browsers.")
 @click.option(
     "--interactive/--no-interactive",
     default=None,

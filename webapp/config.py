@@ -28,7 +28,7 @@ def from_environment(environ=None):
         raise ConfigError(f"WEBAPP_ENV={webapp_env!r} is not one of {', '.join(ENVIRONMENTS)}")
     return {
         "WEBAPP_ENV": webapp_env,
-        "SECRET_KEY": env.get("SECRET_KEY") or ("dev" if webapp_env != "production" else None),
+        "SECRET_KEY": env.get("SECRET_KEY") or None,  # None: see webapp/secret_key.py
         "REDIS_URL": env.get("REDIS_URL") or None,
         "REDIS_KEY_PREFIX": env.get("INTERNAL_EVENTS_KEY_PREFIX", "ie:"),
         "SNOWPLOW_COLLECTOR_URL": env.get("SNOWPLOW_COLLECTOR_URL")

@@ -68,6 +68,15 @@ class Issue:
     created_at: str
 
 
+def grantable_roles(role, user):
+    """The roles `user` (with `role` in a namespace) may give others there: never one above their own, as in GitLab."""
+    if user.is_admin or role == "owner":
+        return ROLES
+    if role in MANAGER_ROLES:
+        return ROLES[: ROLES.index(role) + 1]
+    return ()
+
+
 def can_manage(role, user):
     """Maintainers and owners change settings, create projects in and invite to a namespace; admins too."""
     return user.is_admin or role in MANAGER_ROLES

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from .auth import login_required
-from .domain import ROLES, can_manage
+from .domain import ROLES, can_manage, grantable_roles
 from .internal_events import track_event
 from .store import namespaces, projects, users
 from .tracking_context import set_tracking_context
@@ -30,7 +30,7 @@ def show(path):
         projects=projects.visible_in(g.user, group),
         members=namespaces.members(group),
         can_invite=g.user is not None and can_manage(role, g.user),
-        roles=ROLES,
+        roles=grantable_roles(role, g.user) if g.user is not None else (),
     )
 
 
@@ -38,10 +38,13 @@ def show(path):
 @login_required
 def invite(path):
     group = _group_or_404(path)
-    if not can_manage(namespaces.role_of(g.user, group), g.user):
+    own_role = namespaces.role_of(g.user, group)
+    if not can_manage(own_role, g.user):
         abort(403, "only maintainers and owners of the group invite members")
     username, role = request.form.get("username", "").strip(), request.form.get("role", "")
     invitee = users.by_username(username)
+    if role in ROLES and role not in grantable_roles(own_role, g.user):
+        abort(403, f"a {own_role} cannot invite an {role}: only owners and administrators give that role")
     if role not in ROLES:
         flash(f"Choose a role: {', '.join(ROLES)}.", "error")
     elif invitee is None:

@@ -52,3 +52,10 @@ CREATE TABLE IF NOT EXISTS issues (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS issues_by_project ON issues (project_id, created_at);
+
+-- Signed-in sessions: the session cookie names one; signing out deletes it (see store/sign_ins.py).
+CREATE TABLE IF NOT EXISTS sign_ins (
+    token TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    started_at INTEGER NOT NULL
+);

@@ -1,5 +1,9 @@
 """Response headers that keep pages safe: a strict Content-Security-Policy and friends.
 
+With Secure session cookies the site is served over HTTPS, so browsers are told
+to use nothing else (HSTS). What a signed-in user sees is never stored by a
+browser or proxy cache (`no-store`), unless the view chose its own caching.
+
 No inline script runs: the page context is a JSON `<script type="application/json">`
 block, which browsers never execute. A page that truly needs one inline script
 (an import map) marks it with `nonce="{{ csp_nonce() }}"`, and only that page's
@@ -26,6 +30,7 @@ OTHER_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+HSTS = ("Strict-Transport-Security", "max-age=31536000")  # a year, the usual minimum for preload lists
 
 
 def content_security_policy(nonce=None):
@@ -48,6 +53,9 @@ def csp_nonce():
 
 def init_app(app):
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    headers = dict(OTHER_HEADERS)
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        headers.update([HSTS])
 
     @app.after_request
     def add_headers(response):
@@ -56,7 +64,9 @@ def init_app(app):
         if "content-security-policy" not in present:
             nonce = g.get("csp_nonce")
             response.headers.add("Content-Security-Policy", content_security_policy(nonce) if nonce else DEFAULT_POLICY)
-        for name, value in OTHER_HEADERS.items():
+        for name, value in headers.items():
             if name.lower() not in present:
                 response.headers.add(name, value)
+        if g.get("user") is not None and "cache-control" not in present:
+            response.headers.add("Cache-Control", "no-store")
         return response

@@ -175,6 +175,10 @@ class _Visible:
 
 def _prepare(call, visible):
     """The core's TrackedEvent for one checked call, or Refused with the status and reason."""
+    definition = current().definitions.events.get(call["event"])
+    if definition is not None and definition.server_side_only:
+        raise Refused(403, f"event {payload.shown(call['event'])} is recorded by the server only: "
+                           "browsers cannot send it")
     project, namespace = None, None
     if call["project_id"] is not None:
         project = visible.project(call["project_id"])

@@ -14,14 +14,30 @@ import hashlib
 import json
 import logging
 import math
+import time
 import uuid
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from .keys import KeySpace
 from .model import IDENTIFIERS
-from .windows import RETENTION_SECONDS, chart_weeks, days_back, days_of
+from .windows import (
+    COMPUTABLE_WEEKS_DAYS,
+    DAILY_DAYS,
+    FRAME_DAYS,
+    TOTAL_DAYS,
+    WINDOW_FRAMES,
+    chart_weeks,
+    day_number,
+    day_stamp,
+    days_back,
+    days_of,
+    seconds_until_end_of,
+    today,
+)
 
 log = logging.getLogger(__name__)
 # Far above any sum of bounded values (see tracker.MAX_NUMBER), far below what JSON and str() cannot write.
@@ -51,6 +67,12 @@ def _total(raw_values):
     return sum(_number(v) for v in raw_values if v is not None)
 
 
+@lru_cache(maxsize=64)
+def _frame_fields(frame, until):
+    """The totals hash fields of a frame's days: the same few for every metric of a read."""
+    return [day_number(day) for day in days_of(frame, until)]
+
+
 def _number(raw):
     """A stored counter's number; 0 (and a warning) for what no write of ours stores, so reads never raise."""
     text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
@@ -65,33 +87,53 @@ def _number(raw):
 
 
 # Applies a batch of merged writes for one hash slot, unless its number says it already was.
-# KEYS[1] is the writer's marker, the others the keys written.
-# ARGV: batch number, marker ttl, key ttl, then per key an op and its payload:
-#   u <n> <elements...>  PFADD to a daily HyperLogLog, refresh its expiry
-#   d <amount>           INCRBY a daily counter, refresh its expiry;   D: the same with INCRBYFLOAT
-#   a <amount>           INCRBY an all-time counter (never expires);   A: the same with INCRBYFLOAT
+# KEYS[1] is the writer's marker, the others the keys written (a hash once per field written).
+# ARGV: batch number, marker ttl, then per key an op and its payload:
+#   u <ttl> <w> <n> <elements...>   PFADD to a daily HyperLogLog, refresh its expiry; the next <w> KEYS
+#                                   are frame windows holding that day: PFADD to those that exist
+#   h <field> <amount> <oldest>     HINCRBY a day's field of a rule's totals hash; a new day's field
+#                                   drops the fields of days before <oldest>.  f: the same with HINCRBYFLOAT
+#   a <amount>                      INCRBY an all-time counter (never expires);  A: the same with INCRBYFLOAT
+#   x <n> <fields...>               HDEL weeks of a metric's chart a late (replayed) event changed
 # PFADD takes at most 1000 elements at a time: Lua's unpack fails beyond about 8000.
 APPLY_WRITES = """
 local done = redis.call('GET', KEYS[1])
 if done and tonumber(done) >= tonumber(ARGV[1]) then return 0 end
-local ttl = ARGV[3]
-local at = 4
-for index = 2, #KEYS do
+local function add(key, first, last)
+  for from = first, last, 1000 do
+    redis.call('PFADD', key, unpack(ARGV, from, math.min(from + 999, last)))
+  end
+end
+local at, index = 3, 2
+while index <= #KEYS do
   local key = KEYS[index]
   local op = ARGV[at]
+  index = index + 1
   if op == 'u' then
-    local n = tonumber(ARGV[at + 1])
-    local last = at + 1 + n
-    for first = at + 2, last, 1000 do
-      redis.call('PFADD', key, unpack(ARGV, first, math.min(first + 999, last)))
+    local windows, last = tonumber(ARGV[at + 2]), at + 3 + tonumber(ARGV[at + 3])
+    add(key, at + 4, last)
+    redis.call('EXPIRE', key, ARGV[at + 1])
+    for window = index, index + windows - 1 do
+      if redis.call('EXISTS', KEYS[window]) == 1 then add(KEYS[window], at + 4, last) end
     end
-    redis.call('EXPIRE', key, ttl)
+    index = index + windows
+    at = last + 1
+  elseif op == 'h' or op == 'f' then
+    local amount = ARGV[at + 2]
+    local now = redis.call(op == 'h' and 'HINCRBY' or 'HINCRBYFLOAT', key, ARGV[at + 1], amount)
+    if tonumber(now) == tonumber(amount) then
+      local oldest = tonumber(ARGV[at + 3])
+      for _, field in ipairs(redis.call('HKEYS', key)) do
+        if tonumber(field) < oldest then redis.call('HDEL', key, field) end
+      end
+    end
+    at = at + 4
+  elseif op == 'x' then
+    local n = tonumber(ARGV[at + 1])
+    redis.call('HDEL', key, unpack(ARGV, at + 2, at + 1 + n))
     at = at + 2 + n
   else
-    local amount = ARGV[at + 1]
-    if op == 'd' or op == 'a' then redis.call('INCRBY', key, amount)
-    else redis.call('INCRBYFLOAT', key, amount) end
-    if op == 'd' or op == 'D' then redis.call('EXPIRE', key, ttl) end
+    redis.call(op == 'a' and 'INCRBY' or 'INCRBYFLOAT', key, ARGV[at + 1])
     at = at + 2
   end
 end
@@ -101,6 +143,91 @@ return 1
 # Long enough for any outage the spool covers; past it, a batch in flight when Redis went down may count twice.
 MARKER_TTL_SECONDS = 30 * 86400
 
+# The count of a unique metric's `7d` or `28d` frame ending today, from one window HyperLogLog per rule
+# (the union of the frame's days) instead of merging 7 or 28 daily keys at every read: a window whose
+# cardinality did not change is counted from the value Redis caches in it. A missing window is built
+# from the daily keys, and writes keep it current from then on (APPLY_WRITES adds to it).
+# KEYS: a window per rule.  ARGV: the windows' ttl, the number of days, their stamps, a key base per rule.
+WINDOW_COUNT_SCRIPT = """
+local days = tonumber(ARGV[2])
+for index = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[index]) == 0 then
+    local base, sources = ARGV[2 + days + index], {}
+    for day = 3, 2 + days do
+      local daily = base .. ':' .. ARGV[day]
+      if redis.call('EXISTS', daily) == 1 then sources[#sources + 1] = daily end
+    end
+    if #sources > 0 then
+      redis.call('PFMERGE', KEYS[index], unpack(sources))
+      redis.call('EXPIRE', KEYS[index], ARGV[1])
+    end
+  end
+end
+return redis.call('PFCOUNT', unpack(KEYS))
+"""
+# The same count when every window exists (the usual case: a short call), else nil.
+# The counts of many metrics' frames whose windows all exist (the usual case), -1 for one whose do not.
+# One call for hundreds of metrics: at a GitLab-sized service ping the client's cost per command
+# outweighs Redis's. KEYS: the windows of each metric in turn.  ARGV: how many windows each has.
+BUILT_WINDOWS_COUNT_SCRIPT = """
+local counts, at = {}, 1
+for index = 1, #ARGV do
+  local last, built = at + tonumber(ARGV[index]) - 1, true
+  for key = at, last do
+    if redis.call('EXISTS', KEYS[key]) == 0 then built = false end
+  end
+  counts[index] = built and redis.call('PFCOUNT', unpack(KEYS, at, last)) or -1
+  at = last + 1
+end
+return counts
+"""
+WINDOW_BATCH = 500
+# A window outlives its day by this much, for a read that started just before midnight.
+WINDOW_GRACE_SECONDS = 600
+
+# A unique metric's rolling chart weeks, each the distinct count of the 7 days ending its last day.
+# A complete week (ending before the chart's last day) is counted once from the daily HyperLogLogs
+# and kept as a number in the metric's weeks hash; the current week is counted live. A week whose
+# daily keys expired and was never kept reads 0. Keeping a week drops the fields of days before the chart.
+# KEYS[1]: the weeks hash.  ARGV: the chart's last day, oldest day with daily keys, oldest day kept
+# ('' to keep nothing: a chart of a past day), the number of rules, their key bases, the first day
+# of the stamps, their number, the stamps, then the last days of the weeks wanted.
+# Day numbers count days since 1970-01-01.
+CHART_WEEKS_SCRIPT = """
+local today, computable, kept = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rules = tonumber(ARGV[4])
+local first_day, stamps = tonumber(ARGV[5 + rules]), 7 + rules
+local at = stamps + tonumber(ARGV[6 + rules])
+local values, stored = {}, false
+for index = at, #ARGV do
+  local last = tonumber(ARGV[index])
+  local value = last < today and redis.call('HGET', KEYS[1], last)
+  if not value then
+    value = 0
+    if last - 6 >= computable then
+      local keys = {}
+      for rule = 1, rules do
+        for day = last - 6, last do
+          keys[#keys + 1] = ARGV[4 + rule] .. ':' .. ARGV[stamps + day - first_day]
+        end
+      end
+      value = redis.call('PFCOUNT', unpack(keys))
+      if last < today and kept then
+        redis.call('HSET', KEYS[1], last, value)
+        stored = true
+      end
+    end
+  end
+  values[#values + 1] = tonumber(value)
+end
+if stored then
+  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if tonumber(field) < kept then redis.call('HDEL', KEYS[1], field) end
+  end
+end
+return values
+"""
+
 
 class WritePlan:
     """The Redis writes of a batch of events, merged by key and grouped by hash slot (event).
@@ -109,9 +236,13 @@ class WritePlan:
     adds a hundred elements and increments each counter once.
     """
 
-    def __init__(self, keyspace: KeySpace):
+    def __init__(self, keyspace: KeySpace, definitions, now_seconds=None):
         self.keys = keyspace
-        self.slots = {}  # event name -> {key: [op, payload]}
+        self.definitions = definitions
+        self.now = time.time() if now_seconds is None else now_seconds
+        self.today = datetime.fromtimestamp(self.now, timezone.utc).date()
+        # event name -> {(key, hash field or None): [op, payload, (ttl, windows) or hash field]}
+        self.slots = {}
 
     def add(self, rules, event, day):
         """Queue the writes of `event`'s rules; a rule lacking its data is left out (`prepare` reports it)."""
@@ -122,25 +253,69 @@ class WritePlan:
             if rule.kind == "unique":
                 element = unique_element(rule, event)
                 if element is not None:
-                    writes.setdefault(self.keys.daily(rule, day), ["u", []])[1].append(element)
+                    self._add_unique(writes, rule, day, element)
             elif rule.kind == "total":
-                self._count(writes, rule, day, "d", "a", 1)
+                self._count(writes, rule, day, "h", "a", 1)
             elif "value" in event.properties:
-                self._count(writes, rule, day, "D", "A", event.properties["value"])
+                self._count(writes, rule, day, "f", "A", event.properties["value"])
+
+    def _add_unique(self, writes, rule, day, element):
+        key = (self.keys.daily(rule, day), None)
+        entry = writes.get(key)
+        if entry is None:
+            ttl = seconds_until_end_of(day + timedelta(days=DAILY_DAYS - 1), self.now)
+            if ttl <= 0:  # its day's key is gone: too late for any window or chart week that could show it
+                return
+            entry = writes[key] = ["u", [], (ttl, self._windows_holding(rule, day))]
+            if day < self.today:
+                self._forget_weeks(rule, day)
+        entry[1].append(element)
+
+    def _windows_holding(self, rule, day):
+        """Today's frame windows that hold `day`, and tomorrow's, for a process whose clock is already there."""
+        return [self.keys.window(rule, frame, until)
+                for until in (self.today, self.today + timedelta(days=1))
+                for frame in WINDOW_FRAMES if 0 <= (until - day).days < FRAME_DAYS[frame]]
+
+    def _forget_weeks(self, rule, day):
+        """A late event (replayed from the spool) changes the chart weeks holding its day: drop them to be recounted.
+
+        Weeks whose daily keys have expired cannot be recounted and keep their value.
+        """
+        oldest = self.today - timedelta(days=COMPUTABLE_WEEKS_DAYS)
+        lasts = [str(day_number(last)) for last in (day + timedelta(days=n) for n in range(7))
+                 if oldest <= last < self.today]
+        for rules in self.definitions.unique_rule_sets(rule):
+            entry = self.slots.setdefault(rules[0].event, {}).setdefault((self.keys.weeks(rules), "x"),
+                                                                          ["x", set(), None])
+            entry[1].update(lasts)
 
     def _count(self, writes, rule, day, daily_op, all_op, amount):
-        for key, op in ((self.keys.daily(rule, day), daily_op), (self.keys.all_time(rule), all_op)):
-            writes.setdefault(key, [op, 0])[1] += amount
+        if (self.today - day).days < TOTAL_DAYS:
+            field = day_number(day)
+            writes.setdefault((self.keys.daily_totals(rule), field), [daily_op, 0, field])[1] += amount
+        writes.setdefault((self.keys.all_time(rule), None), [all_op, 0, None])[1] += amount
 
     def script_calls(self):
         """(event, keys, args) for one script call per slot."""
+        oldest_total = day_number(self.today) - TOTAL_DAYS + 1
         for event, writes in self.slots.items():
             if not writes:
                 continue
-            args = [RETENTION_SECONDS]
-            for op, payload in writes.values():
-                args += [op, len(payload), *payload] if op == "u" else [op, payload]
-            yield event, list(writes), args
+            keys, args = [], []
+            for (key, field), (op, payload, detail) in writes.items():
+                keys.append(key)
+                if op == "u":
+                    ttl, windows = detail
+                    keys += windows
+                    args += ["u", ttl, len(windows), len(payload), *payload]
+                elif op in "hf":
+                    args += [op, detail, payload, oldest_total]
+                elif op == "x":
+                    args += ["x", len(payload), *sorted(payload)]
+                else:
+                    args += [op, payload]
+            yield event, keys, args
 
 
 class CounterStore:
@@ -149,11 +324,13 @@ class CounterStore:
         self.keys = keyspace
         self.is_cluster = isinstance(redis, RedisCluster)
         self._script_sha = None
+        self._read_shas = {}  # script -> sha
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def plan(self):
-        return WritePlan(self.keys)
+    def plan(self, definitions):
+        """An empty plan; `definitions` name the charts a late event's unique writes change."""
+        return WritePlan(self.keys, definitions)
 
     def write(self, plan, writer, number):
         """Apply a plan as batch `number` of `writer`, in one round trip (one script call per slot, pipelined).
@@ -199,8 +376,30 @@ class CounterStore:
         return self.values([(metric, until)])[0]
 
     def values(self, queries):
-        """The values of many (metric, until) pairs, read in one round trip."""
-        return self._read([(metric, self._frame_keys(metric, until)) for metric, until in queries])
+        """The values of many (metric, until) pairs, read in one round trip (two if some window needs building)."""
+        now = today()
+        windowed = [index for index, (metric, until) in enumerate(queries)
+                    if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == now
+                    and not self.is_cluster]
+        others = sorted(set(range(len(queries))) - set(windowed))
+
+        def queue(pipe):
+            finishers = [self._queue_value(pipe, *queries[index]) for index in others]
+            for start in range(0, len(windowed), WINDOW_BATCH):
+                finishers.append(self._queue_built_windows(pipe, [queries[index] for index in windowed[start:start + WINDOW_BATCH]]))
+            return finishers
+
+        replies = self._read(queue)
+        values = [None] * len(queries)
+        for index, value in zip(others + windowed, replies[:len(others)] + [
+                count for batch in replies[len(others):] for count in batch]):
+            values[index] = value
+        unbuilt = [index for index, value in enumerate(values) if value is None]
+        built = self._read_in_chunks(unbuilt, lambda pipe, index: self._queue_window_count(
+            pipe, queries[index][0].rules, queries[index][0].time_frame, queries[index][1]))
+        for index, value in zip(unbuilt, built):
+            values[index] = value
+        return values
 
     def weekly_values(self, metric, until):
         """[(last day of week, value)] for the chart's rolling weeks; `all` metrics chart their weekly totals."""
@@ -209,41 +408,160 @@ class CounterStore:
     def weekly_series(self, metrics, until):
         """`weekly_values` of many metrics, read in one round trip."""
         lasts = [last for first, last in chart_weeks(until)]
-        values = iter(self._read([(metric, self._daily_keys(metric, days_back(last, 7)))
-                                  for metric in metrics for last in lasts]))
-        return [[(last, next(values)) for last in lasts] for _ in metrics]
+        series = self._read(lambda pipe: [self._queue_weeks(pipe, metric.rules, lasts, until)
+                                          for metric in metrics])
+        return [list(zip(lasts, values)) for values in series]
 
-    def _frame_keys(self, metric, until):
-        if metric.time_frame == "all":
-            return [self.keys.all_time(rule) for rule in metric.rules]
-        return self._daily_keys(metric, days_of(metric.time_frame, until))
+    def keep_weeks(self, rule_sets, day):
+        """Count and keep every complete chart week of these unique rule sets that daily keys still allow.
 
-    def _daily_keys(self, metric, days):
-        return [self.keys.daily(rule, day) for rule in metric.rules for day in days]
-
-    def _read(self, reads):
-        """The value of each (metric, keys) read: a union count or a sum, all in one pipeline.
-
-        Each read leaves a function that takes its own replies from the pipeline's.
+        Run once a day (see history.py), so a chart keeps its weeks even if nobody looked at it
+        before the daily keys expired.
         """
-        pipe, finishers = self.pipeline(), []
-        for metric, keys in reads:
-            if metric.kind == "unique" and self.is_cluster and len(metric.events) > 1:
-                union = self._union_count_across_slots(keys)
-                finishers.append(lambda replies, union=union: union)
-            elif metric.kind == "unique":  # keys of one event share a slot
-                # Not pipe.pfcount: a cluster pipeline refuses that method but routes the command by its keys.
-                pipe.execute_command("PFCOUNT", *keys)
-                finishers.append(next)
-            elif self.is_cluster:  # a cluster pipeline cannot MGET across slots
-                for key in keys:
-                    pipe.get(key)
-                finishers.append(lambda replies, n=len(keys): _total(next(replies) for _ in range(n)))
+        lasts = [day - timedelta(days=back) for back in range(COMPUTABLE_WEEKS_DAYS, 0, -1)]
+        # A new install counts 23 weeks a rule set at first (about 10 ms of Redis at full size): small pipelines.
+        self._read_in_chunks(rule_sets, lambda pipe, rules: self._queue_weeks(pipe, rules, lasts, day), size=5)
+
+    def build_windows(self, rule_sets, day):
+        """Build the frame windows of `day` ahead of the first read (the daily pass does, see history.py)."""
+        queries = [(rules, frame) for rules in rule_sets for frame in WINDOW_FRAMES]
+        self._read_in_chunks(queries, lambda pipe, query: self._queue_window_count(pipe, *query, day))
+
+    def day_total(self, rule, day):
+        """A total or sum rule's count on one day."""
+        return _total([self.redis.hget(self.keys.daily_totals(rule), day_number(day))])
+
+    def _read_in_chunks(self, items, queue_one, size=50):
+        """`_read` for heavy reads (merging full-size HyperLogLogs takes about a millisecond each):
+        pipelines short enough for Redis to answer other clients, and this one, within its timeout."""
+        values = []
+        for start in range(0, len(items), size):
+            values += self._read(lambda pipe: [queue_one(pipe, item) for item in items[start:start + size]])
+        return values
+
+    def _read(self, queue):
+        """Run `queue(pipe)`, which returns a function per read that takes its own replies from the pipeline's."""
+        for attempt in (1, 2):
+            pipe = self.pipeline()
+            finishers = queue(pipe)
+            try:
+                replies = iter(pipe.execute())
+            except NoScriptError:  # the server restarted or flushed its scripts
+                if attempt == 2:
+                    raise
+                self._read_shas.clear()
+                continue
+            return [finish(replies) for finish in finishers]
+
+    def _queue_value(self, pipe, metric, until):
+        if metric.time_frame == "all":
+            return self._queue_sum(pipe, [self.keys.all_time(rule) for rule in metric.rules])
+        if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == today():  # cluster
+            return self._queue_window_count(pipe, metric.rules, metric.time_frame, until)
+        if metric.kind == "unique":  # a past day's frame: its windows are gone
+            return self._queue_union(pipe, metric.rules, [self.keys.daily(rule, day) for rule in metric.rules
+                                                          for day in days_of(metric.time_frame, until)])
+        fields = _frame_fields(metric.time_frame, until)
+        finishers = [self._queue_fields(pipe, self.keys.daily_totals(rule), fields) for rule in metric.rules]
+        return lambda replies: sum(sum(finish(replies)) for finish in finishers)
+
+    def _queue_weeks(self, pipe, rules, lasts, until):
+        if rules[0].kind != "unique":  # sums of days: the days' fields are the whole history
+            first = lasts[0] - timedelta(days=6)
+            fields = [day_number(first + timedelta(days=n)) for n in range((lasts[-1] - first).days + 1)]
+            finishers = [self._queue_fields(pipe, self.keys.daily_totals(rule), fields) for rule in rules]
+
+            def weekly_sums(replies):
+                per_day = [sum(amounts) for amounts in zip(*(finish(replies) for finish in finishers))]
+                return [sum(per_day[end - 6:end + 1]) for end in (7 * n + 6 for n in range(len(lasts)))]
+            return weekly_sums
+        if self.is_cluster and len({rule.event for rule in rules}) > 1:
+            values = self._weeks_across_slots(rules, lasts, until)
+            return lambda replies: values
+        pipe.execute_command("EVALSHA", self._script(CHART_WEEKS_SCRIPT), 1, self.keys.weeks(rules),
+                             *self._weeks_arguments(rules, lasts, until))
+        return next
+
+    def _queue_built_windows(self, pipe, queries):
+        """The frame counts of several (metric, today) queries in one call; None where a window is missing."""
+        keys = [[self.keys.window(rule, metric.time_frame, until) for rule in metric.rules] for metric, until in queries]
+        pipe.execute_command("EVALSHA", self._script(BUILT_WINDOWS_COUNT_SCRIPT), sum(map(len, keys)),
+                             *(key for group in keys for key in group), *map(len, keys))
+        return lambda replies: [None if count == -1 else count for count in next(replies)]
+
+    def _queue_window_count(self, pipe, rules, frame, until):
+        ttl = seconds_until_end_of(until, time.time()) + WINDOW_GRACE_SECONDS
+        stamps = [day_stamp(day) for day in days_of(frame, until)]
+        by_slot = {}  # a single server runs one script over every event's keys
+        for rule in rules:
+            by_slot.setdefault(rule.event if self.is_cluster else None, []).append(rule)
+        calls = [([self.keys.window(rule, frame, until) for rule in group],
+                  [ttl, len(stamps), *stamps, *(self.keys.rule_base(rule) for rule in group)])
+                 for group in by_slot.values()]
+        if self.is_cluster and len(calls) > 1:  # build each slot's windows, then copy them to one slot
+            for keys, args in calls:
+                self.redis.evalsha(self._script(WINDOW_COUNT_SCRIPT), len(keys), *keys, *args)
+            union = self._union_count_across_slots([key for keys, args in calls for key in keys])
+            return lambda replies: union
+        ((keys, args),) = calls
+        pipe.execute_command("EVALSHA", self._script(WINDOW_COUNT_SCRIPT), len(keys), *keys, *args)
+        return next
+
+    def _weeks_arguments(self, rules, lasts, until):
+        """Weeks are kept only by a chart of today: a chart of a past day may lack expired daily keys."""
+        now = day_number(until)
+        first = min(lasts) - timedelta(days=6)
+        days = [first + timedelta(days=n) for n in range((max(lasts) - first).days + 1)]
+        kept = now - TOTAL_DAYS + 1 if until >= today() else ""
+        return [now, now - DAILY_DAYS + 1, kept, len(rules),
+                *(self.keys.rule_base(rule) for rule in rules), day_number(first), len(days),
+                *(day_stamp(day) for day in days), *(day_number(last) for last in lasts)]
+
+    def _weeks_across_slots(self, rules, lasts, now):
+        """CHART_WEEKS_SCRIPT for a cluster whose rules live in several slots, one week at a time."""
+        keep = now >= today()
+        key = self.keys.weeks(rules)
+        kept = self.redis.hmget(key, [day_number(last) for last in lasts])
+        values = []
+        for last, value in zip(lasts, kept):
+            if value is not None and last < now:
+                values.append(int(value))
+            elif (now - last).days <= COMPUTABLE_WEEKS_DAYS:
+                value = self._union_count_across_slots(
+                    [self.keys.daily(rule, day) for rule in rules for day in days_back(last, 7)])
+                if last < now and keep:
+                    self.redis.hset(key, day_number(last), value)
+                values.append(value)
             else:
-                pipe.mget(keys)
-                finishers.append(lambda replies: _total(next(replies)))
-        replies = iter(pipe.execute())
-        return [finish(replies) for finish in finishers]
+                values.append(0)
+        return values
+
+    def _script(self, script):
+        sha = self._read_shas.get(script)
+        if sha is None:
+            sha = self._read_shas[script] = self.redis.script_load(script)
+        return sha
+
+    def _queue_union(self, pipe, rules, keys):
+        if self.is_cluster and len({rule.event for rule in rules}) > 1:
+            union = self._union_count_across_slots(keys)
+            return lambda replies: union
+        # Keys of one event share a slot. Not pipe.pfcount: a cluster pipeline refuses it but routes the command.
+        pipe.execute_command("PFCOUNT", *keys)
+        return next
+
+    def _queue_sum(self, pipe, keys):
+        if self.is_cluster:  # a cluster pipeline cannot MGET across slots
+            for key in keys:
+                pipe.get(key)
+            return lambda replies: _total(next(replies) for _ in keys)
+        pipe.mget(keys)
+        return lambda replies: _total(next(replies))
+
+    def _queue_fields(self, pipe, key, fields):
+        """The amounts of some days of one totals hash, as numbers (0 for a day without any)."""
+        pipe.hmget(key, fields)
+        return lambda replies: [_number(raw) if raw is not None else 0 for raw in next(replies)]
 
     def _union_count_across_slots(self, keys):
         """A cluster cannot union HLLs across slots: copy them into one scratch slot first."""

@@ -191,6 +191,7 @@ def _event(shown, doc):
         path=shown,
         identifiers=frozenset(doc.get("identifiers") or ()) & set(IDENTIFIERS),
         properties=properties,
+        server_side_only=(doc.get("extra_properties") or {}).get("server_side_only") is True,
         raw=doc,
         internal=doc.get("internal_events") is True,
         category=doc.get("category"),

@@ -64,7 +64,9 @@ class CounterDelivery:
         self._unavailable_until = 0.0
         self._refusing_until = 0.0
         self._may_have_spool = True  # another process, or an earlier run, may have left batches
-        self._local = threading.local()
+        # Writers not writing right now, with their last batch number: a thread borrows one for each write,
+        # so a process has as many writers (and Redis markers) as it has concurrent writes, not threads.
+        self._idle_writers, self._writers_pid, self._writers_lock = [], None, threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._replayer_pid = None
@@ -82,33 +84,31 @@ class CounterDelivery:
         caller_keeps = caller_keeps or batch is not None
         self._start_replayer()
         if time.monotonic() < self._unavailable_until:
-            if batch is not None:  # a writer with a batch in the spool never writes to Redis again
-                self._local.pid = None
-            return self._spool(*(batch or (_new_writer(), 1)), day, events, caller_keeps)
-        writer, number = batch or self.next_batch()
+            if batch is None:
+                return self._spool(_new_writer(), 1, day, events, caller_keeps)
+            return self._spool(*batch, day, events, caller_keeps)  # its writer is not returned: retired
+        writer, number = batch or self._borrow_writer()
         try:
             self.counters.write(self._plan(definitions, events, day), writer, number)
         except REDIS_FAILURES as error:
             if not unavailable(error):
+                self._return_writer(writer, number)
                 return self._quarantine(SpooledBatch(None, writer, number, day, events), error, caller_keeps)
             # Redis may have applied the batch before the failure: the writer's number decides at replay.
-            self._local.pid = None  # this writer never writes again, so its marker stays meaningful
+            # The writer is not returned: it never writes again, so its marker stays meaningful.
             self._unavailable_until = time.monotonic() + self.retry_after
             self.last_error = f"{type(error).__name__}: {error}"
             log.warning("Redis unavailable (%s): spooling %d event(s)", error, len(events))
             return self._spool(writer, number, day, events, caller_keeps)
+        self._return_writer(writer, number)
         self.last_error = None
         if self._may_have_spool:
             self._wake.set()
         return True
 
     def next_batch(self):
-        """(writer, number) for this thread's next batch: a new writer in a new thread, process or after a failure."""
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            local.pid, local.writer, local.number = os.getpid(), _new_writer(), 0
-        local.number += 1
-        return local.writer, local.number
+        """(writer, number) for a batch numbered before it is written (see writer.py); `write` returns the writer."""
+        return self._borrow_writer()
 
     def accepting(self):
         """False for a while after neither Redis nor the spool could store a batch: the API answers 503."""
@@ -279,10 +279,23 @@ class CounterDelivery:
         return self.counters.keys.internal("losses")
 
     def _plan(self, definitions, events, day):
-        plan = self.counters.plan()
+        plan = self.counters.plan(definitions)
         for event in events:
             plan.add(definitions.rules_for(event.name), event, day)
         return plan
+
+    def _borrow_writer(self):
+        """An idle writer and its next batch number; a new writer when all are busy (or in a forked worker)."""
+        with self._writers_lock:
+            if self._writers_pid != os.getpid():
+                self._idle_writers, self._writers_pid = [], os.getpid()
+            writer, number = self._idle_writers.pop() if self._idle_writers else (_new_writer(), 0)
+        return writer, number + 1
+
+    def _return_writer(self, writer, number):
+        with self._writers_lock:
+            if self._writers_pid == os.getpid():
+                self._idle_writers.append((writer, number))
 
     def _start_replayer(self):
         if self._replayer_pid == os.getpid():

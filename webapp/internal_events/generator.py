@@ -63,6 +63,7 @@ class Request:
     tiers: tuple = TIERS
     milestone: str | None = None
     introduced_by_url: str | None = None
+    server_side_only: bool = False  # the usage-data API refuses the event from browsers
 
 
 @dataclass(frozen=True)
@@ -287,6 +288,8 @@ def event_document(request, event, properties):
         "introduced_by_url": request.introduced_by_url or PLACEHOLDER_URL,
         "tiers": list(request.tiers),
     }
+    if request.server_side_only:  # GitLab's schema forbids unknown keys but leaves extra_properties free-form
+        document["extra_properties"] = {"server_side_only": True}
     return {name: value for name, value in document.items() if value is not None}
 
 

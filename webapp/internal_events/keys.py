@@ -5,6 +5,7 @@ everything one event writes lands in one slot (one pipeline, one node), while
 different events spread over the cluster instead of piling onto one node.
 """
 
+import hashlib
 import json
 
 from .model import Rule
@@ -33,7 +34,28 @@ class KeySpace:
         return ":".join(parts)
 
     def daily(self, rule, day):
+        """A unique rule's HyperLogLog of one day."""
         return f"{self.rule_base(rule)}:{day_stamp(day)}"
+
+    def window(self, rule, frame, until):
+        """A unique rule's HyperLogLog of a whole `7d` or `28d` frame ending `until` (see counters.py)."""
+        return f"{self.rule_base(rule)}:{frame}:{day_stamp(until)}"
+
+    def daily_totals(self, rule):
+        """A total or sum rule's hash of day number -> amount: one small key instead of a key a day."""
+        return f"{self.rule_base(rule)}:days"
+
+    def weeks(self, rules):
+        """The hash of last day number -> count of a unique metric's complete chart weeks.
+
+        Counts of distinct ids do not add up across events, so it belongs to the metric's
+        set of rules, in the slot of its first event.
+        """
+        base = self.rule_base(rules[0])
+        if len(rules) == 1:
+            return f"{base}:weeks"
+        names = json.dumps([self.rule_base(rule) for rule in rules]).encode()
+        return f"{base}:weeks:{hashlib.blake2b(names, digest_size=8).hexdigest()}"
 
     def all_time(self, rule):
         return f"{self.rule_base(rule)}:all"

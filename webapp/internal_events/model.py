@@ -4,6 +4,7 @@ Pure data with no I/O, so every other module can be tested on its own.
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 TIME_FRAMES = ("7d", "28d", "all")
 # GitLab's suffixes, given to every key path of a metric whose time_frame is a list (even of one).
@@ -34,7 +35,7 @@ class Rule:
     filter: tuple = ()  # sorted (property, value) pairs that must all match exactly
     operator: str | None = None
 
-    @property
+    @cached_property  # asked for every rule of every event written and of every metric read
     def kind(self):
         if self.unique:
             return "unique"
@@ -60,6 +61,8 @@ class EventDefinition:
     path: str
     identifiers: frozenset = frozenset()
     properties: frozenset = frozenset()  # declared additional properties, base ones included
+    # `extra_properties: {server_side_only: true}`: the usage-data API refuses it from browsers.
+    server_side_only: bool = False
     raw: dict = field(default_factory=dict, compare=False, repr=False)
     internal: bool = True  # `internal_events: true`; legacy Snowplow-only files may share an action
     category: str | None = None  # the Snowplow category when a call gives none
@@ -81,7 +84,7 @@ class Metric:
     description: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def kind(self):
         return self.rules[0].kind
 
@@ -108,6 +111,19 @@ class Definitions:
         object.__setattr__(
             self, "_rules_by_event", {name: tuple(rules) for name, rules in by_event.items()}
         )
+        sets_by_rule = {}
+        for rules in self.unique_rule_sets_in_use():
+            for rule in rules:
+                sets_by_rule.setdefault(rule, []).append(rules)
+        object.__setattr__(self, "_unique_sets_by_rule", {rule: tuple(sets) for rule, sets in sets_by_rule.items()})
+
+    def unique_rule_sets_in_use(self):
+        """The distinct rule sets of unique metrics: each has its own chart weeks (see counters.py)."""
+        return tuple(dict.fromkeys(metric.rules for metric in self.metrics if metric.kind == "unique"))
+
+    def unique_rule_sets(self, rule):
+        """The rule sets of the unique metrics that read `rule`."""
+        return self._unique_sets_by_rule.get(rule, ())
 
     def metric(self, key_path):
         return next((m for m in self.metrics if m.key_path == key_path), None)

@@ -17,12 +17,16 @@ def pseudonym_key(configured, instance_path):
     """`configured` when set (INTERNAL_EVENTS_PSEUDONYM_KEY), else the instance folder's key, made if missing."""
     if configured:
         return configured
-    path = Path(instance_path) / KEY_FILE
+    return instance_secret(Path(instance_path) / KEY_FILE)
+
+
+def instance_secret(path):
+    """The random secret kept at `path`, made if missing; the app's secret key is kept the same way."""
     if not path.exists():
         _create(path)
     key = path.read_text().strip()
     if not key:
-        raise RuntimeError(f"{KEY_FILE} in the instance folder is empty: delete it to generate a new key")
+        raise RuntimeError(f"{path.name} in the instance folder is empty: delete it to generate a new key")
     return key
 
 

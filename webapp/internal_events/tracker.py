@@ -20,6 +20,7 @@ from .errors import (
     TrackingError,
     UnknownEventError,
 )
+from .history import WeekKeeper
 from .model import BASE_PROPERTIES, CUSTOM_PROPERTY_TYPES, IDENTIFIERS, TrackedEvent
 from .windows import today
 from .writer import BackgroundWriter
@@ -45,6 +46,7 @@ class InternalEvents:
         self.environment = environment
         self.raise_errors = raise_errors
         self.writer = BackgroundWriter(self.write, delivery.next_batch, delivery.journal) if write_behind else None
+        self.weeks = WeekKeeper(counters)
         self.errors = Counter()  # kind -> count, for this process
 
     @property
@@ -181,7 +183,9 @@ class InternalEvents:
         then queue them for Snowplow. True when counted or spooled (see `record` for `caller_keeps`).
 
         Events not stored that someone keeps are sent again later: they go to Snowplow then, once."""
-        stored = self.delivery.write(self.definitions, events, day, batch, caller_keeps)
+        definitions = self.definitions
+        stored = self.delivery.write(definitions, events, day, batch, caller_keeps)
+        self.weeks.day_seen(definitions, day)
         if self.snowplow is not None and (stored or not (batch or caller_keeps)):
             sendable, withheld = self.privacy.allowed([event for event in events if event.send_snowplow])
             if withheld:

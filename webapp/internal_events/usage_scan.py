@@ -113,10 +113,17 @@ def scan(root, folders=SCANNED):
 
 
 def check(usages, definitions):
-    """Errors for names used but not defined; warnings for events, and their metrics, used nowhere."""
+    """Errors for names used but not defined; warnings for events, and their metrics, used nowhere,
+    and for server-side events a page or script would send (the usage-data API refuses them)."""
     findings = []
     for usage in usages:
-        if usage.event not in definitions.events:
+        definition = definitions.events.get(usage.event)
+        if definition is not None and definition.server_side_only and not usage.path.endswith(".py"):
+            findings.append(Finding(
+                "warning", f"{usage.path}:{usage.line}",
+                f"event '{usage.event}' is recorded by the server only (extra_properties.server_side_only):"
+                " the usage-data API refuses it from browsers; track it with track_event in Python"))
+        if definition is None:
             findings.append(
                 Finding(
                     "error",

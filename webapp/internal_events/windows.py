@@ -1,17 +1,25 @@
-"""Time windows as UTC days: which daily buckets a time frame or a chart week covers.
+"""Time windows as UTC days: which days a time frame or a chart week covers, and how long each kind of key lives.
 
 Windows are rolling and include today, so an event counts the moment it happens
 (GitLab reports only complete ISO weeks, hiding fresh events for up to a week).
 """
 
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 
 FRAME_DAYS = {"7d": 7, "28d": 28, "1d": 1}  # 1d: the dashboard's daily counts
+WINDOW_FRAMES = ("7d", "28d")  # a unique rule's frames kept as one HyperLogLog each (see counters.py)
 CHART_WEEKS = 12
-# Daily buckets live long enough to chart 12 rolling weeks, plus one day of slack
-# so a bucket never expires while a chart that needs it is being drawn.
-RETENTION_DAYS = 7 * CHART_WEEKS + 1
-RETENTION_SECONDS = RETENTION_DAYS * 86400
+# Daily HyperLogLogs (14 KB each once dense) live as long as the dashboard's comparison of a 28-day
+# frame with the 28 days before needs them, plus two days of slack so a key never expires while a
+# window or a week that needs it is read. (28 + 2 would do for the frames and charts alone.)
+DAILY_DAYS = 2 * 28 + 2
+# A chart week (the rolling 7 days ending some day) is computed from daily keys and kept as a
+# number once it is complete; until its oldest daily key expires it can still be (re)computed.
+COMPUTABLE_WEEKS_DAYS = DAILY_DAYS - 7
+# Daily totals are a few bytes each (fields of one hash per rule): they cover the whole chart.
+TOTAL_DAYS = 7 * CHART_WEEKS + 1
+EPOCH = date(1970, 1, 1)
 
 
 def today():
@@ -38,5 +46,17 @@ def chart_weeks(until, weeks=CHART_WEEKS):
     ]
 
 
+@lru_cache(maxsize=1024)
 def day_stamp(day: date):
+    """`20260315`: cached, since every key of every event and read needs one (strftime costs 1.6 µs)."""
     return day.strftime("%Y%m%d")
+
+
+def day_number(day: date):
+    """Days since 1970-01-01: a short hash field name (a small integer in Redis's compact encoding)."""
+    return (day - EPOCH).days
+
+
+def seconds_until_end_of(day: date, now_seconds):
+    """Seconds from the Unix time `now_seconds` until `day` ends (UTC): a key's TTL as a relative EXPIRE."""
+    return (day_number(day) + 1) * 86400 - int(now_seconds)

@@ -17,6 +17,13 @@ def by_id(user_id):
     return _user(get_db().execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone())
 
 
+def by_sign_in(token):
+    """The user of a live sign-in token (see sign_ins.py), or None: signed out, revoked or unknown."""
+    return _user(get_db().execute(
+        "SELECT users.* FROM sign_ins JOIN users ON users.id = sign_ins.user_id WHERE sign_ins.token = ?",
+        (token,)).fetchone())
+
+
 def by_username(username):
     return _user(get_db().execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone())
 

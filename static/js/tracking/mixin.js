@@ -1,6 +1,6 @@
 /**
  * A Vue mixin giving components `this.trackEvent(...)`, also callable from templates
- * (`@click="trackEvent('project_starred')"`). It calls the tracker at call time, so a
+ * (`@click="trackEvent('clone_button_clicked')"`). It calls the tracker at call time, so a
  * test helper that replaces `InternalEvents.trackEvent` sees these calls too.
  */
 export function vueMixin(internalEvents) {

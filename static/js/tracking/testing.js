@@ -3,7 +3,7 @@
  *
  *   const recorder = recordInternalEvents(InternalEvents);
  *   button.click();
- *   expect(recorder.calls).toEqual([{ event: 'project_starred', additionalProperties: {} }]);
+ *   expect(recorder.calls).toEqual([{ event: 'clone_button_clicked', additionalProperties: {} }]);
  *   recorder.restore();
  *
  * Clicks on data-event-tracking elements, the Vue mixin and track_event all go
