@@ -132,7 +132,7 @@ def test_status_reports_an_immutable_spool_and_losses_seen_by_every_process(make
         redis_server.start()
         # The count reaches Redis with the process's next replay round.
         wait_until(lambda: _recorded_losses(events) == {b"spool_unwritable": b"1"}, timeout=15, message="loss")
-        env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": "x", "REDIS_URL": redis_server.url,
+        env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": "5" * 64, "REDIS_URL": redis_server.url,
                "INTERNAL_EVENTS_KEY_PREFIX": config["REDIS_KEY_PREFIX"],
                "INTERNAL_EVENTS_SPOOL_PATH": config["INTERNAL_EVENTS_SPOOL_PATH"],
                "DATABASE_PATH": config["DATABASE"], "WEBAPP_INSTANCE_PATH": str(tmp_path / "instance")}
