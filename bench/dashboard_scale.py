@@ -46,9 +46,9 @@ def build_app(scratch, prefix):
     tree = scratch / "gitlab-sized"
     write_tree(tree)
     app = create_app({
-        "WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL, "REDIS_KEY_PREFIX": prefix,
+        "WEBAPP_ENV": "production", "SECRET_KEY": "bench", "REDIS_URL": REDIS_URL, "INTERNAL_EVENTS_KEY_PREFIX": prefix,
         "INTERNAL_EVENTS_DEFINITIONS": str(tree), "DATABASE": str(scratch / "bench.sqlite"),
-        "WRITE_BEHIND": False, "SNOWPLOW_COLLECTOR_URL": None, "COLLECTOR_ENABLED": True,
+        "INTERNAL_EVENTS_WRITE_BEHIND": False, "SNOWPLOW_COLLECTOR_URL": None, "COLLECTOR_ENABLED": True,
         "INTERNAL_EVENTS_SPOOL_PATH": str(scratch / "spool.sqlite3"),
     })
     with app.app_context():

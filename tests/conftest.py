@@ -82,10 +82,10 @@ def config(redis_url, key_prefix, definitions_dir, tmp_path):
         "WEBAPP_ENV": "test",
         "SECRET_KEY": TEST_SECRET_KEY,
         "REDIS_URL": redis_url,
-        "REDIS_KEY_PREFIX": key_prefix,
+        "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
         "SNOWPLOW_COLLECTOR_URL": None,
         "SNOWPLOW_APP_ID": "internal-events-test",
-        "WRITE_BEHIND": False,
+        "INTERNAL_EVENTS_WRITE_BEHIND": False,
         "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
         "INTERNAL_EVENTS_SPOOL_PATH": str(tmp_path / "spool" / "internal-events-spool.sqlite3"),
         "SNOWPLOW_OUTBOX_DIR": str(tmp_path / "snowplow-outbox"),
@@ -114,7 +114,9 @@ def events(make_events):
 
 @pytest.fixture
 def app(config):
-    return create_app(config)
+    app = create_app(config)
+    yield app
+    app.extensions["internal_events"].close()  # its replay and reload threads end with the test
 
 
 @contextmanager
@@ -152,7 +154,7 @@ def demo_database(tmp_path_factory, redis_url):
     """The demo data seeded once (password hashing is slow on purpose); each test gets a copy."""
     folder = tmp_path_factory.mktemp("demo")
     app = create_app({"WEBAPP_ENV": "test", "SECRET_KEY": "test", "REDIS_URL": redis_url,
-                      "REDIS_KEY_PREFIX": "test:seed:", "SNOWPLOW_COLLECTOR_URL": None, "WRITE_BEHIND": False,
+                      "INTERNAL_EVENTS_KEY_PREFIX": "test:seed:", "SNOWPLOW_COLLECTOR_URL": None, "INTERNAL_EVENTS_WRITE_BEHIND": False,
                       "DATABASE": str(folder / "demo.sqlite")})
     with app.app_context():
         seed_demo()

@@ -67,7 +67,7 @@ def test_a_project_using_only_defined_events_passes_with_warnings(lint, project)
         " metric 'counts.count_total_project_starred' counts event(s) never used: project_starred"
     ) in lines
     assert [line for line in lines if ": error: " in line] == []
-    assert lines[-1] == "11 events, 45 metrics, 10 usages in templates, static/js, webapp: 0 error(s), 5 warning(s)"
+    assert lines[-1] == "11 events, 45 metrics, 10 usages in templates, static, webapp: 0 error(s), 5 warning(s)"
 
 
 def test_undefined_events_are_errors_with_file_and_line(lint, project):

@@ -44,7 +44,7 @@ def total(events, event_name, day):
 @pytest.mark.parametrize("write_behind", [False, True], ids=["synchronous", "write-behind"])
 def test_redis_stopped_and_restarted_mid_stream(redis_server, make_events, write_behind):
     redis_server.start()
-    events = make_events(REDIS_URL=redis_server.url, WRITE_BEHIND=write_behind)
+    events = make_events(REDIS_URL=redis_server.url, INTERNAL_EVENTS_WRITE_BEHIND=write_behind)
     reference = make_events()  # the session's Redis, which stays up
     progress = threading.Semaphore(0)
 

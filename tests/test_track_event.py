@@ -172,7 +172,7 @@ def test_track_event_uses_the_app_in_a_request_and_in_an_app_context(app):
               additional_properties={"chart_weeks": ["12"]}),
          InvalidPropertyError, "'chart_weeks' of event 'dashboard_chart_viewed' must be a string or a number"),
         (dict(event_name="admin_area_viewed", user_id="1"), InvalidIdentifierError,
-         "user_id must be a non-negative integer, got '1'"),
+         "user_id must be an integer from 0 to 2147483647, got '1'"),
         (dict(event_name="admin_area_viewed", user=SimpleNamespace(id=1), user_id=2), InvalidIdentifierError,
          "user and user_id disagree"),
     ],
@@ -291,7 +291,7 @@ def test_a_batch_merges_writes_per_key(events, redis_client, key_prefix):
 
 
 def test_write_behind_is_exact_and_shares_round_trips(make_events, round_trips):
-    events = make_events(WEBAPP_ENV="production", WRITE_BEHIND=True)
+    events = make_events(WEBAPP_ENV="production", INTERNAL_EVENTS_WRITE_BEHIND=True)
     for user in range(2000):
         events.track("project_starred", user_id=user, project_id=1)
     assert events.flush()
@@ -300,7 +300,7 @@ def test_write_behind_is_exact_and_shares_round_trips(make_events, round_trips):
 
 
 def test_write_behind_lingers_so_a_trickle_of_events_shares_a_round_trip(make_events, round_trips):
-    events = make_events(WEBAPP_ENV="production", WRITE_BEHIND=True)
+    events = make_events(WEBAPP_ENV="production", INTERNAL_EVENTS_WRITE_BEHIND=True)
     events.track("project_starred", user_id=0, project_id=1)  # connects and loads the script
     assert events.flush()
     round_trips.clear()

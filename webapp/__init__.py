@@ -3,21 +3,20 @@
 import os
 
 import click
-from flask import Flask, current_app, request
+from flask import Flask
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
-from .config import PROJECT_ROOT, collector_enabled, from_environment
-from .errors import error_response
-from .internal_events.delivery import REDIS_FAILURES
-from .internal_events.setup import build
-from .secret_key import secret_key
+from .errors import http_error
 
 MAX_BODY_BYTES = 1024 * 1024  # forms and collector batches; the usage-data API has its own, smaller limit
 
 
 def create_app(config=None):
     """Build the app: configuration from the environment, overridden by `config` (tests pass theirs)."""
+    from .config import PROJECT_ROOT, from_environment  # the demo's: imported here, so the extension can do without
+    from .secret_key import secret_key
+
     app = Flask(
         __name__,
         instance_path=os.environ.get("WEBAPP_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
@@ -29,31 +28,27 @@ def create_app(config=None):
     app.config["INTERNAL_EVENTS_SKIP_INVALID"] = _loaded_to_find_a_cli_command()
     app.config.update(config or {})
     app.config["SECRET_KEY"] = secret_key(app.config["SECRET_KEY"], app.config["WEBAPP_ENV"], app.instance_path)
-    app.extensions["internal_events"] = build(app.config, app.instance_path)
 
-    from . import (admin, assets, auth, collector, csrf, dashboard, db, groups, pages, privacy, projects,
+    from . import (admin, assets, auth, collector, csrf, db, groups, pages, privacy, projects,
                    security_headers, session_cookie, tracking_context)
     from .api import usage_data
-    from .cli import internal_events_cli
     from .seed import seed_demo_command
+    from .tracking_host import internal_events
+
+    internal_events().init_app(app)
 
     db.init_app(app)
     session_cookie.init_app(app)
     csrf.init_app(app, exempt_blueprints={usage_data.bp.name, collector.bp.name})
     security_headers.init_app(app)
     tracking_context.init_app(app)
-    for blueprint in (auth.bp, pages.bp, groups.bp, admin.bp, dashboard.bp, usage_data.bp, projects.bp, privacy.bp):
+    for blueprint in (auth.bp, pages.bp, groups.bp, admin.bp, projects.bp, privacy.bp):
         app.register_blueprint(blueprint)
     groups.init_app(app)
-    if collector_enabled(app.config):
-        app.register_blueprint(collector.bp)
-    app.cli.add_command(internal_events_cli)
     app.cli.add_command(seed_demo_command)
     assets.init_app(app)
     Compress(app)  # brotli or gzip (zstd too) for text responses of 500 bytes and more, when the client accepts it
-    app.register_error_handler(HTTPException, _http_error)
-    for failure in REDIS_FAILURES:
-        app.register_error_handler(failure, _redis_unavailable)
+    app.register_error_handler(HTTPException, http_error)
     return app
 
 
@@ -65,15 +60,3 @@ def _loaded_to_find_a_cli_command():
     """
     context = click.get_current_context(silent=True)
     return context is not None and isinstance(context.command, click.Group)
-
-
-def _redis_unavailable(error):
-    """Pages and listings that read counts cannot answer without Redis; tracking itself never gets here."""
-    current_app.logger.warning("Redis unavailable while answering %s: %s", request.path, error)
-    return error_response(503, "counts are unavailable right now (Redis cannot be reached): try again shortly",
-                          {"Retry-After": "5"}.items())
-
-
-def _http_error(error):
-    """Errors name the problem, never with a stack trace: JSON for programs, a page for people (see errors.py)."""
-    return error_response(error.code, error.description, error.get_headers())

@@ -8,7 +8,6 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .config import PROJECT_ROOT
 from .forget_user import forget_user
 from .internal_events import current, generator, iglu_export, usage_scan
 from .internal_events.definitions import DefinitionsError, load_definitions
@@ -313,8 +312,7 @@ def _preview(plan):
 @click.option(
     "--root",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=PROJECT_ROOT,
-    help=f"Project to scan: its {', '.join(usage_scan.SCANNED)} folders. Default: this project.",
+    help="Project to scan: its folders named as the app's templates, static files and package. Default: the app's.",
 )
 def lint_command(root):
     """Validate the definitions, then check the event names used in templates, JS and Python.
@@ -329,15 +327,16 @@ def lint_command(root):
         for problem in problems:
             click.echo(f"{problem.path}: {level}: {problem.field + ': ' if problem.field else ''}{problem.message}")
     definitions = loaded.definitions
-    usages = usage_scan.scan(root)
-    findings = usage_scan.check(usages, definitions)
+    app_root, folders = usage_scan.app_folders(current_app)
+    usages = usage_scan.scan(root or app_root, folders)
+    findings = usage_scan.check(usages, definitions, f"flask --app {current_app.import_name}")
     for finding in findings:
         click.echo(str(finding))
     errors = len(loaded.problems) + sum(finding.level == "error" for finding in findings)
     warnings = len(loaded.warnings) + sum(finding.level != "error" for finding in findings)
     click.echo(
         f"{len(definitions.events)} events, {len(definitions.metrics)} metrics, {len(usages)} usages in"
-        f" {', '.join(usage_scan.SCANNED)}: {errors} error(s), {warnings} warning(s)"
+        f" {', '.join(folders)}: {errors} error(s), {warnings} warning(s)"
     )
     if errors:
         raise SystemExit(1)

@@ -26,14 +26,17 @@ import time
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
+from .errors import http_error
 from . import csrf
-from .auth import admin_required
-from .config import collector_token
+from .internal_events.extension import admin_required
+from .internal_events.settings import collector_token
 from .internal_events.contexts import context_errors
 from .internal_events.valid_text import valid_json, valid_text
 
 bp = Blueprint("collector", __name__)
+bp.register_error_handler(HTTPException, http_error)  # the API's JSON errors, whatever the host app does
 
 KEEP = 1000
 SEEN_KEEP = 10 * KEEP  # event ids remembered for spotting resent events

@@ -6,19 +6,21 @@ so a live update carries only what is on screen, never every metric.
 """
 
 from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 from markupsafe import Markup
 
+from .errors import http_error
 from . import dashboard_data as data
 from . import time_chart
-from .auth import admin_required, login_required
 from .collector import stored_events
 from .internal_events import current
+from .internal_events.extension import admin_page, admin_required, extension
 from .internal_events.privacy_status import privacy_status
 from .internal_events.windows import today
 from .snippets import snippets
-from .store import namespaces, projects, users
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin/metrics")
+bp.register_error_handler(HTTPException, http_error)  # a page or JSON naming the problem, whatever the host does
 
 RECENT_EVENTS = 50
 POLL_SECONDS = 5
@@ -85,8 +87,7 @@ def _overview_context():
 
 
 @bp.get("/")
-@login_required
-@admin_required
+@admin_page
 def index():
     sender = current().snowplow
     return render_template(
@@ -107,10 +108,11 @@ def _recent():
     if "collector" not in current_app.blueprints:
         return []
     privacy = current().privacy
-    names = {privacy.pseudonym(user.id): user.username for user in users.everyone()}
+    host = extension()
+    names = {privacy.pseudonym(user_id): name for user_id, name in host.user_names().items()}
     rows = [data.recent_event(record, names) for record in stored_events("good", RECENT_EVENTS)]
-    return [{**row, "namespace": _name(namespaces.visible_by_id, row["namespace_id"]),
-             "project": _name(projects.visible_by_id, row["project_id"], full=True)} for row in rows]
+    return [{**row, "namespace": _name(host.visible_namespace, row["namespace_id"]),
+             "project": _name(host.visible_project, row["project_id"], full=True)} for row in rows]
 
 
 def _name(lookup, identifier, full=False):
@@ -120,8 +122,8 @@ def _name(lookup, identifier, full=False):
     cache = g.setdefault("dashboard_names", {})
     key = (lookup, identifier)
     if key not in cache:
-        found = lookup(g.user, identifier)
-        cache[key] = (found.full_path if full else found.name) if found else None
+        found = lookup(extension().current_user(), identifier)
+        cache[key] = ((full and getattr(found, "full_path", None)) or getattr(found, "name", None)) if found else None
     return cache[key]
 
 
@@ -161,8 +163,7 @@ def _dictionary_context():
 
 
 @bp.get("/dictionary")
-@login_required
-@admin_required
+@admin_page
 def dictionary():
     return render_template("dashboard/dictionary.html", **_dictionary_context(), poll_seconds=_poll_seconds())
 
@@ -178,8 +179,7 @@ def dictionary_data():
 
 
 @bp.get("/metric/<path:key_path>")
-@login_required
-@admin_required
+@admin_page
 def metric(key_path):
     metrics, events = data.catalogue(current().definitions)
     entry = _found((m for m in metrics if key_path in (m.key_path, *m.reported.values())),
@@ -193,8 +193,7 @@ def metric(key_path):
 
 
 @bp.get("/event/<name>")
-@login_required
-@admin_required
+@admin_page
 def event(name):
     metrics, events = data.catalogue(current().definitions)
     entry = _found((e for e in events if e.name == name), f"no event called {name[:200]!r}")

@@ -24,6 +24,11 @@ def wants_html():
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
+def http_error(error):
+    """Errors name the problem, never with a stack trace: JSON for programs, a page for people."""
+    return error_response(error.code, error.description, error.get_headers())
+
+
 def error_response(status, message, headers=()):
     """The answer to an error `status`, keeping the error's own headers (Retry-After, Allow...)."""
     response = _page(status, message) if wants_html() else None

@@ -18,6 +18,7 @@ events are still counted, but nothing on the page identifies them.
 from flask import current_app, g, url_for
 
 from .internal_events import current
+from .internal_events.extension import extension
 
 
 def set_tracking_context(namespace=None, project=None):
@@ -27,7 +28,7 @@ def set_tracking_context(namespace=None, project=None):
 
 
 def page_context():
-    user = g.get("user")
+    user = extension().current_user()
     namespace = g.get("tracking_namespace")
     project = g.get("tracking_project")
     identified = user is not None and not current().privacy.request_signals()

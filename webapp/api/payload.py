@@ -6,9 +6,11 @@ what its properties may be is the tracking core's business.
 
 import json
 
+from ..internal_events.ids import RANGE as ID_RANGE
+from ..internal_events.ids import is_id
+
 MAX_EVENTS = 50  # GitLab's limit for one track_events request
 EVENT_FIELDS = ("event", "namespace_id", "project_id", "additional_properties", "send_to_snowplow")
-MAX_ID = 2**31 - 1  # ids are 32-bit in the Snowplow standard context
 MAX_ECHOED_NAME = 100
 
 
@@ -47,8 +49,8 @@ def event_call(item):
         raise PayloadError(f"'event' must be a non-empty string, got {shown(name)}")
     for field in ("namespace_id", "project_id"):
         value = item.get(field)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID):
-            raise PayloadError(f"'{field}' must be a positive integer or null, got {shown(value)}")
+        if value is not None and not is_id(value):
+            raise PayloadError(f"'{field}' must be {ID_RANGE} or null, got {shown(value)}")
     properties = item.get("additional_properties")
     if properties is not None and not isinstance(properties, dict):
         raise PayloadError(f"'additional_properties' must be a JSON object, got {shown(properties)}")

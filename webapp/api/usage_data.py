@@ -14,23 +14,24 @@ can see, or the event is refused and nothing is counted.
 import logging
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge, ServiceUnavailable, TooManyRequests
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUnavailable, TooManyRequests
 
+from ..errors import http_error
 from .. import csrf
-from ..auth import admin_required
 from ..internal_events import TrackingError, UnknownEventError, current
 from ..internal_events.delivery import REDIS_FAILURES
+from ..internal_events.extension import admin_required, extension
 from ..internal_events.instance_uuid import instance_uuid
 from ..internal_events.service_ping import SERVICE_PING_OFF
 from ..internal_events.service_ping import service_ping as service_ping_payload
-from ..store import namespaces, projects
 from . import payload, rate_limit
 from .same_origin import cross_site_problem
 
 bp = Blueprint("usage_data", __name__, url_prefix="/api/v4/usage_data")
+bp.register_error_handler(HTTPException, http_error)  # the API's JSON errors, whatever the host app does
 log = logging.getLogger(__name__)
-BODY_TYPES = ("application/json", "text/plain")
-UNAVAILABLE_RETRY_AFTER = 5  # seconds  # text/plain: navigator.sendBeacon with a string
+BODY_TYPES = ("application/json", "text/plain")  # text/plain: navigator.sendBeacon with a string
+UNAVAILABLE_RETRY_AFTER = 5  # seconds
 
 
 class Refused(Exception):
@@ -48,7 +49,8 @@ def _set_up_rate_limit(state):
 
 @bp.before_request
 def require_user():
-    if g.user is None:
+    g.tracking_user = extension().current_user()
+    if g.tracking_user is None:
         abort(401, "sign in to record events: the usage-data API records events for the signed-in user only")
 
 
@@ -57,7 +59,7 @@ def track_event():
     call = _checked(payload.event_call, _body())
     _limit_rate(1)
     try:
-        event = _prepare(call, _Visible(g.user))
+        event = _prepare(call, _Visible(g.tracking_user))
     except Refused as refused:
         abort(refused.status, str(refused))
     _record([event])
@@ -68,7 +70,7 @@ def track_event():
 def track_events():
     items = _checked(payload.batch, _body())
     _limit_rate(len(items))
-    visible, prepared, results = _Visible(g.user), [], []
+    visible, prepared, results = _Visible(g.tracking_user), [], []
     for item in items:
         try:
             call = _checked_event(item)
@@ -129,7 +131,7 @@ def _checked_event(item):
 def _limit_rate(amount):
     limit, counters = current_app.extensions["usage_data_rate_limit"], current().counters
     try:
-        wait = limit.retry_after(counters.redis, counters.keys.prefix, g.user.id, amount)
+        wait = limit.retry_after(counters.redis, counters.keys.prefix, g.tracking_user.id, amount)
     except REDIS_FAILURES as error:  # without Redis nothing is counted anyway: let the core decide
         log.warning("Rate limit not checked, Redis unavailable: %s", error)
         return
@@ -159,17 +161,17 @@ class _Visible:
     """The projects and namespaces of one request the user can see, each looked up once."""
 
     def __init__(self, user):
-        self.user = user
+        self.user, self.host = user, extension()
         self._projects, self._namespaces = {}, {}
 
     def project(self, project_id):
         if project_id not in self._projects:
-            self._projects[project_id] = projects.visible_by_id(self.user, project_id)
+            self._projects[project_id] = self.host.visible_project(self.user, project_id)
         return self._projects[project_id]
 
     def namespace(self, namespace_id):
         if namespace_id not in self._namespaces:
-            self._namespaces[namespace_id] = namespaces.visible_by_id(self.user, namespace_id)
+            self._namespaces[namespace_id] = self.host.visible_namespace(self.user, namespace_id)
         return self._namespaces[namespace_id]
 
 
@@ -179,21 +181,23 @@ def _prepare(call, visible):
     if definition is not None and definition.server_side_only:
         raise Refused(403, f"event {payload.shown(call['event'])} is recorded by the server only: "
                            "browsers cannot send it")
-    project, namespace = None, None
+    project, namespace, namespace_id = None, None, None
     if call["project_id"] is not None:
         project = visible.project(call["project_id"])
         if project is None:
             raise Refused(404, f"project {call['project_id']} not found")
-        if call["namespace_id"] not in (None, project.namespace_id):
+        namespace_id = visible.host.namespace_id_of(project)
+        if call["namespace_id"] not in (None, namespace_id):
             raise Refused(400, f"namespace_id {call['namespace_id']} is not the namespace of project "
-                               f"{project.id} (namespace {project.namespace_id})")
-        namespace = project.namespace
+                               f"{project.id} (namespace {namespace_id})")
+        namespace = getattr(project, "namespace", None)  # the host's namespace object carries its plan
     elif call["namespace_id"] is not None:
         namespace = visible.namespace(call["namespace_id"])
         if namespace is None:
             raise Refused(404, f"namespace {call['namespace_id']} not found")
     try:
         return current().prepare(call["event"], user_id=visible.user.id, namespace=namespace, project=project,
+                                 namespace_id=None if namespace is not None else namespace_id,
                                  additional_properties=call["additional_properties"], source="browser",
                                  send_snowplow_event=call["send_to_snowplow"] is not False,
                                  strict=True)

@@ -1,6 +1,7 @@
 """Internal Events: define events and metrics in YAML, then one call counts and sends them.
 
-    from webapp.internal_events import track_event
+    from webapp.internal_events import InternalEvents, track_event
+    InternalEvents(app)                      # once, where the app is made (see extension.py)
     track_event("project_created", user=user, project=project)
 
 Inside a Flask app the app's configuration is used; in scripts and background
@@ -8,6 +9,7 @@ workers the same settings are read from the environment.
 """
 
 import threading
+from pathlib import Path
 
 from flask import current_app, has_app_context
 
@@ -19,9 +21,12 @@ from .errors import (
     TrackingError,
     UnknownEventError,
 )
+from .extension import TRACKER, InternalEvents, NotInitialized, set_up
+from .settings import from_environment
 from .setup import build
 
 __all__ = [
+    "InternalEvents",
     "track_event",
     "track_events",
     "current",
@@ -31,6 +36,7 @@ __all__ = [
     "InvalidIdentifierError",
     "InvalidArgumentError",
     "MissingIdentifierError",
+    "NotInitialized",
 ]
 
 _standalone = None
@@ -38,15 +44,15 @@ _standalone_lock = threading.Lock()
 
 
 def current():
-    """The InternalEvents of the current Flask app, or one configured from the environment."""
+    """The tracker of the current Flask app, or one configured from the environment (run from the project's folder)."""
     if has_app_context():
-        return current_app.extensions["internal_events"]
+        return set_up(TRACKER)
     global _standalone
     with _standalone_lock:
         if _standalone is None:
-            from ..config import from_environment, PROJECT_ROOT
-
-            _standalone = build(from_environment(), PROJECT_ROOT / "instance")
+            config = from_environment()
+            config["INTERNAL_EVENTS_DEFINITIONS"] = config["INTERNAL_EVENTS_DEFINITIONS"] or "definitions"
+            _standalone = build(config, Path("instance").resolve())
         return _standalone
 
 

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from ..config import DEFAULT_SNOWPLOW_OUTBOX_LIMIT, DEFAULT_SPOOL_LIMIT, ConfigError, collector_token, \
+from .redis_connection import connect, describe
+from .settings import DEFAULT_SNOWPLOW_OUTBOX_LIMIT, DEFAULT_SPOOL_LIMIT, ConfigError, collector_token, \
     raises_on_tracking_errors
-from ..redis_connection import connect, describe
 from .counters import CounterStore
 from .delivery import REDIS_FAILURES, CounterDelivery
 from .event_level import EventLevel
@@ -18,7 +18,7 @@ from .snowplow import SnowplowSender
 from .snowplow_outbox import Outbox, SharedCount, outbox_file
 from .spool import Spool
 from .switches import Switches
-from .tracker import InternalEvents
+from .tracker import Tracker
 
 # Edited definitions are picked up within this many seconds by a background check. Tests reload when they
 # edit (0: no background thread outliving each test's app and folder).
@@ -36,14 +36,14 @@ def build(config, instance_path):
         check_interval=RELOAD_CHECK_SECONDS[env],
         strict=raises_on_tracking_errors(env) and not config.get("INTERNAL_EVENTS_SKIP_INVALID"),
     )
-    url, prefix = config.get("REDIS_URL"), config["REDIS_KEY_PREFIX"]
+    url, prefix = config.get("REDIS_URL"), config["INTERNAL_EVENTS_KEY_PREFIX"]
     counters = CounterStore(connect(url, instance_path), KeySpace(prefix))
     spool_path = Path(config.get("INTERNAL_EVENTS_SPOOL_PATH") or Path(instance_path) / SPOOL_FILE)
     target = f"{describe(url, instance_path)} prefix={prefix}"
     spool = Spool(spool_path, config.get("INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT), target=target)
     journal = Journal(spool_path.with_name(JOURNAL_FOLDER), target)
     key = pseudonym_key(config.get("INTERNAL_EVENTS_PSEUDONYM_KEY"), instance_path)
-    return InternalEvents(
+    return Tracker(
         definitions=definitions,
         counters=counters,
         delivery=CounterDelivery(counters, spool, definitions.current, journal),
@@ -51,7 +51,7 @@ def build(config, instance_path):
         snowplow=_snowplow(config, collector, counters, instance_path, key) if collector else None,
         environment=env,
         raise_errors=raises_on_tracking_errors(env),
-        write_behind=config["WRITE_BEHIND"],
+        write_behind=config["INTERNAL_EVENTS_WRITE_BEHIND"],
     )
 
 

@@ -21,6 +21,8 @@ from .errors import (
     UnknownEventError,
 )
 from .history import WeekKeeper
+from .ids import RANGE as ID_RANGE
+from .ids import is_id
 from .model import BASE_PROPERTIES, CUSTOM_PROPERTY_TYPES, IDENTIFIERS, TrackedEvent
 from .windows import today
 from .writer import BackgroundWriter
@@ -28,14 +30,13 @@ from .writer import BackgroundWriter
 log = logging.getLogger("webapp.internal_events")
 
 MAX_STRING_LENGTH = 255
-MAX_ID = 2**63 - 1
 WITHHELD_KEY = "snowplow_withheld_opt_outs_unreadable"
 # Numbers Snowplow's se_value (a double) and JavaScript hold exactly; sums of them stay far below what
 # Redis's INCRBYFLOAT and its replies can hold, so one event can never poison a batch.
 MAX_NUMBER = 2**53
 
 
-class InternalEvents:
+class Tracker:
     def __init__(self, definitions, counters, delivery, privacy, snowplow=None, environment="production",
                  raise_errors=False, write_behind=False):
         self.live_definitions = definitions
@@ -298,8 +299,8 @@ def _object_id(name, obj, given_id):
             raise InvalidIdentifierError(f"{name} has no id: pass an object with an `id` attribute")
     if given_id is None:
         return None
-    if isinstance(given_id, bool) or not isinstance(given_id, int) or not 0 <= given_id <= MAX_ID:
-        raise InvalidIdentifierError(f"{name}_id must be a non-negative integer, got {given_id!r}")
+    if not is_id(given_id):
+        raise InvalidIdentifierError(f"{name}_id must be {ID_RANGE}, got {given_id!r}")
     return given_id
 
 
@@ -310,15 +311,14 @@ def gitlab_options(category, send_snowplow_event, feature_enabled_by_namespace_i
                                    f" characters, got {category!r:.80}")
     if not isinstance(send_snowplow_event, bool):
         raise InvalidArgumentError(f"send_snowplow_event must be True or False, got {send_snowplow_event!r:.80}")
-    ids = feature_enabled_by_namespace_ids
-    if ids is not None:
-        if not isinstance(ids, (list, tuple)) or not all(
-                isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_ID for i in ids):
+    namespace_ids = feature_enabled_by_namespace_ids
+    if namespace_ids is not None:
+        if not isinstance(namespace_ids, (list, tuple)) or not all(is_id(i) for i in namespace_ids):
             raise InvalidArgumentError(f"feature_enabled_by_namespace_ids must be a list of namespace ids,"
-                                       f" got {ids!r:.80}")
-        ids = tuple(ids)
+                                       f" got {namespace_ids!r:.80}")
+        namespace_ids = tuple(namespace_ids)
     return {"category": category, "send_snowplow_event": send_snowplow_event,
-            "feature_enabled_by_namespace_ids": ids}
+            "feature_enabled_by_namespace_ids": namespace_ids}
 
 
 def _plan(namespace):

@@ -7,13 +7,12 @@ forever. Both are cheap to find by reading the source, which is what this does.
 
 import ast
 import io
+import os
 import re
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-# Where an app keeps its tracking calls, relative to the project root.
-SCANNED = ("templates", "static/js", "webapp")
 SUFFIXES = {".html", ".htm", ".jinja", ".jinja2", ".j2", ".js", ".mjs", ".vue", ".py"}
 # Generated or third-party code: what it tracks is decided elsewhere.
 SKIPPED_DIRS = {"gen", "node_modules", "__pycache__", ".webassets-cache", "dist", "vendor"}
@@ -46,7 +45,16 @@ class Finding:
         return f"{self.where}: {self.level}: {self.message}"
 
 
-def source_files(root, folders=SCANNED):
+def app_folders(app):
+    """A Flask app's project folder (above its package) and, relative to it, the folders holding its calls:
+    its templates, its static files and its package."""
+    root = Path(app.root_path).parent
+    folders = [Path(app.root_path, app.template_folder) if app.template_folder else None, app.static_folder,
+               app.root_path]
+    return root, tuple(os.path.relpath(folder, root) for folder in folders if folder)
+
+
+def source_files(root, folders):
     """The files below `root`'s `folders` that can hold tracking calls, generated code left out."""
     root = Path(root)
     for folder in folders:
@@ -101,7 +109,7 @@ def _python_usages(text, shown_path):
     return found
 
 
-def scan(root, folders=SCANNED):
+def scan(root, folders):
     usages = []
     for path in source_files(root, folders):
         try:
@@ -112,7 +120,7 @@ def scan(root, folders=SCANNED):
     return usages
 
 
-def check(usages, definitions):
+def check(usages, definitions, flask_command="flask"):
     """Errors for names used but not defined; warnings for events, and their metrics, used nowhere,
     and for server-side events a page or script would send (the usage-data API refuses them)."""
     findings = []
@@ -129,7 +137,7 @@ def check(usages, definitions):
                     "error",
                     f"{usage.path}:{usage.line}",
                     f"event '{usage.event}' is not defined; define it with"
-                    f" `flask --app webapp internal-events generate --event {usage.event}`"
+                    f" `{flask_command} internal-events generate --event {usage.event}`"
                     if _definable(usage.event)
                     else f"event '{usage.event}' is not defined",
                 )

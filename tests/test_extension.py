@@ -1,0 +1,121 @@
+"""Internal Events as a Flask extension: a host app of its own adopts it, and the core needs nothing of the demo."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from flask import Flask
+
+import extension_app
+from webapp.config import PROJECT_ROOT
+from webapp.internal_events import InternalEvents, InvalidIdentifierError, NotInitialized, current, track_event
+from webapp.internal_events.ids import MAX_ID, MIN_ID
+from webapp.internal_events.service_ping import metric_values
+
+SAME_ORIGIN = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+# The demo product's modules: no module of the extension may need them.
+DEMO_MODULES = ("webapp.auth", "webapp.store", "webapp.db", "webapp.seed", "webapp.pages", "webapp.groups",
+                "webapp.projects", "webapp.admin", "webapp.domain", "webapp.config", "webapp.tracking_host")
+
+
+@pytest.fixture
+def host(config):
+    app = extension_app.create_app(config)
+    yield app
+    app.extensions["internal_events"].close()
+
+
+def signed_in(app, member_id):
+    client = app.test_client()
+    assert client.post(f"/sign_in/{member_id}").status_code == 204
+    return client
+
+
+def track(client, body):
+    return client.post("/api/v4/usage_data/track_event", data=json.dumps(body), headers=SAME_ORIGIN,
+                       content_type="application/json")
+
+
+def counted(app):
+    with app.app_context():
+        return {key: value for key, value in metric_values(current()).items() if value}
+
+
+def test_the_host_app_records_only_for_its_signed_in_members_and_their_repositories(host):
+    event = {"event": "project_viewed", "project_id": 70}
+    assert track(host.test_client(), event).status_code == 401
+    assert track(signed_in(host, 8), {**event, "project_id": 71}).status_code == 404
+    assert counted(host) == {}
+    answer = track(signed_in(host, 8), event)
+    assert answer.status_code == 200 and answer.get_json() == {"event": "project_viewed", "accepted": True}
+    values = counted(host)
+    assert values and all(value == 1 for value in values.values())
+
+
+def test_the_host_app_serves_the_service_ping_to_its_administrators_only(host):
+    with host.test_request_context():
+        track_event("project_viewed", user_id=8, project_id=70, namespace_id=700)
+    assert signed_in(host, 8).get("/api/v4/usage_data/service_ping").status_code == 403
+    ping = signed_in(host, 7).get("/api/v4/usage_data/service_ping")
+    assert ping.status_code == 200
+    assert "counts" in ping.get_json() or "redis_hll_counters" in ping.get_json()
+
+
+def test_init_app_fills_the_settings_the_host_left_unset_and_keeps_its_own(host, config):
+    assert host.config["INTERNAL_EVENTS_KEY_PREFIX"] == config["INTERNAL_EVENTS_KEY_PREFIX"]
+    assert host.config["USAGE_DATA_RATE_LIMIT"] == 600
+    assert isinstance(host.extensions["internal_events.extension"], InternalEvents)
+    assert "internal-events" in host.cli.commands
+
+
+def test_using_it_before_init_app_says_what_to_do():
+    bare = Flask("bare")
+    with bare.app_context(), pytest.raises(NotInitialized, match=r"InternalEvents\(app\)"):
+        current()
+
+
+def test_a_missing_host_callback_is_named(config):
+    app = Flask("no_callbacks")
+    app.config.update(config)
+    InternalEvents(app)
+    try:
+        with app.test_request_context(), pytest.raises(NotInitialized, match="user_loader"):
+            app.extensions["internal_events.extension"].current_user()
+    finally:
+        app.extensions["internal_events"].close()
+
+
+def test_the_extension_and_its_host_app_run_without_the_demo(config):
+    """Every demo module is made unimportable; the extension's views, CLI and tracking still work."""
+    script = f"""
+import sys
+for name in {DEMO_MODULES!r}:
+    sys.modules[name] = None
+sys.path.insert(0, {str(PROJECT_ROOT / "tests")!r})
+import extension_app
+app = extension_app.create_app(__import__("json").loads({json.dumps(config)!r}))
+client = app.test_client()
+print(client.post("/api/v4/usage_data/track_event", json={{"event": "help_link_clicked"}}).status_code)
+app.extensions["internal_events"].close()
+print(sorted(name for name, module in sys.modules.items() if module and name.startswith("webapp.")))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    status, modules = done.stdout.splitlines()[-2:]
+    assert status == "401"
+    assert "webapp.api.usage_data" in modules and "webapp.collector" in modules
+    assert not [name for name in DEMO_MODULES if f"'{name}'" in modules]
+
+
+def test_ids_follow_one_rule_in_the_core_the_api_and_the_snowplow_schema(events, host):
+    """An id the collector would file as bad is refused everywhere before anything is counted."""
+    schema = json.loads((PROJECT_ROOT / "webapp/internal_events/schemas/contexts/standard_context.json").read_text())
+    for field in ("namespace_id", "project_id"):
+        assert (schema["properties"][field]["minimum"], schema["properties"][field]["maximum"]) == (MIN_ID, MAX_ID)
+    with pytest.raises(InvalidIdentifierError, match="from 0 to 2147483647"):
+        events.prepare("project_viewed", user_id=8, project_id=MAX_ID + 1, namespace_id=1)
+    assert events.prepare("project_viewed", user_id=0, project_id=MAX_ID, namespace_id=0).project_id == MAX_ID
+    answer = track(signed_in(host, 8), {"event": "project_viewed", "project_id": MAX_ID + 1})
+    assert answer.status_code == 400 and "from 0 to 2147483647" in answer.get_json()["error"]

@@ -1,0 +1,200 @@
+"""The Flask extension a host app adopts, in the style of Flask-Login and Flask-SQLAlchemy.
+
+    internal_events = InternalEvents()
+
+    @internal_events.user_loader
+    def current_user():                       # the signed-in user (anything with `.id`), or None
+        return g.user
+
+    @internal_events.project_loader
+    def visible_project(user, project_id):    # the project if `user` may see it, else None
+        ...
+
+    internal_events.init_app(app)             # or InternalEvents(app)
+
+Only the host knows its users and what they may see: the callbacks tell the
+usage-data API, the collector's listings and the dashboard. Everything else
+(Redis, the spool, Snowplow, the definitions) comes from `INTERNAL_EVENTS_*` and
+the other keys of settings.py, filled in where the host has not set them.
+"""
+
+import functools
+import weakref
+from pathlib import Path
+
+from flask import abort, current_app, redirect, request, url_for
+
+from . import settings
+from .delivery import REDIS_FAILURES
+from .setup import build
+
+TRACKER = "internal_events"  # app.extensions[TRACKER]: the app's tracker, which track_event uses
+EXTENSION = "internal_events.extension"  # app.extensions[EXTENSION]: the InternalEvents that set the app up
+DEFINITIONS_FOLDER = "definitions"  # beside the host's package, unless INTERNAL_EVENTS_DEFINITIONS says otherwise
+
+
+class NotInitialized(RuntimeError):
+    """The extension is used in an app it was not set up for."""
+
+
+class InternalEvents:
+    """Tracking for one or more Flask apps; the callbacks are the host's answers about its users."""
+
+    def __init__(self, app=None):
+        self._current_user = None
+        self._visible_project = None
+        self._visible_namespace = None
+        self._project_namespace_id = _namespace_id_attribute
+        self._is_admin = _is_admin_attribute
+        self._user_names = _no_user_names
+        self.login_view = None  # an endpoint: signed-out people opening the dashboard are sent there
+        if app is not None:
+            self.init_app(app)
+
+    # -- the host's callbacks (decorators, like Flask-Login's user_loader) -------------------------
+
+    def user_loader(self, callback):
+        """`callback()` -> the signed-in user of the request (anything with an integer `.id`), or None."""
+        self._current_user = callback
+        return callback
+
+    def project_loader(self, callback):
+        """`callback(user, project_id)` -> the project if `user` may see it, else None."""
+        self._visible_project = callback
+        return callback
+
+    def namespace_loader(self, callback):
+        """`callback(user, namespace_id)` -> the namespace (group or personal) if `user` may see it, else None."""
+        self._visible_namespace = callback
+        return callback
+
+    def project_namespace_loader(self, callback):
+        """`callback(project)` -> the id of the project's namespace. Default: `project.namespace_id`."""
+        self._project_namespace_id = callback
+        return callback
+
+    def admin_loader(self, callback):
+        """`callback(user)` -> whether `user` administers the instance. Default: `user.is_admin`."""
+        self._is_admin = callback
+        return callback
+
+    def user_names_loader(self, callback):
+        """`callback()` -> (user id, display name) pairs: the dashboard names the users behind pseudonyms."""
+        self._user_names = callback
+        return callback
+
+    # -- what the extension's views ask ---------------------------------------------------------
+
+    def current_user(self):
+        return _required(self._current_user, "user_loader")()
+
+    def visible_project(self, user, project_id):
+        return _required(self._visible_project, "project_loader")(user, project_id)
+
+    def visible_namespace(self, user, namespace_id):
+        return _required(self._visible_namespace, "namespace_loader")(user, namespace_id)
+
+    def namespace_id_of(self, project):
+        return self._project_namespace_id(project)
+
+    def is_admin(self, user):
+        return user is not None and bool(self._is_admin(user))
+
+    def user_names(self):
+        return dict(self._user_names())
+
+    # -- setting an app up ------------------------------------------------------------------------
+
+    def init_app(self, app):
+        """Fill the settings' defaults, build the tracker and register the views, commands and handlers."""
+        for key, value in settings.from_environment().items():
+            app.config.setdefault(key, value)
+        if not app.config.get("INTERNAL_EVENTS_DEFINITIONS"):
+            app.config["INTERNAL_EVENTS_DEFINITIONS"] = str(Path(app.root_path).parent / DEFINITIONS_FOLDER)
+        tracker = build(app.config, app.instance_path)
+        app.extensions[TRACKER] = tracker
+        app.extensions[EXTENSION] = self
+        weakref.finalize(app, tracker.close)  # the app's end (or the process's): queued events written
+
+        from .. import collector, dashboard  # the web parts import this package: imported once it is loaded
+        from ..api import usage_data
+        from ..cli import internal_events_cli
+
+        app.register_blueprint(usage_data.bp)
+        app.register_blueprint(dashboard.bp)
+        if settings.collector_enabled(app.config):
+            app.register_blueprint(collector.bp)
+        app.cli.add_command(internal_events_cli)
+        for failure in REDIS_FAILURES:
+            app.register_error_handler(failure, _redis_unavailable)
+
+
+def extension():
+    """The InternalEvents the current app was set up with; a clear error before `init_app`."""
+    return set_up(EXTENSION)
+
+
+def set_up(part):
+    """`app.extensions[part]` of the current app; NotInitialized naming the fix when init_app was never called."""
+    found = current_app.extensions.get(part)
+    if found is None:
+        raise NotInitialized(f"Internal Events is not set up for the app {current_app.name!r}:"
+                             " call InternalEvents(app) or InternalEvents().init_app(app) first")
+    return found
+
+
+def admin_required(view):
+    """401 for signed-out callers, 403 for signed-in users who are not administrators."""
+
+    @functools.wraps(view)
+    def wrapped(**kwargs):
+        host = extension()
+        user = host.current_user()
+        if user is None:
+            abort(401, "sign in as an administrator")
+        if not host.is_admin(user):
+            abort(403, "administrators only")
+        return view(**kwargs)
+
+    return wrapped
+
+
+def admin_page(view):
+    """A page for administrators: signed-out people go to the host's `login_view` first, when it has one."""
+    checked = admin_required(view)
+
+    @functools.wraps(view)
+    def wrapped(**kwargs):
+        host = extension()
+        if host.login_view and host.current_user() is None:
+            return redirect(url_for(host.login_view, next=request.full_path.rstrip("?")))
+        return checked(**kwargs)
+
+    return wrapped
+
+
+def _required(callback, name):
+    if callback is None:
+        raise NotInitialized(f"the host app has not registered its {name} callback with InternalEvents")
+    return callback
+
+
+def _namespace_id_attribute(project):
+    return project.namespace_id
+
+
+def _is_admin_attribute(user):
+    return getattr(user, "is_admin", False)
+
+
+def _no_user_names():
+    return ()
+
+
+def _redis_unavailable(error):
+    """Pages and listings that read counts cannot answer without Redis; tracking itself never gets here."""
+    from ..errors import error_response
+
+    current_app.logger.warning("Redis unavailable while answering %s: %s", request.path, error)
+    return error_response(503, "counts are unavailable right now (Redis cannot be reached): try again shortly",
+                          {"Retry-After": "5"}.items())

@@ -1,0 +1,119 @@
+"""The tracking settings: their defaults from the environment (variable name = key name) and their checks.
+
+The extension fills these into a host app's configuration where the host has not
+set them; scripts and workers without an app read the same names from the environment.
+"""
+
+import hashlib
+import hmac
+import os
+
+ENVIRONMENTS = ("development", "test", "production")
+# Events kept on disk while Redis is unreachable (see spool.py), and Snowplow events waiting for the collector.
+DEFAULT_SPOOL_LIMIT = 100_000
+DEFAULT_SNOWPLOW_OUTBOX_LIMIT = 100_000
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot run with."""
+
+
+def environment_name(env):
+    """WEBAPP_ENV, checked: it decides how loudly tracking mistakes fail and what is on by default."""
+    name = env.get("WEBAPP_ENV", "production")
+    if name not in ENVIRONMENTS:
+        raise ConfigError(f"WEBAPP_ENV={name!r} is not one of {', '.join(ENVIRONMENTS)}")
+    return name
+
+
+def from_environment(environ=None):
+    """The tracking keys for the current environment variables.
+
+    Unset variables fall back to what a developer on a laptop wants; production
+    must opt in to anything that sends data anywhere.
+    """
+    env = os.environ if environ is None else environ
+    webapp_env = environment_name(env)
+    return {
+        "WEBAPP_ENV": webapp_env,
+        # The machine's contract (CI, containers): REDIS_URL. Unset: an embedded Redis in the instance folder.
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "INTERNAL_EVENTS_KEY_PREFIX": env.get("INTERNAL_EVENTS_KEY_PREFIX", "ie:"),
+        "SNOWPLOW_COLLECTOR_URL": env.get("SNOWPLOW_COLLECTOR_URL")
+        or (default_collector_url(env) if webapp_env == "development" else None),
+        "SNOWPLOW_APP_ID": env.get("SNOWPLOW_APP_ID", "internal-events-flask"),
+        # The vendor of the context schemas events refer to, and that `internal-events iglu-export` writes.
+        "SNOWPLOW_IGLU_VENDOR": env.get("SNOWPLOW_IGLU_VENDOR") or None,
+        # Unset: derived from SECRET_KEY, so an app that is its own collector needs nothing (see collector_token).
+        "SNOWPLOW_COLLECTOR_TOKEN": env.get("SNOWPLOW_COLLECTOR_TOKEN") or None,
+        # Events waiting for the collector (see snowplow_outbox.py); unset: the instance folder.
+        "SNOWPLOW_OUTBOX_DIR": env.get("SNOWPLOW_OUTBOX_DIR") or None,
+        "SNOWPLOW_OUTBOX_LIMIT": count(env, "SNOWPLOW_OUTBOX_LIMIT", DEFAULT_SNOWPLOW_OUTBOX_LIMIT, minimum=1),
+        "COLLECTOR_ENABLED": env.get("COLLECTOR_ENABLED") or None,  # see collector_enabled
+        "INTERNAL_EVENTS_WRITE_BEHIND": flag(env.get("INTERNAL_EVENTS_WRITE_BEHIND"),
+                                             default=webapp_env == "production"),
+        # Unset: the `definitions` folder beside the host app's package (see extension.py).
+        "INTERNAL_EVENTS_DEFINITIONS": env.get("INTERNAL_EVENTS_DEFINITIONS") or None,
+        "INTERNAL_EVENTS_SPOOL_LIMIT": count(env, "INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT, minimum=1),
+        # Unset: internal-events-spool.sqlite3 in the app's instance folder.
+        "INTERNAL_EVENTS_SPOOL_PATH": env.get("INTERNAL_EVENTS_SPOOL_PATH") or None,
+        # Where opt-outs are kept; unset: webapp.sqlite in the instance folder (the demo's database).
+        "DATABASE": env.get("DATABASE_PATH") or None,
+        "USAGE_DATA_RATE_LIMIT": count(env, "USAGE_DATA_RATE_LIMIT", 600),
+        "USAGE_DATA_RATE_LIMIT_WINDOW": count(env, "USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1),
+        "USAGE_DATA_MAX_BODY_BYTES": count(env, "USAGE_DATA_MAX_BODY_BYTES", 64 * 1024),
+        # Privacy (docs: privacy): unset key: generated into the instance folder.
+        "INTERNAL_EVENTS_PSEUDONYM_KEY": env.get("INTERNAL_EVENTS_PSEUDONYM_KEY") or None,
+        "INTERNAL_EVENTS_PRIVACY_SIGNALS": env.get("INTERNAL_EVENTS_PRIVACY_SIGNALS") or "gpc_and_dnt",
+        "INTERNAL_EVENTS_SNOWPLOW": flag(env.get("INTERNAL_EVENTS_SNOWPLOW"), default=True),
+        "INTERNAL_EVENTS_SERVICE_PING": flag(env.get("INTERNAL_EVENTS_SERVICE_PING"), default=True),
+    }
+
+
+def count(env, name, default, minimum=0):
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < minimum:
+        raise ConfigError(f"{name}={text!r} must be a whole number ({minimum} or more)")
+    return int(text)
+
+
+def flag(value, default):
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{value!r} is not a yes/no value (use 1 or 0)")
+
+
+def default_collector_url(env):
+    """In development the app is its own Snowplow collector (see the collector blueprint)."""
+    port = env.get("PORT") or env.get("FLASK_RUN_PORT") or "5000"
+    return f"http://127.0.0.1:{port}"
+
+
+def collector_token(config):
+    """What the app's tracker shows the collector, and what the collector asks of senders.
+
+    SNOWPLOW_COLLECTOR_TOKEN when set (a collector other apps send to); else derived
+    from SECRET_KEY, which every process of one app instance shares.
+    """
+    if config.get("SNOWPLOW_COLLECTOR_TOKEN"):
+        return config["SNOWPLOW_COLLECTOR_TOKEN"]
+    secret = str(config.get("SECRET_KEY") or "").encode()
+    return hmac.new(secret, b"snowplow-collector", hashlib.sha256).hexdigest()
+
+
+def collector_enabled(config):
+    """COLLECTOR_ENABLED as a bool or as text ("0" and "false" are off); unset: on outside production."""
+    value = config.get("COLLECTOR_ENABLED")
+    default = config["WEBAPP_ENV"] != "production"
+    return value if isinstance(value, bool) else flag(None if value is None else str(value), default)
+
+
+def raises_on_tracking_errors(webapp_env):
+    """Developers want a tracking mistake to fail loudly; users want their request to succeed."""
+    return webapp_env in ("development", "test")
