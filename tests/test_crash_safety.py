@@ -13,7 +13,7 @@ from contextlib import closing
 import pytest
 import requests
 
-from conftest import LiveSession, sign_in
+from conftest import TEST_SECRET_KEY, LiveSession, sign_in
 from servers import gunicorn, wait_until, workers_of
 from webapp.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.model import Rule
@@ -46,7 +46,7 @@ time.sleep(60)  # killed here, after every call returned
 @pytest.fixture
 def environment(redis_url, key_prefix, definitions_dir, tmp_path):
     """Production settings (write-behind) for processes configured only by the environment."""
-    env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": "c" * 64, "REDIS_URL": redis_url,
+    env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": TEST_SECRET_KEY, "REDIS_URL": redis_url,
            "INTERNAL_EVENTS_KEY_PREFIX": key_prefix, "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
            "INTERNAL_EVENTS_SPOOL_PATH": str(tmp_path / "spool" / "internal-events-spool.sqlite3"),
            "INTERNAL_EVENTS_WRITE_BEHIND": "1", "DATABASE_PATH": str(tmp_path / "webapp.sqlite"),

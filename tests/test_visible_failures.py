@@ -12,7 +12,7 @@ import time
 import pytest
 import redis
 
-from conftest import LiveSession, sign_in
+from conftest import TEST_SECRET_KEY, LiveSession, sign_in
 from servers import RedisServer, gunicorn, wait_until
 from test_crash_safety import counted_after_takeover, environment  # noqa: F401 (a fixture)
 from webapp.config import PROJECT_ROOT
@@ -91,7 +91,7 @@ def test_the_api_answers_503_when_the_disk_is_full_and_every_200_counts(environm
 
 def test_the_api_answers_503_when_the_spool_is_immutable_and_every_200_counts(make_demo, redis_server, tmp_path):
     folder = tmp_path / "spool"
-    app = make_demo(REDIS_URL=redis_server.url, WRITE_BEHIND=True,
+    app = make_demo(REDIS_URL=redis_server.url, INTERNAL_EVENTS_WRITE_BEHIND=True,
                     INTERNAL_EVENTS_SPOOL_PATH=str(folder / "internal-events-spool.sqlite3"))
     alice = sign_in(app.test_client(), "alice")
     assert post_batch(alice).status_code == 200
@@ -132,8 +132,8 @@ def test_status_reports_an_immutable_spool_and_losses_seen_by_every_process(make
         redis_server.start()
         # The count reaches Redis with the process's next replay round.
         wait_until(lambda: _recorded_losses(events) == {b"spool_unwritable": b"1"}, timeout=15, message="loss")
-        env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": "5" * 64, "REDIS_URL": redis_server.url,
-               "INTERNAL_EVENTS_KEY_PREFIX": config["REDIS_KEY_PREFIX"],
+        env = {**os.environ, "WEBAPP_ENV": "production", "SECRET_KEY": TEST_SECRET_KEY, "REDIS_URL": redis_server.url,
+               "INTERNAL_EVENTS_KEY_PREFIX": config["INTERNAL_EVENTS_KEY_PREFIX"],
                "INTERNAL_EVENTS_SPOOL_PATH": config["INTERNAL_EVENTS_SPOOL_PATH"],
                "DATABASE_PATH": config["DATABASE"], "WEBAPP_INSTANCE_PATH": str(tmp_path / "instance")}
         env.pop("SNOWPLOW_COLLECTOR_URL", None)
@@ -172,7 +172,7 @@ def test_a_deleted_spool_file_is_noticed_and_its_batches_survive_a_restart(make_
 def test_an_unwritable_spool_never_stops_the_app_from_starting(make_demo, tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the spool's folder should be")
-    app = make_demo(WRITE_BEHIND=True, INTERNAL_EVENTS_SPOOL_PATH=str(blocker / "internal-events-spool.sqlite3"))
+    app = make_demo(INTERNAL_EVENTS_WRITE_BEHIND=True, INTERNAL_EVENTS_SPOOL_PATH=str(blocker / "internal-events-spool.sqlite3"))
     alice = sign_in(app.test_client(), "alice")
     assert post_batch(alice).status_code == 200  # Redis is up: written before the answer, no journal needed
     assert counted(app) == BATCH
@@ -200,7 +200,7 @@ def test_a_batch_redis_refuses_is_quarantined_not_replayed_for_ever(make_events,
 
 
 def test_a_stalled_redis_does_not_stall_api_requests(make_demo, redis_server):
-    app = make_demo(REDIS_URL=redis_server.url, WRITE_BEHIND=True)
+    app = make_demo(REDIS_URL=redis_server.url, INTERNAL_EVENTS_WRITE_BEHIND=True)
     alice = sign_in(app.test_client(), "alice")
     single = json.dumps(HELP)
     assert alice.post(f"{API}/track_event", data=single, headers=SAME_ORIGIN,
@@ -220,7 +220,7 @@ def test_a_stalled_redis_does_not_stall_api_requests(make_demo, redis_server):
 
 def test_a_writer_whose_batch_was_spooled_never_writes_to_redis_again(make_events, redis_server):
     """Else Redis would mark its later number applied, and the replay would skip the spooled batch."""
-    events = make_events(REDIS_URL=redis_server.url, WRITE_BEHIND=True)
+    events = make_events(REDIS_URL=redis_server.url, INTERNAL_EVENTS_WRITE_BEHIND=True)
     redis_server.stop()
     for label in ("a", "b"):  # the first fails on Redis, the second goes straight to the spool
         assert events.track("help_link_clicked", additional_properties={"label": label})
