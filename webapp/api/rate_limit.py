@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 BLOCKS_PER_LIMIT = 50
 MAX_BLOCK = 100
-REDIS_WAIT = 0.05  # seconds
+REDIS_WAIT = 0.2  # seconds: loopback Redis answers far sooner even on a busy machine; a stuck one costs this once a second
 STALL_PAUSE = 1.0  # seconds
 
 
