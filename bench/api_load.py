@@ -3,7 +3,8 @@
 Concurrent client processes send single events (`track_event`) and batches of 50
 (`track_events`) as a signed-in user, with the browser's same-origin headers.
 The app runs as in production (write-behind, Snowplow off, the rate limit set out
-of reach). Both endpoints get the very same request. First the clients take
+of reach); a third server waits for Redis before answering (group commit, the
+journal's alternative). Every endpoint gets the very same request. First the clients take
 turns between single events and the do-nothing endpoint every half second for
 20 rounds: the ratio is the median of the rounds' ratios. Then they send
 batches for 5 s on end, so the background writes of the batches are part of
@@ -50,6 +51,9 @@ BATCH = 50  # the API's maximum per request
 EVENT = "project_viewed"  # four unique metrics and the event's totals
 NOOP = "baseline: do-nothing Flask endpoint"
 SINGLE = "track_event, one event a request"
+# The alternative to the journal: a request waits until its events are in Redis. A sync worker serves one
+# request at a time, so no batch can form within it: group commit there is one Redis write a request.
+GROUP_COMMIT = "track_event, waiting for Redis (group commit)"
 BATCHED = f"track_events, {BATCH} events a request"
 
 
@@ -179,15 +183,20 @@ def main():
         env={**env, "WEBAPP_ENV": "test"},
         stdout=subprocess.DEVNULL,
     )
-    app_port, noop_port = free_port(), free_port()
-    servers = [gunicorn("webapp:create_app()", env, app_port), gunicorn("bench.noop_app:app", env, noop_port)]
+    app_port, noop_port, waiting_port = free_port(), free_port(), free_port()
+    servers = [
+        gunicorn("webapp:create_app()", env, app_port),
+        gunicorn("bench.noop_app:app", env, noop_port),
+        gunicorn("webapp:create_app()", {**env, "INTERNAL_EVENTS_WRITE_BEHIND": "0"}, waiting_port),
+    ]
     try:
         wait_until(lambda: answering(f"http://127.0.0.1:{app_port}/users/sign_in"), timeout=30, message="app")
         wait_until(lambda: answering(f"http://127.0.0.1:{noop_port}/"), timeout=30, message="baseline")
+        wait_until(lambda: answering(f"http://127.0.0.1:{waiting_port}/users/sign_in"), timeout=30, message="app")
         events = build(from_environment(env), folder)
         try:
             figures, accepted, written = run(
-                app_port, noop_port, sign_in(f"http://127.0.0.1:{app_port}"), env, lambda: total(events)
+                app_port, noop_port, waiting_port, sign_in(f"http://127.0.0.1:{app_port}"), env, lambda: total(events)
             )
         finally:
             events.close()
@@ -200,7 +209,7 @@ def main():
     report(figures, accepted, counted, written)
 
 
-def run(app_port, noop_port, cookie, env, counted):
+def run(app_port, noop_port, waiting_port, cookie, env, counted):
     """Both phases: the figures per contender, the events accepted, and the batches' rate into Redis.
 
     That rate runs until the last queued write of the batches is in Redis, so
@@ -212,8 +221,15 @@ def run(app_port, noop_port, cookie, env, counted):
     one = {"event": EVENT, "project_id": project_id}
     single = (app_port, "/api/v4/usage_data/track_event", json.dumps(one), headers, 1)
     noop = (noop_port, "/noop", json.dumps(one), headers, 1)
+    waiting = (
+        waiting_port,
+        "/api/v4/usage_data/track_event",
+        json.dumps(one),
+        {**headers, "Origin": f"http://127.0.0.1:{waiting_port}"},
+        1,
+    )
     batched = (app_port, "/api/v4/usage_data/track_events", json.dumps({"events": [one] * BATCH}), headers, BATCH)
-    phases = [({SINGLE: single, NOOP: noop}, ROUNDS), ({BATCHED: batched}, BATCHED_SLICES)]
+    phases = [({SINGLE: single, NOOP: noop, GROUP_COMMIT: waiting}, ROUNDS), ({BATCHED: batched}, BATCHED_SLICES)]
     figures, accepted, written = {}, 0, None
     for contenders, rounds in phases:
         wait_until(lambda: counted() == accepted, timeout=120, message="queued writes")
@@ -221,7 +237,7 @@ def run(app_port, noop_port, cookie, env, counted):
         for round_ in load(list(contenders.values()), rounds):
             for (name, (port, _, _, _, per_request)), (rate, latencies, statuses) in zip(contenders.items(), round_):
                 figures.setdefault(name, []).append((rate, rate * per_request, latencies, statuses))
-                if port == app_port:
+                if port != noop_port:
                     accepted += statuses.get(200, 0) * per_request
         wait_until(lambda: counted() == accepted, timeout=120, interval=0.01, message="queued writes")
         written = (accepted - before) / (time.monotonic() - start - LOAD_STARTUP)  # the last phase's: batches
@@ -285,6 +301,11 @@ def report(figures, accepted, counted, written):
         print(f"{name:40} {rate:11,.0f} {events:10,.0f} {p50:8.1f} {p99:8.1f} {errors:7}")
     ratios = [s[0] / n[0] for s, n in zip(figures[SINGLE], figures[NOOP])]
     ratio = statistics.median(ratios)
+    waiting = statistics.median(w[0] / n[0] for w, n in zip(figures[GROUP_COMMIT], figures[NOOP]))
+    print(
+        f"journal (answer once the event is journaled) vs group commit (answer once it is in Redis): "
+        f"{ratio:.0%} vs {waiting:.0%} of the do-nothing endpoint"
+    )
     errors = sum(errors for _, _, errors in medians.values())
     exact = counted == accepted
     print(

@@ -28,6 +28,27 @@ ROUNDS = 5
 EVENTS_PER_ROUND = 3000
 BATCH = 100
 NAIVE = "baseline: naive, one command per key"
+UNJOURNALED = "baseline: write-behind, journal left out (not durable)"
+
+
+class UnkeptJournal:
+    """The journal's cost baseline: numbers events like the journal, keeps nothing."""
+
+    def __init__(self):
+        self._next = 1
+
+    def accepted(self, day, events):
+        first, self._next = self._next, self._next + len(events)
+        return first
+
+    def writing(self, writer, number, day, first, last):
+        pass
+
+    def done(self, last):
+        pass
+
+    def finish(self):
+        pass
 
 
 def calls(count, offset=0):
@@ -151,7 +172,15 @@ def main():
             return build(from_environment({**settings, **extra}), instance_path)
 
         sync, behind = instance(), instance(INTERNAL_EVENTS_WRITE_BEHIND="1")
-        figures = measure({**baselines(sync), **contenders(sync, behind)})
+        unjournaled = instance(INTERNAL_EVENTS_WRITE_BEHIND="1")
+        unjournaled.writer.journal = UnkeptJournal()
+        figures = measure(
+            {
+                **baselines(sync),
+                **contenders(sync, behind),
+                UNJOURNALED: contenders(sync, unjournaled)["track_event, write-behind (production default)"],
+            }
+        )
         collector, url = start_collector({**os.environ, **settings, "WEBAPP_ENV": "test"})
         sending = [
             instance(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=url),
@@ -190,6 +219,14 @@ def report(figures, sending, flushed):
     print(f"Snowplow: {sent:,} events sent, {failed} failed POSTs, {'all flushed' if flushed else 'NOT all flushed'}")
     sync = medians["track_event, synchronous"]
     behind = medians["track_event, write-behind (production default)"]
+    journal_cost = statistics.median(
+        b / u for b, u in zip(figures["track_event, write-behind (production default)"], figures[UNJOURNALED])
+    )
+    print(
+        f"the journal: write-behind with it runs at {journal_cost:.0%} of write-behind without it; "
+        f"a caller waiting for Redis (synchronous, group commit's best case for one caller) at "
+        f"{sync / behind:.0%} of write-behind with it"
+    )
     print(
         f"targets: >= 3x naive: synchronous {sync / statistics.median(naive):.1f}x, "
         f"write-behind {behind / statistics.median(naive):.1f}x; "

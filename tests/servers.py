@@ -180,6 +180,63 @@ class AppServer:
         self.server = self.thread = None
 
 
+def gunicorn(env, workers, preexec_fn=None):
+    """The app under gunicorn on a free port, configured by `env`: (process, base URL) once every worker answers."""
+    import sys
+
+    import requests
+
+    from webapp.demo.config import PROJECT_ROOT
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "webapp:create_app()",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=preexec_fn,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def answers():
+        try:
+            return requests.get(f"{base}/users/sign_in", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_until(lambda: len(workers_of(server.pid)) == workers and answers(), timeout=60, message="gunicorn")
+    except TimeoutError:
+        server.kill()
+        raise
+    return server, base
+
+
+def workers_of(master):
+    """Pids of a process's live children (a gunicorn master's workers), read from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master and fields[0] != "Z":
+            children.append(int(entry.name))
+    return sorted(children)
+
+
 class Gunicorn:
     """`webapp:create_app()` under gunicorn, as `make serve` runs it, configured by environment variables."""
 

@@ -18,7 +18,8 @@ from webapp.internal_events import (
     UnknownEventError,
     track_event,
 )
-from webapp.internal_events.model import Rule
+from webapp.internal_events.journal import Journal
+from webapp.internal_events.model import Rule, TrackedEvent
 from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.windows import day_number, today
 from webapp.internal_events.writer import BackgroundWriter
@@ -347,22 +348,32 @@ def test_write_behind_is_exact_and_shares_round_trips(make_events, round_trips):
     assert values(events)["counts.count_total_project_starred"] == 2000
 
 
-def test_a_trickle_of_events_shares_one_write_while_the_writer_lingers():
+def test_a_trickle_of_events_shares_one_write_while_the_writer_lingers(tmp_path):
     """The linger is the writer's own: one that outlasts the test makes the sharing certain, no clock involved."""
     writes = []
-    writer = BackgroundWriter(writes.append, linger=3600)
-    for event in range(9):
-        writer.submit([event])
+    writer = BackgroundWriter(
+        lambda events, day, batch, caller_keeps=False: writes.append(list(events)) or True,
+        lambda: ("w", 1),
+        Journal(tmp_path, "target"),
+        linger=3600,
+    )
+    for user in range(9):
+        writer.submit([TrackedEvent("an_event", user_id=user)], today())
     assert writer.flush(timeout=30)
-    assert writes == [list(range(9))]
+    assert writes == [[TrackedEvent("an_event", user_id=user) for user in range(9)]]
 
 
-def test_flush_does_not_wait_out_the_linger():
+def test_flush_does_not_wait_out_the_linger(tmp_path):
     written = []
-    writer = BackgroundWriter(written.extend, linger=3600)
-    writer.submit(["an event"])
+    writer = BackgroundWriter(
+        lambda events, day, batch, caller_keeps=False: written.extend(events) or True,
+        lambda: ("w", 1),
+        Journal(tmp_path, "target"),
+        linger=3600,
+    )
+    writer.submit([TrackedEvent("an_event")], today())
     assert writer.flush(timeout=30)
-    assert written == ["an event"]
+    assert written == [TrackedEvent("an_event")]
 
 
 def test_write_behind_flushes_when_the_process_exits(events):

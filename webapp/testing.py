@@ -45,9 +45,9 @@ def trigger_internal_events(target, *event_names, page=None, timeout=5.0, additi
     recorded = []
     original, shadowed = events.record, "record" in vars(events)  # shadowed: nested in another helper
 
-    def spy(batch):
+    def spy(batch, **options):
         recorded.extend(batch)
-        return original(batch)
+        return original(batch, **options)
 
     events.record = spy
     try:

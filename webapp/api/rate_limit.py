@@ -6,14 +6,30 @@ API's throughput, so each process takes a user's allowance in blocks (a
 fiftieth of the limit, at most 100 events) and spends them locally. No user
 records more than `limit` events in a window; one may be refused up to
 (processes - 1) blocks early, while other processes still hold part of a block.
+
+A request waits at most REDIS_WAIT for a block. A Redis that does not answer
+by then (stalled, paused, overloaded) lets the request through, and the
+process does not ask again for STALL_PAUSE seconds: requests never wait on a
+stuck Redis, and the limit is not enforced while Redis cannot say. A late
+answer still credits its block to the user.
 """
 
+import logging
 import math
+import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as Late
+
+log = logging.getLogger(__name__)
 
 BLOCKS_PER_LIMIT = 50
 MAX_BLOCK = 100
+REDIS_WAIT = (
+    0.2  # seconds: loopback Redis answers far sooner even on a busy machine; a stuck one costs this once a second
+)
+STALL_PAUSE = 1.0  # seconds
 
 
 class RateLimit:
@@ -22,6 +38,8 @@ class RateLimit:
         self.block = max(1, min(MAX_BLOCK, limit // BLOCKS_PER_LIMIT))
         self._lock = threading.Lock()
         self._slot, self._left = None, {}  # this process's unspent allowance per user, current window only
+        self._asking, self._asking_pid = None, None  # threads that ask Redis, started in each process
+        self._stalled_until = 0.0
 
     def retry_after(self, redis, prefix, user_id, amount, now=None):
         """Spend `amount` of the user's allowance; seconds to wait when it is used up, else None.
@@ -36,8 +54,10 @@ class RateLimit:
         shortfall = self._spend(slot, user_id, amount, taken=0)
         if not shortfall:
             return None
-        taken = self._take(redis, f"{prefix}{{rate_limit:{user_id}}}:{slot}", max(self.block, shortfall))
-        if not self._spend(slot, user_id, amount, taken):
+        taken = self._take_in_time(
+            redis, f"{prefix}{{rate_limit:{user_id}}}:{slot}", max(self.block, shortfall), slot, user_id
+        )
+        if taken is None or not self._spend(slot, user_id, amount, taken):
             return None
         return max(1, math.ceil((slot + 1) * self.window - now))
 
@@ -52,6 +72,31 @@ class RateLimit:
                 return 0
             self._left[user_id] = left
             return amount - left
+
+    def _take_in_time(self, redis, key, wanted, slot, user_id):
+        """`_take`, or None when Redis has not answered within REDIS_WAIT (or did not lately): let it through."""
+        if time.monotonic() < self._stalled_until:
+            return None
+        asked = self._askers().submit(self._take, redis, key, wanted)
+        try:
+            return asked.result(timeout=REDIS_WAIT)
+        except Late:
+            self._stalled_until = time.monotonic() + STALL_PAUSE
+            log.warning("Rate limit not checked: Redis did not answer within %.0f ms", REDIS_WAIT * 1000)
+            asked.add_done_callback(lambda late: self._credit(late, slot, user_id))
+            return None
+
+    def _askers(self):
+        with self._lock:
+            if self._asking_pid != os.getpid():  # a forked worker cannot use its parent's threads
+                self._asking = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rate-limit")
+                self._asking_pid = os.getpid()
+            return self._asking
+
+    def _credit(self, late, slot, user_id):
+        """A block granted after its request went on: the user's next requests spend it."""
+        if late.exception() is None:
+            self._spend(slot, user_id, 0, late.result())
 
     def _take(self, redis, key, wanted):
         """Up to `wanted` events of the window's allowance; what went over the limit is not granted."""

@@ -14,7 +14,7 @@ can see, or the event is refused and nothing is counted.
 import logging
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUnavailable, TooManyRequests
 
 from .. import csrf
 from ..errors import http_error
@@ -31,6 +31,7 @@ bp = Blueprint("usage_data", __name__, url_prefix="/api/v4/usage_data")
 bp.register_error_handler(HTTPException, http_error)  # the API's JSON errors, whatever the host app does
 log = logging.getLogger(__name__)
 BODY_TYPES = ("application/json", "text/plain")  # text/plain: navigator.sendBeacon with a string
+UNAVAILABLE_RETRY_AFTER = 5  # seconds
 
 
 class Refused(Exception):
@@ -62,7 +63,7 @@ def track_event():
         event = _prepare(call, _Visible(g.tracking_user))
     except Refused as refused:
         abort(refused.status, str(refused))
-    current().record([event])
+    _record([event])
     return jsonify(event=call["event"], accepted=True)
 
 
@@ -80,7 +81,7 @@ def track_events():
             results.append(
                 {"event": _echoed_name(item), "accepted": False, "status": refused.status, "error": str(refused)}
             )
-    current().record(prepared)
+    _record(prepared)
     return jsonify(results=results, accepted=len(prepared), refused=len(results) - len(prepared))
 
 
@@ -139,6 +140,17 @@ def _limit_rate(amount):
     if wait is not None:
         raise TooManyRequests(
             f"rate limit of {limit.limit} events per {limit.window} s reached: retry in {wait} s", retry_after=wait
+        )
+
+
+def _record(prepared):
+    """Keep the events, or answer 503 with Retry-After: a 200 promises they survive any process's death."""
+    events = current()
+    if not events.accepting() or not events.record(prepared, caller_keeps=True):
+        raise ServiceUnavailable(
+            f"events cannot be stored right now (Redis unavailable and the spool full or "
+            f"unwritable): retry in {UNAVAILABLE_RETRY_AFTER} s",
+            retry_after=UNAVAILABLE_RETRY_AFTER,
         )
 
 

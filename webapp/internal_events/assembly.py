@@ -5,6 +5,7 @@ from pathlib import Path
 from .counters import CounterStore
 from .delivery import REDIS_FAILURES, CounterDelivery
 from .event_level import EventLevel
+from .journal import Journal
 from .keys import KeySpace
 from .live_definitions import LiveDefinitions
 from .opt_outs import OptOuts
@@ -28,6 +29,7 @@ from .tracker import Tracker
 # edit (0: no background thread outliving each test's app and folder).
 RELOAD_CHECK_SECONDS = {"development": 1.0, "test": 0, "production": 10.0}
 SPOOL_FILE = "internal-events-spool.sqlite3"
+JOURNAL_FOLDER = "internal-events-journal"  # beside the spool file
 DATABASE_FILE = "webapp.sqlite"  # the app's database, where opt-outs are kept
 
 
@@ -41,16 +43,15 @@ def build(config, instance_path):
     )
     url, prefix = config.get("REDIS_URL"), config["INTERNAL_EVENTS_KEY_PREFIX"]
     counters = CounterStore(connect(url, instance_path), KeySpace(prefix))
-    spool = Spool(
-        config.get("INTERNAL_EVENTS_SPOOL_PATH") or Path(instance_path) / SPOOL_FILE,
-        config.get("INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT),
-        target=f"{describe(url, instance_path)} prefix={prefix}",
-    )
+    spool_path = Path(config.get("INTERNAL_EVENTS_SPOOL_PATH") or Path(instance_path) / SPOOL_FILE)
+    target = f"{describe(url, instance_path)} prefix={prefix}"
+    spool = Spool(spool_path, config.get("INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT), target=target)
+    journal = Journal(spool_path.with_name(JOURNAL_FOLDER), target)
     key = pseudonym_key(config.get("INTERNAL_EVENTS_PSEUDONYM_KEY"), instance_path)
     return Tracker(
         definitions=definitions,
         counters=counters,
-        delivery=CounterDelivery(counters, spool, definitions.current),
+        delivery=CounterDelivery(counters, spool, definitions.current, journal),
         privacy=_privacy(config, counters, instance_path, key),
         snowplow=_snowplow(config, collector, counters, instance_path, key) if collector else None,
         environment=env,

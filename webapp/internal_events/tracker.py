@@ -55,7 +55,7 @@ class Tracker:
         self.snowplow = snowplow
         self.environment = environment
         self.raise_errors = raise_errors
-        self.writer = BackgroundWriter(self.write) if write_behind else None
+        self.writer = BackgroundWriter(self.write, delivery.next_batch, delivery.journal) if write_behind else None
         self.weeks = WeekKeeper(counters)
         self.errors = Counter()  # kind -> count, for this process
 
@@ -160,28 +160,47 @@ class Tracker:
             self._count_error(MissingIdentifierError(missing), event_name)
         return event
 
-    def record(self, events):
+    def record(self, events, caller_keeps=False):
         """Count prepared events and send them to Snowplow; never raises.
 
         With write-behind the background writer does it, otherwise the caller.
+        True once the events survive this process's death (journaled, in Redis or
+        in the spool). False when they could not be kept: lost, logged and counted,
+        unless the `caller_keeps` them (to send again later).
         """
         if not events:
-            return
+            return True
         if self.writer is not None:
-            self.writer.submit(events)
-        else:
-            self.write(events)
+            return self.writer.submit(events, today(), caller_keeps)
+        return self.write(events, today(), caller_keeps=caller_keeps)
+
+    def accepting(self):
+        """False while events cannot be kept (Redis unavailable and the spool full or unwritable)."""
+        return self.delivery.accepting()
+
+    def journal_status(self):
+        """Where accepted events wait, whether the journal can be written, and what dead processes left."""
+        journal = self.delivery.journal
+        return {
+            "folder": str(journal.folder),
+            "write_behind": self.writer is not None,
+            "error": self.writer.journal_error if self.writer else None,
+            "left_by_dead_processes": sum(1 for _ in journal.orphans()),
+        }
 
     def flush(self, timeout=10.0):
         """Wait until recorded events are in Redis: call before reading counts in the same process."""
         return self.writer is None or self.writer.flush(timeout)
 
-    def write(self, events):
-        """Count events in Redis in one round trip (in the spool while Redis is unavailable), then queue them for Snowplow."""
-        definitions, day = self.definitions, today()
-        self.delivery.write(definitions, events, day)
+    def write(self, events, day, batch=None, caller_keeps=False):
+        """Count events of `day` in Redis in one round trip (in the spool while Redis is unavailable) as `batch`,
+        then queue them for Snowplow. True when counted or spooled (see `record` for `caller_keeps`).
+
+        Events not stored that someone keeps are sent again later: they go to Snowplow then, once."""
+        definitions = self.definitions
+        stored = self.delivery.write(definitions, events, day, batch, caller_keeps)
         self.weeks.day_seen(definitions, day)
-        if self.snowplow is not None:
+        if self.snowplow is not None and (stored or not (batch or caller_keeps)):
             sendable, withheld = self.privacy.allowed([event for event in events if event.send_snowplow])
             if withheld:
                 self._count_unreadable_opt_outs(withheld)
@@ -196,6 +215,7 @@ class Tracker:
             except Exception:  # the outbox cannot be written: the caller's request still succeeds
                 self.errors["snowplow_outbox"] += len(sendable)
                 log.exception("Could not keep %d event(s) for Snowplow", len(sendable))
+        return stored
 
     def close(self):
         """Write what is queued, stop the spool's replay thread and send what Snowplow still has queued."""

@@ -1,15 +1,20 @@
 """Write-behind: tracked events are written by a background thread, so a request never waits on Redis.
 
-The thread waits LINGER (50 ms) after an event arrives before writing, and
-writes whatever piled up meanwhile in one round trip (group commit, like
-Kafka's `linger.ms`): at a few hundred requests a second per worker that is one
-Redis call per dozen events instead of one per event, and counts are at most
-LINGER late. `flush` cuts the wait short and returns once everything queued is
-written; the process flushes at exit. A full queue makes callers write
-themselves instead of dropping events.
+An accepted call is first appended to this process's journal (journal.py): one
+`write()`, after which the event survives the process's death. Then the thread
+waits LINGER (50 ms) after an event arrives and writes whatever piled up
+meanwhile in one round trip, like Kafka's `linger.ms`. Before a batch goes to
+Redis its writer and number are journaled, so a batch in flight when the
+process dies is taken over by another and still counted once.
+
+A batch neither Redis nor the spool could take stays in the journal and is
+tried again every `retry_after` seconds. `flush` cuts the wait short and
+returns once everything queued is written; the process flushes at exit. A full
+queue, or a journal that cannot be written, makes callers write themselves.
 """
 
 import atexit
+import itertools
 import logging
 import os
 import queue
@@ -21,37 +26,66 @@ log = logging.getLogger(__name__)
 MAX_QUEUED = 50_000
 MAX_BATCH = 1_000
 LINGER = 0.05  # seconds
+RETRY_AFTER = 1.0  # seconds
 
 
 class BackgroundWriter:
-    def __init__(self, write, max_queued=MAX_QUEUED, max_batch=MAX_BATCH, linger=LINGER):
+    def __init__(
+        self,
+        write,
+        next_batch,
+        journal,
+        max_queued=MAX_QUEUED,
+        max_batch=MAX_BATCH,
+        linger=LINGER,
+        retry_after=RETRY_AFTER,
+    ):
+        """`write(events, day, batch, caller_keeps=False)` stores events as batch (writer, number), or as its
+        own when None; True once they are in Redis or the spool. `next_batch()` numbers a batch."""
         self._write = write
+        self._next_batch = next_batch
+        self.journal = journal
+        self.journal_error = None  # why the journal could not be written last time, until it could again
         self._linger = linger
-        self._queue = queue.Queue(max_queued)
+        self._retry_after = retry_after
+        self._max_queued = max_queued
         self._max_batch = max_batch
         self._lock = threading.Lock()
+        self._accepting = threading.Lock()  # one caller at a time: journal order is queue order
         self._hurry = threading.Event()  # set while a flush waits: write at once, do not linger
         self._flushes = 0
         self._pid = None  # the thread is started lazily, and again in a forked worker
-        atexit.register(self.flush)
+        atexit.register(self._at_exit)
 
-    def submit(self, events):
+    def submit(self, events, day, caller_keeps=False):
+        """Accept events: True once they survive this process's death (journaled, else written here and now).
+
+        `caller_keeps`: events written here and now that nothing could take are not counted lost (see `record`)."""
         self._ensure_thread()
-        for event in events:
-            try:
-                self._queue.put_nowait(event)
-            except queue.Full:
-                self._write([event])
+        with self._accepting:
+            if self._queue.qsize() + len(events) <= self._max_queued:
+                try:
+                    first = self.journal.accepted(day, events)
+                except OSError as error:
+                    self._journal_failed(error)
+                else:
+                    self.journal_error = None
+                    for seq, event in zip(itertools.count(first), events):
+                        self._queue.put_nowait((seq, day, event))
+                    return True
+        return self._write(events, day, None, caller_keeps)
 
     def flush(self, timeout=10.0):
         """Wait until every submitted event is written; False if `timeout` ran out first."""
+        if self._pid != os.getpid():
+            return True  # nothing was submitted in this process
         deadline = time.monotonic() + timeout
         with self._lock:
             self._flushes += 1
             self._hurry.set()
         try:
             while self._queue.unfinished_tasks:
-                if time.monotonic() > deadline or not self._thread_alive():
+                if time.monotonic() > deadline or not self._thread.is_alive():
                     return False
                 time.sleep(0.001)
             return True
@@ -61,32 +95,61 @@ class BackgroundWriter:
                 if not self._flushes:
                     self._hurry.clear()
 
-    def _thread_alive(self):
-        return self._pid == os.getpid() and self._thread.is_alive()
+    def _at_exit(self):
+        if self.flush():
+            self.journal.finish()
+
+    def _journal_failed(self, error):
+        if self.journal_error is None:
+            log.error(
+                "Internal events journal cannot be written (%s): events are written before the call "
+                "returns until it can",
+                error,
+            )
+        self.journal_error = f"{type(error).__name__}: {error}"
 
     def _ensure_thread(self):
         if self._pid == os.getpid():
             return
         with self._lock:
             if self._pid != os.getpid():
+                # A forked child starts empty: what its parent queued is in the parent's journal.
+                self._queue = queue.Queue()
                 self._thread = threading.Thread(target=self._run, name="internal-events-writer", daemon=True)
                 self._thread.start()
                 self._pid = os.getpid()
 
     def _run(self):
         while True:
-            batch = [self._queue.get()]
+            items = [self._queue.get()]
             if self._queue.qsize() < self._max_batch:  # one wait, not a wake-up per arriving event
                 self._hurry.wait(self._linger)
-            while len(batch) < self._max_batch:
+            while len(items) < self._max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             try:
-                self._write(batch)
+                for day, same_day in itertools.groupby(items, key=lambda item: item[1]):
+                    self._store([*same_day], day)
             except Exception:  # a bug here must not stop every later write
-                log.exception("Writing %d internal event(s) failed", len(batch))
+                log.exception("Writing %d internal event(s) failed", len(items))
             finally:
-                for _ in batch:
+                for _ in items:
                     self._queue.task_done()
+
+    def _store(self, items, day):
+        """Write one day's events as one numbered batch, until Redis or the spool has them; then journal it."""
+        first, last = items[0][0], items[-1][0]
+        events = [event for _, _, event in items]
+        writer, number = self._next_batch()
+        try:
+            self.journal.writing(writer, number, day, first, last)
+        except OSError as error:  # only a crash in the next milliseconds could now count the batch twice
+            self._journal_failed(error)
+        while not self._write(events, day, (writer, number)):
+            time.sleep(self._retry_after)
+        try:
+            self.journal.done(last)
+        except OSError as error:
+            self._journal_failed(error)
