@@ -288,7 +288,7 @@ def test_a_batch_that_kills_every_replay_is_quarantined_after_three(make_events,
     events = make_events(
         REDIS_URL=redis_server.url,
         INTERNAL_EVENTS_SPOOL_PATH=environment["INTERNAL_EVENTS_SPOOL_PATH"],
-        REDIS_KEY_PREFIX=environment["INTERNAL_EVENTS_KEY_PREFIX"],
+        INTERNAL_EVENTS_KEY_PREFIX=environment["INTERNAL_EVENTS_KEY_PREFIX"],
     )
     redis_server.stop()
     for label in ("good", "poison", "good"):
