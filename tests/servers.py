@@ -182,44 +182,8 @@ class AppServer:
 
 def gunicorn(env, workers, preexec_fn=None):
     """The app under gunicorn on a free port, configured by `env`: (process, base URL) once every worker answers."""
-    import sys
-
-    import requests
-
-    from webapp.demo.config import PROJECT_ROOT
-
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "webapp:create_app()",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=preexec_fn,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def answers():
-        try:
-            return requests.get(f"{base}/users/sign_in", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_until(lambda: len(workers_of(server.pid)) == workers and answers(), timeout=60, message="gunicorn")
-    except TimeoutError:
-        server.kill()
-        raise
-    return server, base
+    server = Gunicorn(env, workers, preexec_fn=preexec_fn).start()
+    return server.process, server.url
 
 
 def workers_of(master):
@@ -240,8 +204,8 @@ def workers_of(master):
 class Gunicorn:
     """`webapp:create_app()` under gunicorn, as `make serve` runs it, configured by environment variables."""
 
-    def __init__(self, env, workers=1, *options):
-        self.env, self.workers, self.options = env, workers, list(options)
+    def __init__(self, env, workers=1, *options, preexec_fn=None):
+        self.env, self.workers, self.options, self.preexec_fn = env, workers, list(options), preexec_fn
         self.port = free_port()
         self.process = None
         self.log = tempfile.TemporaryFile("w+")  # gunicorn's and the app's log: a pipe nobody reads would fill up
@@ -271,8 +235,13 @@ class Gunicorn:
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
+            preexec_fn=self.preexec_fn,
         )
-        wait_until(self._answers, timeout=60, interval=0.2, message="gunicorn")
+        try:
+            wait_until(self._ready, timeout=60, interval=0.2, message="gunicorn")
+        except TimeoutError:
+            self.process.kill()
+            raise
         return self
 
     def stop(self):
@@ -280,9 +249,12 @@ class Gunicorn:
             self.process.terminate()
             self.process.wait(30)
 
-    def _answers(self):
+    def _ready(self):
+        """Every worker is up (requests then reach any of them) and the app answers."""
         if self.process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.logged()[-2000:]}")
+        if len(workers_of(self.process.pid)) != self.workers:
+            return False
         try:
             return requests.get(f"{self.url}/users/sign_in", timeout=2).status_code == 200
         except requests.RequestException:
