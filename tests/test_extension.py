@@ -88,6 +88,33 @@ def test_the_host_app_refuses_the_dashboard_to_others_with_its_error_page(host):
     assert host.test_client().get("/admin/metrics/", headers=BROWSER).status_code == 401
 
 
+def test_the_host_apps_members_opt_out_without_a_database_of_its_own_and_every_process_sees_it(config, tmp_path):
+    """Opt-outs live in the extension's own file in the instance folder, shared by the instance's processes."""
+    settings = {key: value for key, value in config.items() if key != "INTERNAL_EVENTS_OPT_OUTS_PATH"}
+    instance = tmp_path / "host-instance"
+    app = extension_app.create_app(settings, str(instance))
+    try:
+        assert app.test_client().post("/opt_out").status_code == 401
+        assert signed_in(app, 8).post("/opt_out").status_code == 204
+    finally:
+        app.extensions["internal_events"].close()
+    assert (instance / "internal-events-opt-outs.sqlite3").is_file()
+    script = f"""
+import json, sys
+sys.path.insert(0, {str(PROJECT_ROOT / "tests")!r})
+import extension_app
+from webapp.internal_events import current
+app = extension_app.create_app(json.loads({json.dumps(settings)!r}), {str(instance)!r})
+with app.app_context():
+    opt_outs = current().privacy.opt_outs
+    print(opt_outs.has_opted_out(8), opt_outs.has_opted_out(7))
+app.extensions["internal_events"].close()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["True", "False"]
+
+
 def test_init_app_fills_the_settings_the_host_left_unset_and_keeps_its_own(host, config):
     assert host.config["INTERNAL_EVENTS_KEY_PREFIX"] == config["INTERNAL_EVENTS_KEY_PREFIX"]
     assert host.config["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT"] == 600
