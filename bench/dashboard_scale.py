@@ -10,6 +10,8 @@ bodies as sent: raw, and gzipped as browsers receive them.
 
 import os
 import random
+import re
+import secrets
 import statistics
 import tempfile
 import time
@@ -48,7 +50,7 @@ def build_app(scratch, prefix):
     app = create_app(
         {
             "WEBAPP_ENV": "production",
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": secrets.token_hex(32),
             "REDIS_URL": REDIS_URL,
             "INTERNAL_EVENTS_KEY_PREFIX": prefix,
             "INTERNAL_EVENTS_DEFINITIONS": str(tree),
@@ -82,9 +84,15 @@ def track_some(events):
 
 
 def signed_in(app):
+    """A test client signed in as the bench's administrator, through the real sign-in form."""
     client = app.test_client()
-    with client.session_transaction() as session, app.app_context():
-        session["user_id"] = users.by_username("bench-admin").id
+    page = client.get("/users/sign_in").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    answer = client.post(
+        "/users/sign_in",
+        data={"username": "bench-admin", "password": "bench-admin-password", "csrf_token": token},
+    )
+    assert answer.status_code == 302, "sign-in failed"
     return client
 
 
