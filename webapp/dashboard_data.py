@@ -220,6 +220,22 @@ def figures(counters, entries, day):
     return result
 
 
+def ranked(counters, entries, chosen, day, sort, memory):
+    """`chosen` (some of `entries`) in the order of `sort`, by values read at most `memory.seconds` ago.
+
+    Sorting by value needs every matching entry's values: one read of all `entries`, remembered,
+    serves every search, filter, page and poll until it expires (the rows shown are read afresh).
+    """
+    key = (day, id(entries))
+    kept = memory.recall(key)
+    if kept is None or kept[0] is not entries:
+        kept = (entries, {id(entry): read for entry, read in zip(entries, figures(counters, entries, day))})
+        memory.keep_only(lambda other: other[0] == day)
+        memory.keep(key, kept)
+    by_entry = kept[1]
+    return [entry for entry, _ in sorted(((entry, by_entry[id(entry)]) for entry in chosen), key=sort_key(sort))]
+
+
 def sort_key(sort):
     """A key for `sorted(zip(entries, figures))`: names ascending; values and changes largest first."""
     if sort not in SORTS or sort == "name":
