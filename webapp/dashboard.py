@@ -37,6 +37,7 @@ bp.register_error_handler(HTTPException, http_error)  # a page or JSON naming th
 
 RECENT_EVENTS = 50
 POLL_SECONDS = 5
+RANK_SECONDS = 60  # how old the values ordering a dictionary sorted by value may be
 KINDS = ("metrics", "events")
 
 
@@ -202,12 +203,11 @@ def _dictionary_context():
     filters = {name: args.get(name, "") for name in data.FILTERS}
     chosen = data.select(entries, args.get("q", ""), filters)
     counters = internal_events.counters
-    if sort == "name":  # only the page on screen is read from Redis
-        shown, page, pages = data.page_of(chosen, page)
-        rows = list(zip(shown, data.figures(counters, shown, day)))
-    else:  # sorting by value reads every entry that matches
-        ranked = sorted(zip(chosen, data.figures(counters, chosen, day)), key=data.sort_key(sort))
-        rows, page, pages = data.page_of(ranked, page)
+    if sort != "name":  # by values of every entry read at most RANK_SECONDS ago
+        ranking = current_app.extensions.setdefault("dashboard_ranking", data.Remembered(RANK_SECONDS))
+        chosen = data.ranked(counters, entries, chosen, day, sort, ranking)
+    shown, page, pages = data.page_of(chosen, page)
+    rows = list(zip(shown, data.figures(counters, shown, day)))  # only the page on screen is read live
     return dict(
         day=day,
         kind=kind,
