@@ -53,6 +53,7 @@ class BackgroundWriter:
         self._lock = threading.Lock()
         self._accepting = threading.Lock()  # one caller at a time: journal order is queue order
         self._hurry = threading.Event()  # set while a flush waits: write at once, do not linger
+        self._retry_now = threading.Event()  # set by a flush: a batch waiting out `retry_after` is tried at once
         self._flushes = 0
         self._pid = None  # the thread is started lazily, and again in a forked worker
         atexit.register(self._at_exit)
@@ -83,6 +84,7 @@ class BackgroundWriter:
         with self._lock:
             self._flushes += 1
             self._hurry.set()
+            self._retry_now.set()
         try:
             while self._queue.unfinished_tasks:
                 if time.monotonic() > deadline or not self._thread.is_alive():
@@ -148,7 +150,8 @@ class BackgroundWriter:
         except OSError as error:  # only a crash in the next milliseconds could now count the batch twice
             self._journal_failed(error)
         while not self._write(events, day, (writer, number)):
-            time.sleep(self._retry_after)
+            self._retry_now.wait(self._retry_after)
+            self._retry_now.clear()
         try:
             self.journal.done(last)
         except OSError as error:
