@@ -160,6 +160,7 @@ def before_tree(folder):
     )
     if archive.returncode:
         return None
+    os.makedirs(folder, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
     return folder
 
