@@ -310,6 +310,8 @@ class Tracker:
 
 def _object_id(name, obj, given_id):
     """The id of `obj` (anything with `.id`) or the given id, checked to be a sane integer."""
+    if obj is None and given_id is None:
+        return None
     if obj is not None:
         object_id = getattr(obj, "id", None)
         if given_id is not None and given_id != object_id:
