@@ -30,7 +30,7 @@ from pathlib import Path
 import redis
 import requests
 
-from tests.servers import Gunicorn
+from tests.servers import Gunicorn, seed_demo
 from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.assembly import build
 from webapp.internal_events.model import Rule
@@ -125,16 +125,6 @@ def website_id(env):
         return projects.visible_by_path(users.by_username("alice"), "acme", "website").id
 
 
-def seed(env, cwd):
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"],
-        cwd=cwd,
-        check=True,
-        env={**env, "WEBAPP_ENV": "test"},
-        stdout=subprocess.DEVNULL,
-    )
-
-
 def requests_for(base, cookie, project_id):
     """(url, body, headers) of a single event and of a batch, as a signed-in browser on `base` sends them."""
     headers = {"Content-Type": "application/json", "Origin": base, "Sec-Fetch-Site": "same-origin", "Cookie": cookie}
@@ -159,7 +149,7 @@ def main():
         "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": str(10**12),
     }
     env.pop("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL", None)
-    seed(env, PROJECT_ROOT)
+    seed_demo(env)
     servers = {
         "now": Gunicorn(env, WORKERS, *SERVING),
         NOOP: Gunicorn(env, WORKERS, *SERVING, app="bench.noop_app:app", ready=("/noop", 405)),
@@ -174,7 +164,7 @@ def main():
             "INTERNAL_EVENTS_DEFINITIONS": f"{tree}/definitions",
             "USAGE_DATA_RATE_LIMIT": str(10**12),
         }
-        seed(before_env, tree)
+        seed_demo(before_env, tree)
         servers["before"] = Gunicorn(
             before_env,
             WORKERS,

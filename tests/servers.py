@@ -192,6 +192,17 @@ def serving(wsgi_app):
         server.stop()
 
 
+def seed_demo(env, cwd=PROJECT_ROOT):
+    """The demo's users, groups and projects in the database `env` names (`flask seed-demo` of the tree at `cwd`)."""
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"],
+        cwd=cwd,
+        check=True,
+        env={**env, "WEBAPP_ENV": "test"},
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def gunicorn(env, workers, preexec_fn=None):
     """The app under gunicorn on a free port, configured by `env`: (process, base URL) once every worker answers."""
     server = Gunicorn(env, workers, preexec_fn=preexec_fn).start()

@@ -58,7 +58,7 @@ class BackgroundWriter:
         self._flushes = 0
         # Accepted events waiting, as (sequence number, day, event): a deque and an event rather than a
         # queue.Queue, whose put, get and task_done take a lock each, for every event.
-        self._waiting: deque = deque()
+        self._waiting = deque()
         self._arrived = threading.Event()
         self._unfinished = 0  # accepted and not yet written (under _lock)
         self._pid = None  # the thread is started lazily, and again in a forked worker
