@@ -22,7 +22,7 @@ def _schema_file(name):
     return json.loads((SCHEMA_DIR / f"{name}.json").read_text())
 
 
-def context_schemas(vendor=None):
+def context_schemas(vendor: str | None = None) -> list[dict]:
     """Every context schema this project defines, under `vendor` (INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR) if given."""
     schemas = [_schema_file(name) for name in CONTEXT_NAMES]
     if vendor:
@@ -31,7 +31,7 @@ def context_schemas(vendor=None):
     return schemas
 
 
-def iglu_uri(schema):
+def iglu_uri(schema: dict) -> str:
     s = schema["self"]
     return f"iglu:{s['vendor']}/{s['name']}/{s['format']}/{s['version']}"
 
