@@ -93,7 +93,7 @@ def main():
 
 def measure(tree, starter, prefix, scratch):
     figures = alternate({"load: starter": lambda: load(starter), "load: GitLab-sized": lambda: load(tree)}, ROUNDS)
-    texts = [path.read_text() for path in definition_files(tree)]
+    texts = [Path(path).read_text() for path in definition_files(tree)]
     figures.update(
         alternate(
             {

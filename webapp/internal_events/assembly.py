@@ -19,8 +19,6 @@ from .settings import (
     collector_token,
     raises_on_tracking_errors,
 )
-from .snowplow import SnowplowSender
-from .snowplow_outbox import Outbox, SharedCount, outbox_file
 from .spool import Spool
 from .switches import Switches
 from .tracker import Tracker
@@ -30,6 +28,7 @@ from .tracker import Tracker
 RELOAD_CHECK_SECONDS = {"development": 1.0, "test": 0, "production": 10.0}
 SPOOL_FILE = "internal-events-spool.sqlite3"
 JOURNAL_FOLDER = "internal-events-journal"  # beside the spool file
+PARSE_CACHE_FILE = "internal-events-parsed-definitions.json"  # parsed definition files, by content
 DATABASE_FILE = "webapp.sqlite"  # the app's database, where opt-outs are kept
 
 
@@ -40,6 +39,7 @@ def build(config, instance_path):
         config["INTERNAL_EVENTS_DEFINITIONS"],
         check_interval=RELOAD_CHECK_SECONDS[env],
         strict=raises_on_tracking_errors(env) and not config.get("INTERNAL_EVENTS_SKIP_INVALID"),
+        cache=Path(instance_path) / PARSE_CACHE_FILE,
     )
     url, prefix = config.get("REDIS_URL"), config["INTERNAL_EVENTS_KEY_PREFIX"]
     counters = CounterStore(connect(url, instance_path), KeySpace(prefix))
@@ -61,6 +61,11 @@ def build(config, instance_path):
 
 
 def _snowplow(config, collector, counters, instance_path, key):
+    # Imported here: the Snowplow tracker and requests take ~0.1 s to import, which an app without a collector
+    # (and every `flask internal-events` command it runs) would pay at start.
+    from .snowplow import SnowplowSender
+    from .snowplow_outbox import Outbox, SharedCount, outbox_file
+
     folder = config.get("INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR") or Path(instance_path)
     outbox = Outbox(
         outbox_file(folder, collector),
