@@ -1,6 +1,9 @@
 """Assembling the tracker from configuration: the only place that knows every part."""
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .counters import CounterStore
 from .delivery import REDIS_FAILURES, CounterDelivery
@@ -28,11 +31,11 @@ from .tracker import Tracker
 RELOAD_CHECK_SECONDS = {"development": 1.0, "test": 0, "production": 10.0}
 SPOOL_FILE = "internal-events-spool.sqlite3"
 JOURNAL_FOLDER = "internal-events-journal"  # beside the spool file
+OPT_OUTS_FILE = "internal-events-opt-outs.sqlite3"
 PARSE_CACHE_FILE = "internal-events-parsed-definitions.json"  # parsed definition files, by content
-DATABASE_FILE = "webapp.sqlite"  # the app's database, where opt-outs are kept
 
 
-def build(config, instance_path):
+def build(config: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> Tracker:
     env = config["WEBAPP_ENV"]
     collector = config.get("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL")
     definitions = LiveDefinitions(
@@ -97,5 +100,5 @@ def _privacy(config, counters, instance_path, key):
             "service_ping": config.get("INTERNAL_EVENTS_SERVICE_PING", True),
         },
     )
-    opt_outs = OptOuts(config.get("DATABASE") or Path(instance_path) / DATABASE_FILE)
+    opt_outs = OptOuts(config.get("INTERNAL_EVENTS_OPT_OUTS_PATH") or Path(instance_path) / OPT_OUTS_FILE)
     return EventLevel(policy, switches, opt_outs, key)

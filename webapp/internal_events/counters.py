@@ -23,7 +23,6 @@ from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from .keys import KeySpace
-from .model import IDENTIFIERS
 from .windows import (
     COMPUTABLE_WEEKS_DAYS,
     DAILY_DAYS,
@@ -50,8 +49,8 @@ def unique_element(rule, event):
     Ids are added as they are; property values are hashed to a fixed size with a
     stable hash, so the same value counts once whichever process saw it.
     """
-    if rule.unique in IDENTIFIERS:
-        value = event.identifier(rule.unique)
+    if rule.id_attribute:
+        value = getattr(event, rule.id_attribute)
         return None if value is None else str(value)
     if rule.unique not in event.properties:
         return None
@@ -182,6 +181,24 @@ end
 return counts
 """
 WINDOW_BATCH = 500
+# Many totals hashes' amounts on some days, in one call: the dashboard's overview reads every event's
+# own totals per day, which as one HMGET a key costs the client far more than Redis. Sparse: for each
+# amount found, its key's index, its day's index (both 1-based) and the amount.
+# KEYS: totals hashes.  ARGV: the days' fields.
+DAY_TOTALS_SCRIPT = """
+local found = {}
+for key = 1, #KEYS do
+  local amounts = redis.call('HMGET', KEYS[key], unpack(ARGV))
+  for day = 1, #ARGV do
+    if amounts[day] then
+      found[#found + 1] = key
+      found[#found + 1] = day
+      found[#found + 1] = amounts[day]
+    end
+  end
+end
+return found
+"""
 # A window outlives its day by this much, for a read that started just before midnight.
 WINDOW_GRACE_SECONDS = 600
 
@@ -243,33 +260,48 @@ class WriteBatch:
         self.today = datetime.fromtimestamp(self.now, UTC).date()
         # event name -> {(key, hash field or None): [op, payload, (ttl, windows) or hash field]}
         self.slots: dict[str, dict[tuple[str, str | None], list[object]]] = {}
+        # (rule, day) -> where its events' writes go: built once per batch, not once per event
+        self._targets: dict[tuple[object, object], object] = {}
 
     def add(self, rules, event, day):
         """Queue the writes of `event`'s rules; a rule lacking its data is left out (`prepare` reports it)."""
-        writes = self.slots.setdefault(event.name, {})
+        writes = self.slots.get(event.name)
+        if writes is None:
+            writes = self.slots[event.name] = {}
+        properties, targets = event.properties, self._targets
         for rule in rules:
-            if not rule.matches(event.properties):
+            if rule.filter and not rule.matches(properties):
                 continue
-            if rule.kind == "unique":
+            kind = rule.kind
+            if kind == "unique":
                 element = unique_element(rule, event)
-                if element is not None:
-                    self._add_unique(writes, rule, day, element)
-            elif rule.kind == "total":
-                self._count(writes, rule, day, "h", "a", 1)
-            elif "value" in event.properties:
-                self._count(writes, rule, day, "f", "A", event.properties["value"])
+                if element is None:
+                    continue
+                elements = targets.get((rule, day), False)
+                if elements is False:
+                    elements = targets[rule, day] = self._unique_target(writes, rule, day)
+                if elements is not None:
+                    elements.append(element)
+            elif kind == "total" or "value" in properties:
+                entries = targets.get((rule, day))
+                if entries is None:
+                    entries = targets[rule, day] = self._count_targets(writes, rule, day)
+                amount = 1 if kind == "total" else properties["value"]
+                for entry in entries:
+                    entry[1] += amount
 
-    def _add_unique(self, writes, rule, day, element):
-        key = (self.keys.daily(rule, day), None)
-        entry = writes.get(key)
-        if entry is None:
-            ttl = seconds_until_end_of(day + timedelta(days=DAILY_DAYS - 1), self.now)
-            if ttl <= 0:  # its day's key is gone: too late for any window or chart week that could show it
-                return
-            entry = writes[key] = ["u", [], (ttl, self._windows_holding(rule, day))]
-            if day < self.today:
-                self._forget_weeks(rule, day)
-        entry[1].append(element)
+    def _unique_target(self, writes, rule, day):
+        """The element list of a unique rule's daily key; None when that day's key is already gone
+        (too late for any window or chart week that could show it)."""
+        ttl = seconds_until_end_of(day + timedelta(days=DAILY_DAYS - 1), self.now)
+        if ttl <= 0:
+            return None
+        entry = writes.setdefault(
+            (self.keys.daily(rule, day), None), ["u", [], (ttl, self._windows_holding(rule, day))]
+        )
+        if day < self.today:
+            self._forget_weeks(rule, day)
+        return entry[1]
 
     def _windows_holding(self, rule, day):
         """Today's frame windows that hold `day`, and tomorrow's, for a process whose clock is already there."""
@@ -295,11 +327,15 @@ class WriteBatch:
             )
             entry[1].update(lasts)
 
-    def _count(self, writes, rule, day, daily_op, all_op, amount):
+    def _count_targets(self, writes, rule, day):
+        """The entries a total or sum rule adds to: its day's field (while charts show that day) and its all-time counter."""
+        daily_op, all_op = ("h", "a") if rule.kind == "total" else ("f", "A")
+        entries = []
         if (self.today - day).days < TOTAL_DAYS:
             field = day_number(day)
-            writes.setdefault((self.keys.daily_totals(rule), field), [daily_op, 0, field])[1] += amount
-        writes.setdefault((self.keys.all_time(rule), None), [all_op, 0, None])[1] += amount
+            entries.append(writes.setdefault((self.keys.daily_totals(rule), field), [daily_op, 0, field]))
+        entries.append(writes.setdefault((self.keys.all_time(rule), None), [all_op, 0, None]))
+        return entries
 
     def script_calls(self):
         """(event, keys, args) for one script call per slot."""
@@ -445,6 +481,38 @@ class CounterStore:
     def day_total(self, rule, day):
         """A total or sum rule's count on one day."""
         return _total([self.redis.hget(self.keys.daily_totals(rule), day_number(day))])
+
+    def day_totals(self, rules, days):
+        """{day: {rule: amount}} of total or sum rules on `days`, amounts found only: one round trip, exact.
+
+        A single server answers one script call per WINDOW_BATCH rules; a cluster, whose rules
+        live in many slots, one HMGET per rule.
+        """
+        fields = [day_number(day) for day in days]
+        found = {day: {} for day in days}
+        if not rules or not days:
+            return found
+        if self.is_cluster:
+            amounts = self._read(
+                lambda pipe: [self._queue_fields(pipe, self.keys.daily_totals(r), fields) for r in rules]
+            )
+            for rule, per_day in zip(rules, amounts):
+                for day, amount in zip(days, per_day):
+                    if amount:
+                        found[day][rule] = amount
+            return found
+        batches = [rules[start : start + WINDOW_BATCH] for start in range(0, len(rules), WINDOW_BATCH)]
+
+        def queue(pipe):
+            for batch in batches:
+                keys = [self.keys.daily_totals(rule) for rule in batch]
+                pipe.execute_command("EVALSHA", self._script(DAY_TOTALS_SCRIPT), len(keys), *keys, *fields)
+            return [next] * len(batches)
+
+        for batch, reply in zip(batches, self._read(queue)):
+            for at in range(0, len(reply), 3):
+                found[days[int(reply[at + 1]) - 1]][batch[int(reply[at]) - 1]] = _number(reply[at + 2])
+        return found
 
     def _read_in_chunks(self, items, queue_one, size=50):
         """`_read` for heavy reads (merging full-size HyperLogLogs takes about a millisecond each):
