@@ -8,10 +8,11 @@ import time_machine
 
 from webapp.demo.store import namespaces, projects, users
 from webapp.internal_events import current
-from webapp.internal_events.model import Rule
+from webapp.internal_events.counters import MERGE_CHUNK
+from webapp.internal_events.model import Metric, Rule
 from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.upgrade import LEGACY_DAILY_DAYS, upgrade
-from webapp.internal_events.windows import TOTAL_DAYS, day_stamp, days_of
+from webapp.internal_events.windows import TOTAL_DAYS, day_number, day_stamp, days_of
 
 DAY = date(2027, 6, 10)  # a day no write of the demo app has started the pass of
 API = "/api/v4/usage_data"
@@ -93,3 +94,20 @@ def test_old_per_day_totals_are_moved_into_the_hashes_once(events, redis_client)
         redis_client.delete(keys.internal("layout"))  # as if cut short before its end: run again
         upgrade(events.counters, events.definitions, DAY)
         assert {key_path: metric_values(events)[key_path] for key_path in moved} == moved
+
+
+def test_a_union_of_many_rules_is_counted_a_chunk_of_keys_at_a_time(events, redis_client):
+    """Like the dashboard's active users over hundreds of events: no single command merges all their keys."""
+    rules = tuple(Rule(f"event_{n}", unique="user") for n in range(MERGE_CHUNK // 28 + 3))
+    union = Metric("many events", "28d", rules, "")
+    expected = set()
+    with time_machine.travel(noon(DAY), tick=False):
+        for n, rule in enumerate(rules):
+            for back in (1, 5, 28, 29):  # the 28 days ending yesterday, and the day before them
+                users = {f"{n}-{back}", f"shared-{back}"}
+                redis_client.pfadd(events.counters.keys.daily(rule, DAY - timedelta(days=back)), *users)
+                expected |= users if back < 29 else set()
+        assert events.counters.value(union, DAY - timedelta(days=1)) == len(expected)
+        kept = redis_client.hgetall(events.counters.keys.kept_counts(rules, "28d"))
+        assert {int(day): int(count) for day, count in kept.items()} == {day_number(DAY) - 1: len(expected)}
+        assert not list(redis_client.scan_iter(match=f"{events.counters.keys.prefix}*merging*"))

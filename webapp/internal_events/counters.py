@@ -184,6 +184,7 @@ end
 return counts
 """
 WINDOW_BATCH = 500
+MERGE_CHUNK = 500  # daily keys merged by one command (a few ms of Redis at full size)
 # A window outlives its day by this much, for a read that started just before midnight.
 WINDOW_GRACE_SECONDS = 600
 
@@ -516,8 +517,8 @@ class CounterStore:
     def _queue_frames(self, pipe, rules, frame, lasts, now, keep, daily_days=DAILY_DAYS):
         """The counts of `frame`s ending on `lasts` as of day `now`: kept numbers, or counted from daily keys
         (and kept when `keep`)."""
-        if self.is_cluster and len({rule.event for rule in rules}) > 1:
-            values = self._frames_across_slots(rules, frame, lasts, now, keep, daily_days)
+        if len(rules) * FRAME_DAYS[frame] > MERGE_CHUNK or (self.is_cluster and len({r.event for r in rules}) > 1):
+            values = self._frames_one_by_one(rules, frame, lasts, now, keep, daily_days)
             return lambda replies: values
         pipe.execute_command(
             "EVALSHA",
@@ -582,8 +583,9 @@ class CounterStore:
             *(day_number(last) for last in lasts),
         ]
 
-    def _frames_across_slots(self, rules, frame, lasts, now, keep, daily_days):
-        """FRAME_COUNTS_SCRIPT for a cluster whose rules live in several slots, one frame at a time."""
+    def _frames_one_by_one(self, rules, frame, lasts, now, keep, daily_days):
+        """FRAME_COUNTS_SCRIPT, a frame at a time, for rule sets one script call cannot count: too many daily
+        keys to merge without holding Redis (the dashboard's active users), or keys in several cluster slots."""
         key = self.keys.kept_counts(rules, frame)
         kept = self.redis.hmget(key, [day_number(last) for last in lasts])
         values = []
@@ -591,15 +593,32 @@ class CounterStore:
             if value is not None and last < now:
                 values.append(int(value))
             elif (now - last).days <= computable_days(frame, daily_days):
-                value = self._union_count_across_slots(
-                    [self.keys.daily(rule, day) for rule in rules for day in days_back(last, FRAME_DAYS[frame])]
+                value = self._union_count(
+                    rules, [self.keys.daily(rule, day) for rule in rules for day in days_back(last, FRAME_DAYS[frame])]
                 )
                 if last < now and keep:
                     self.redis.hset(key, day_number(last), value)
                 values.append(value)
             else:
                 values.append(0)
+        oldest = day_number(now) - KEPT_DAYS[frame] + 1
+        if keep and (stale := [field for field in self.redis.hkeys(key) if int(field) < oldest]):
+            self.redis.hdel(key, *stale)
         return values
+
+    def _union_count(self, rules, keys):
+        """The distinct count of many HyperLogLogs, merged into a scratch key in their slot a chunk per command,
+        so other clients are served in between (one command over 35,000 full-size keys holds Redis ~1 s)."""
+        if self.is_cluster and len({rule.event for rule in rules}) > 1:
+            return self._union_count_across_slots(keys)
+        scratch = f"{self.keys.rule_base(rules[0])}:merging:{uuid.uuid4().hex}"
+        pipe = self.pipeline()
+        for start in range(0, len(keys), MERGE_CHUNK):
+            pipe.execute_command("PFMERGE", scratch, *keys[start : start + MERGE_CHUNK])
+        pipe.expire(scratch, 60)  # should this process die right here
+        pipe.execute_command("PFCOUNT", scratch)
+        pipe.delete(scratch)
+        return pipe.execute()[-2]
 
     def _script(self, script):
         sha = self._read_shas.get(script)
