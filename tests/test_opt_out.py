@@ -11,7 +11,7 @@ from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.tracker import WITHHELD_KEY
 from webapp.testing import tracked_total
 
-from conftest import csrf_token_of, reset_collector, sign_in
+from helpers import csrf_token_of, reset_collector, sign_in
 
 SETTINGS = "/users/settings/privacy"
 
@@ -84,7 +84,9 @@ def test_unreadable_opt_outs_send_nothing_personal_and_are_counted(
 ):
     not_a_database = tmp_path / "broken.sqlite"
     not_a_database.mkdir()  # a directory where the database should be: every read fails
-    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server, DATABASE=str(not_a_database))
+    events = make_events(
+        INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server, INTERNAL_EVENTS_OPT_OUTS_PATH=str(not_a_database)
+    )
     reset_collector(collector)
     events.track("admin_area_viewed", user_id=1)
     events.track("project_viewed", project_id=3, namespace_id=2, strict=False)  # no user: nothing to withhold
