@@ -37,6 +37,7 @@ class DailyPass:
         self._wake = threading.Event()
         self._stopped = False
         self._thread = None
+        self._thread_pid = None
 
     def day_seen(self, day):
         """Called with every write: a date comparison, and on the first write of a new day the pass, in the
@@ -47,7 +48,8 @@ class DailyPass:
             if (self._day is not None and day <= self._day) or day < today() or self._stopped:
                 return
             self._day = day
-            if self._thread is None:  # started on first use, so each forked worker has its own
+            if self._thread_pid != os.getpid():  # started on first use, so each forked worker has its own
+                self._thread_pid = os.getpid()
                 self._thread = threading.Thread(target=self._loop, name="internal-events-daily-pass", daemon=True)
                 self._thread.start()
             else:
