@@ -11,7 +11,7 @@ from webapp.internal_events import current
 from webapp.internal_events.counters import MERGE_CHUNK
 from webapp.internal_events.model import Metric, Rule
 from webapp.internal_events.service_ping import metric_values
-from webapp.internal_events.upgrade import LEGACY_DAILY_DAYS, upgrade
+from webapp.internal_events.upgrade import LAYOUT, LEGACY_DAILY_DAYS, upgrade
 from webapp.internal_events.windows import TOTAL_DAYS, day_number, day_stamp, days_of
 
 DAY = date(2027, 6, 10)  # a day no write of the demo app has started the pass of
@@ -111,3 +111,13 @@ def test_a_union_of_many_rules_is_counted_a_chunk_of_keys_at_a_time(events, redi
         kept = redis_client.hgetall(events.counters.keys.kept_counts(rules, "28d"))
         assert {int(day): int(count) for day, count in kept.items()} == {day_number(DAY) - 1: len(expected)}
         assert not list(redis_client.scan_iter(match=f"{events.counters.keys.prefix}*merging*"))
+
+
+def test_cron_runs_the_day_s_pass_once(app, redis_client, key_prefix):
+    """`flask internal-events daily-pass` does the day's work; a second run, or a process's thread, skips it."""
+    with time_machine.travel(noon(DAY), tick=False):
+        first = app.test_cli_runner().invoke(args=["internal-events", "daily-pass"])
+        again = app.test_cli_runner().invoke(args=["internal-events", "daily-pass"])
+    assert (first.exit_code, first.output) == (0, "Daily pass done.\n")
+    assert (again.exit_code, again.output) == (0, "Today's daily pass was already run by another process.\n")
+    assert redis_client.get(f"{key_prefix}{{_internal}}:layout") == LAYOUT.encode()
