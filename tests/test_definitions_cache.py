@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from webapp.internal_events.assembly import PARSE_CACHE_FILE
 from webapp.internal_events.definitions import load
 
 GITLAB = Path(__file__).parent / "fixtures" / "gitlab"
@@ -176,3 +177,10 @@ def test_processes_writing_the_cache_at_once_leave_it_whole(folder, cache, tmp_p
     assert len(kept["documents"]) > len(list(folder.rglob("*.yml")))
     assert [path.name for path in cache.parent.iterdir()] == [cache.name]  # no temporary file left behind
     same(load(folder, cache), load(folder))
+
+
+def test_the_app_keeps_its_parsed_files_in_the_instance_folder(make_events, tmp_path, definitions_dir):
+    first = make_events()
+    kept = tmp_path / "instance" / PARSE_CACHE_FILE
+    assert len(cached_documents(kept)) == len(list(definitions_dir.rglob("*.yml")))
+    assert make_events().definitions == first.definitions
