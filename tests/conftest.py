@@ -5,26 +5,22 @@ suite can share a Redis with anything else.
 """
 
 import os
-import re
 import shutil
-import threading
 import uuid
-from contextlib import contextmanager
 
 import pytest
 import redis
-import requests
-from werkzeug.serving import make_server
 
 from webapp import create_app
-from webapp.demo.config import PROJECT_ROOT, collector_token
+from webapp.demo.config import PROJECT_ROOT
 from webapp.demo.db import get_db
 from webapp.demo.seed import seed_demo
 from webapp.internal_events.assembly import build
 
+from helpers import TEST_SECRET_KEY, LiveSession, sign_in
+from servers import serving
+
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
-# Strong enough for tests that switch to production, which refuses weak keys.
-TEST_SECRET_KEY = "test-only-secret-key-0123456789abcdef"
 # The system Chromium (Playwright cannot download its own here), kept off the network.
 CHROMIUM_FLAGS = [
     "--headless",
@@ -143,19 +139,6 @@ def app(config):
     app.extensions["internal_events"].close()  # its replay and reload threads end with the test
 
 
-@contextmanager
-def serving(wsgi_app):
-    """Serve over real HTTP on a free local port; yields the server."""
-    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        thread.join(5)
-
-
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """pytest-playwright's `page` fixture runs the system Chromium (CHROMIUM overrides its path)."""
@@ -225,68 +208,10 @@ def make_demo(config, demo_database, tmp_path):
         app.extensions["internal_events"].close()
 
 
-def collector_headers(config):
-    """What the app's own tracker shows its collector (see webapp.internal_events.settings.collector_token)."""
-    return {"Authorization": f"Bearer {collector_token(config)}", "Content-Type": "application/json"}
-
-
-def reset_collector(session):
-    """Empty the app's collector as an administrator would: a POST with the page's CSRF token."""
-    page = session.get("/")
-    token = csrf_token_of(page.text if hasattr(page, "text") else page.get_data(as_text=True))
-    assert session.post("/micro/reset", headers={"X-CSRF-Token": token}).status_code == 200
-
-
-def csrf_token_of(html):
-    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-
-
-def submit_sign_in(client, username, password=None, **fields):
-    """Fill in and send the real sign-in form with `client` (a Flask test client or a LiveSession)."""
-    page = client.get("/users/sign_in")
-    return client.post(
-        "/users/sign_in",
-        data={
-            "username": username,
-            "password": password or f"{username}-demo",
-            "csrf_token": csrf_token_of(page.text),
-            **fields,
-        },
-    )
-
-
-def sign_in(client, username, password=None):
-    response = submit_sign_in(client, username, password)
-    assert response.status_code == 302, f"could not sign in as {username}"
-    return client
-
-
-def sign_in_page(page, base, username="bob"):
-    """Sign in through the real form in the browser."""
-    page.goto(f"{base}/users/sign_in")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"{username}-demo")
-    page.click("form.stacked button[type=submit]")
-    page.wait_for_url(f"{base}/")
-
-
 @pytest.fixture
 def client_for(demo):
     """A Flask test client signed in as the named demo user."""
     return lambda username: sign_in(demo.test_client(), username)
-
-
-class LiveSession(requests.Session):
-    """A requests session whose paths are relative to a live server; redirects are not followed."""
-
-    def __init__(self, base):
-        super().__init__()
-        self.base = base
-
-    def request(self, method, url, *args, **kwargs):
-        kwargs.setdefault("timeout", 10)
-        kwargs.setdefault("allow_redirects", False)
-        return super().request(method, self.base + url, *args, **kwargs)
 
 
 @pytest.fixture

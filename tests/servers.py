@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -178,6 +179,16 @@ class AppServer:
             self.server.server_close()
             self.thread.join(5)
         self.server = self.thread = None
+
+
+@contextmanager
+def serving(wsgi_app):
+    """Serve over real HTTP on a free local port for the block; yields the werkzeug server."""
+    server = AppServer(wsgi_app).start()
+    try:
+        yield server.server
+    finally:
+        server.stop()
 
 
 def gunicorn(env, workers, preexec_fn=None):

@@ -18,7 +18,7 @@ from webapp import create_app
 from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events.status import status as status_of
 
-from conftest import LiveSession, collector_headers, sign_in
+from helpers import LiveSession, collector_headers, sign_in
 from servers import AppServer, wait_until
 
 MIB = 1024 * 1024

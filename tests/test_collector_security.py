@@ -10,7 +10,7 @@ from webapp import create_app
 from webapp.collector import KEEP, MAX_RECORD_BYTES
 from webapp.demo.config import from_environment
 
-from conftest import collector_headers, csrf_token_of
+from helpers import collector_headers, csrf_token_of
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"

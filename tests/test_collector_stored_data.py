@@ -11,7 +11,7 @@ import pytest
 
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 
-from conftest import collector_headers
+from helpers import collector_headers
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"

@@ -17,7 +17,7 @@ from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.assembly import build
 from webapp.internal_events.model import Rule
 
-from conftest import TEST_SECRET_KEY, LiveSession, sign_in
+from helpers import TEST_SECRET_KEY, LiveSession, sign_in
 from servers import gunicorn, wait_until, workers_of
 
 EVENTS = 20_000

@@ -7,7 +7,7 @@ import pytest
 
 from webapp.demo.store import namespaces, projects, users
 
-from conftest import LiveSession, sign_in
+from helpers import LiveSession, sign_in
 
 PAGE, DATA = "/admin/metrics/", "/admin/metrics/data.json"
 DICTIONARY, DICTIONARY_DATA = "/admin/metrics/dictionary", "/admin/metrics/dictionary.json"

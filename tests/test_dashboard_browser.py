@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from webapp.internal_events.instance_uuid import instance_uuid
 from webapp.internal_events.service_ping import service_ping
 
-from conftest import sign_in_page
+from helpers import sign_in_page
 
 STARS = "counts.count_total_project_starred"
 

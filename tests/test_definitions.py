@@ -13,7 +13,7 @@ from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events.definitions import DefinitionsError, load, load_definitions
 from webapp.internal_events.service_ping import metric_values
 
-from conftest import sign_in
+from helpers import sign_in
 
 GITLAB = Path(__file__).parent / "fixtures" / "gitlab"
 # One file per pattern GitLab's own tree uses and its schemas accept (see each file's description).

@@ -4,7 +4,7 @@ import pytest
 
 from webapp.errors import error_response
 
-from conftest import sign_in
+from helpers import sign_in
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 

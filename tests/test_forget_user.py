@@ -14,7 +14,7 @@ from webapp.demo.store import users
 from webapp.forget_user import forget_user
 from webapp.internal_events.service_ping import metric_values
 
-from conftest import reset_collector
+from helpers import reset_collector
 from servers import RedisServer, free_port, wait_until
 
 PROJECT = {"project_id": 5, "namespace_id": 2}

@@ -6,7 +6,7 @@ from webapp.internal_events import InvalidArgumentError
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.service_ping import metric_values
 
-from conftest import reset_collector, sign_in
+from helpers import reset_collector, sign_in
 
 ENVIRONMENTS = ["test", "production"]
 TRACK = "/api/v4/usage_data/track_event"

@@ -16,7 +16,8 @@ from webapp.demo.store import users
 from webapp.internal_events import current
 from webapp.internal_events.pseudonym_key import instance_secret
 
-from conftest import LiveSession, serving, sign_in
+from helpers import LiveSession, sign_in
+from servers import serving
 
 # -- the secret key -------------------------------------------------------------------------------
 

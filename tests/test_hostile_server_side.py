@@ -8,7 +8,8 @@ from webapp.internal_events import current
 from webapp.internal_events.definitions import load_definitions
 from webapp.internal_events.model import Rule
 
-from conftest import LiveSession, serving, sign_in
+from helpers import LiveSession, sign_in
+from servers import serving
 
 API = "/api/v4/usage_data"
 # What the app's own Python code tracks (grep track_event in webapp/): the starter set marks each of them.

@@ -11,7 +11,7 @@ from test_pages import page_context
 from webapp.demo.sign_in_throttle import ACCOUNT_FAILURES, CLIENT_FAILURES, WINDOW_SECONDS
 from webapp.demo.store import users
 
-from conftest import LiveSession, csrf_token_of, submit_sign_in
+from helpers import LiveSession, csrf_token_of, submit_sign_in
 from servers import Gunicorn
 
 HOME = "/"

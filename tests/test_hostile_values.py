@@ -16,7 +16,7 @@ from webapp.internal_events import InvalidPropertyError, current
 from webapp.internal_events.model import Rule
 from webapp.internal_events.tracker import MAX_NUMBER
 
-from conftest import LiveSession, sign_in
+from helpers import LiveSession, sign_in
 from servers import Gunicorn
 
 API = "/api/v4/usage_data"

@@ -6,7 +6,7 @@ from jsonschema import Draft7Validator
 
 from webapp import create_app
 
-from conftest import reset_collector
+from helpers import reset_collector
 
 
 def test_every_context_an_event_carries_resolves_in_the_exported_registry(

@@ -19,7 +19,7 @@ from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.assembly import build
 from webapp.internal_events.model import Rule
 
-from conftest import LiveSession, sign_in
+from helpers import LiveSession, sign_in
 from servers import free_port, wait_until
 
 WORKERS = 3

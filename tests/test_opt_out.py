@@ -11,7 +11,7 @@ from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.tracker import WITHHELD_KEY
 from webapp.testing import tracked_total
 
-from conftest import csrf_token_of, reset_collector, sign_in
+from helpers import csrf_token_of, reset_collector, sign_in
 
 SETTINGS = "/users/settings/privacy"
 

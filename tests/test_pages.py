@@ -11,7 +11,7 @@ from webapp.demo.store import namespaces, projects, users
 from webapp.internal_events import current
 from webapp.internal_events.windows import today
 
-from conftest import csrf_token_of, submit_sign_in
+from helpers import csrf_token_of, submit_sign_in
 
 PAGES = ["/", "/help", "/acme/website", "/acme/website/-/settings", "/groups/acme", "/projects/new", "/admin/"]
 

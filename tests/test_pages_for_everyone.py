@@ -7,7 +7,7 @@ import pytest
 
 from webapp.demo.config import PROJECT_ROOT
 
-from conftest import sign_in_page
+from helpers import sign_in_page
 
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = PROJECT_ROOT / "screenshots"

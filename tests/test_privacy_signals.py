@@ -16,7 +16,8 @@ from webapp.demo.store import projects, users
 from webapp.internal_events.privacy_signals import honoured_signals
 from webapp.testing import tracked_total
 
-from conftest import LiveSession, csrf_token_of, reset_collector, serving, sign_in, sign_in_page
+from helpers import LiveSession, csrf_token_of, reset_collector, sign_in, sign_in_page
+from servers import serving
 
 GPC, DNT = {"Sec-GPC": "1"}, {"DNT": "1"}
 

@@ -10,7 +10,7 @@ import pytest
 from webapp.internal_events.contexts import STANDARD_CONTEXT, pseudonym
 from webapp.internal_events.pseudonym_key import KEY_FILE, pseudonym_key
 
-from conftest import reset_collector
+from helpers import reset_collector
 
 
 def test_the_pseudonym_is_keyed_not_a_bare_hash():

@@ -10,7 +10,7 @@ from redis.cluster import RedisCluster
 
 from webapp.internal_events.service_ping import metric_values
 
-from conftest import csrf_token_of, sign_in
+from helpers import csrf_token_of, sign_in
 from servers import AppServer, RedisClusterServers
 
 NOW = datetime(2025, 3, 31, 12, tzinfo=UTC)

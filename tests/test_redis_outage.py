@@ -14,7 +14,7 @@ from webapp.internal_events.model import Rule
 from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.windows import today
 
-from conftest import sign_in
+from helpers import sign_in
 from servers import AppServer, RedisServer, free_port, wait_until
 
 

@@ -8,7 +8,7 @@ import pytest
 from webapp.demo.config import ConfigError
 from webapp.testing import tracked_total
 
-from conftest import reset_collector, sign_in
+from helpers import reset_collector, sign_in
 
 
 def cli(app, *args):

@@ -6,7 +6,7 @@ import sqlite3
 from webapp import create_app
 from webapp.demo.seed import GROUPS, PROJECTS, USERS
 
-from conftest import sign_in
+from helpers import sign_in
 
 
 def rows(app, table):

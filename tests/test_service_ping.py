@@ -11,7 +11,7 @@ from webapp import create_app
 from webapp.internal_events.instance_uuid import instance_uuid
 from webapp.internal_events.service_ping import nest
 
-from conftest import sign_in
+from helpers import sign_in
 from servers import RedisServer
 
 

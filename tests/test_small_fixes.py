@@ -2,7 +2,7 @@
 
 from markupsafe import escape
 
-from conftest import submit_sign_in
+from helpers import submit_sign_in
 
 
 def test_a_failed_sign_in_keeps_the_username(demo):

@@ -10,7 +10,7 @@ from jsonschema import Draft7Validator
 from webapp.internal_events import UnknownEventError
 from webapp.internal_events.contexts import SCHEMA_DIR, SERVICE_PING_CONTEXT, STANDARD_CONTEXT
 
-from conftest import collector_headers
+from helpers import collector_headers
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from webapp.demo.store import projects, users
 from webapp.testing import tracked_total, trigger_internal_events
 
-from conftest import csrf_token_of
+from helpers import csrf_token_of
 
 IDS = {"user_id": 1, "namespace_id": 2, "project_id": 3}
 

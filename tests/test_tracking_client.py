@@ -14,7 +14,7 @@ from webapp.demo.store import projects, users
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.testing import tracked_total, trigger_internal_events
 
-from conftest import sign_in_page
+from helpers import sign_in_page
 
 API_PATH = "/api/v4/usage_data/track_events"
 INSERT = "html => document.querySelector('main').insertAdjacentHTML('beforeend', html)"

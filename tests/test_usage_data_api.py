@@ -10,7 +10,7 @@ from webapp.demo.store import namespaces, projects, users
 from webapp.internal_events import current
 from webapp.internal_events.service_ping import metric_values
 
-from conftest import sign_in
+from helpers import sign_in
 
 API = "/api/v4/usage_data"
 SAME_ORIGIN = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}

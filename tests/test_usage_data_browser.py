@@ -9,7 +9,8 @@ import pytest
 from webapp.demo.store import projects, users
 from webapp.internal_events.service_ping import metric_values
 
-from conftest import serving, sign_in_page
+from helpers import sign_in_page
+from servers import serving
 
 WEBSITE_VIEWS = "redis_hll_counters.count_distinct_project_id_from_project_viewed_weekly"
 CLONES = "counts.count_total_clone_button_clicked"

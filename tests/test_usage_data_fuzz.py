@@ -21,7 +21,7 @@ from webapp.demo.db import get_db
 from webapp.internal_events import current
 from webapp.internal_events.model import Rule
 
-from conftest import sign_in
+from helpers import sign_in
 
 SPEC = yaml.safe_load((Path(payload.__file__).with_name("openapi.yaml")).read_text())
 HEADERS = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}

@@ -11,7 +11,7 @@ from webapp.demo.store import projects, users
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.service_ping import metric_values
 
-from conftest import LiveSession, csrf_token_of
+from helpers import LiveSession, csrf_token_of
 
 HLL, COUNTS = "redis_hll_counters.", "counts."
 

@@ -15,7 +15,8 @@ from webapp.demo.store import namespaces, projects, users
 from webapp.internal_events import current
 from webapp.internal_events.service_ping import metric_values
 
-from conftest import LiveSession, serving, sign_in
+from helpers import LiveSession, sign_in
+from servers import serving
 
 API = "/api/v4/usage_data"
 

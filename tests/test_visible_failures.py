@@ -18,7 +18,7 @@ from webapp.internal_events import current
 from webapp.internal_events.model import Rule
 from webapp.internal_events.status import status
 
-from conftest import TEST_SECRET_KEY, LiveSession, sign_in
+from helpers import TEST_SECRET_KEY, LiveSession, sign_in
 from servers import RedisServer, gunicorn, wait_until
 
 API = "/api/v4/usage_data"

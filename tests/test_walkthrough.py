@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from webapp.demo.config import PROJECT_ROOT, from_environment
 
-from conftest import sign_in_page
+from helpers import sign_in_page
 
 EVENT = "project_card_clicked"
 UNIQUE = "redis_hll_counters.count_distinct_user_id_from_project_card_clicked"
