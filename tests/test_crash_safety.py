@@ -11,11 +11,14 @@ import time
 from contextlib import closing
 
 import pytest
+import redis
 import requests
 
 from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.assembly import build
+from webapp.internal_events.keys import KeySpace
 from webapp.internal_events.model import Rule
+from webapp.internal_events.writer import RETRY_AFTER
 
 from helpers import TEST_SECRET_KEY, LiveSession, sign_in
 from servers import gunicorn, wait_until, workers_of
@@ -108,6 +111,61 @@ def test_a_process_killed_while_tracking_counts_every_returned_call_once(environ
     returned += sum(1 for line in process.stdout if line.endswith("\n"))  # written before the kill
     process.wait(30)
     assert returned <= counted_after_takeover(environment, "project_starred") <= returned + 1
+
+
+DISK_FULL_AT_BATCH = """
+import os, resource, signal, sys, time
+from webapp.demo.config import from_environment
+from webapp.internal_events.assembly import build
+from webapp.internal_events.keys import KeySpace
+
+events = build(from_environment(os.environ), os.environ["WEBAPP_INSTANCE_PATH"])
+journal = events.writer.journal
+note_batch = journal.writing
+
+def disk_full_then_note_batch(*batch):
+    # From now on the journal's files cannot grow past `room` (EFBIG, as on a full disk).
+    room = {"journal": max(path.stat().st_size for path in journal.folder.glob("*.journal")), "nothing": 0}
+    resource.setrlimit(resource.RLIMIT_FSIZE, (room[sys.argv[1]], resource.RLIM_INFINITY))
+    note_batch(*batch)
+
+def die(last):  # the batch is in Redis: the process dies before noting it done
+    os.kill(os.getpid(), signal.SIGKILL)
+
+journal.writing, journal.done = disk_full_then_note_batch, die
+events.track_many([{"event": "project_starred", "user_id": user, "project_id": 1} for user in range(50)])
+print("tracked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("room", ["journal", "nothing"])
+def test_a_crash_on_a_full_disk_after_a_batch_was_written_counts_it_once(environment, room):
+    """The batch's line does not fit in the full journal: its writer and number go to the progress file written
+    in place, so the takeover knows Redis may have it. With no room at all, the batch waits unwritten."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", DISK_FULL_AT_BATCH, room],
+        env=environment,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline() == "tracked\n"
+        if room == "nothing":
+            time.sleep(2 * RETRY_AFTER)  # the writer tries again each second, and never writes
+            assert counted_now(environment, "project_starred") == 0
+            process.kill()
+    finally:
+        process.wait(30)
+    assert process.returncode == -signal.SIGKILL
+    assert counted_after_takeover(environment, "project_starred") == 50
+
+
+def counted_now(env, event):
+    """The event's all-time total as it stands, read without taking anything over."""
+    with closing(redis.Redis.from_url(env["REDIS_URL"])) as client:
+        return int(client.get(KeySpace(env["INTERNAL_EVENTS_KEY_PREFIX"]).all_time(Rule(event))) or 0)
 
 
 # -- gunicorn --------------------------------------------------------------------------------------
