@@ -41,7 +41,6 @@ def main():
                 "REDIS_URL": REDIS_URL,
                 "INTERNAL_EVENTS_KEY_PREFIX": prefix,
                 "SECRET_KEY": "bench",
-                "DATABASE_PATH": str(folder / "webapp.sqlite"),
             }
         ),
         folder,

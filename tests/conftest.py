@@ -108,6 +108,7 @@ def config(redis_url, key_prefix, definitions_dir, tmp_path):
         "INTERNAL_EVENTS_WRITE_BEHIND": False,
         "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
         "INTERNAL_EVENTS_SPOOL_PATH": str(tmp_path / "spool" / "internal-events-spool.sqlite3"),
+        "INTERNAL_EVENTS_OPT_OUTS_PATH": str(tmp_path / "internal-events-opt-outs.sqlite3"),
         "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR": str(tmp_path / "snowplow-outbox"),
     }
 

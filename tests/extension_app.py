@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass, field
 
-from flask import Flask, session
+from flask import Flask, abort, session
 
-from webapp.internal_events import InternalEvents
+from webapp.internal_events import InternalEvents, current
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,20 @@ def visible_namespace(member, namespace_id):
     return None  # this host has no namespaces of its own to show
 
 
-def create_app(config):
-    app = Flask(__name__)
+def create_app(config, instance_path=None):
+    app = Flask(__name__, instance_path=instance_path)
     app.config.update(config)
     internal_events.init_app(app)
 
     @app.post("/sign_in/<int:member_id>")
     def sign_in(member_id):
         session["member"] = member_id
+        return "", 204
+
+    @app.post("/opt_out")
+    def opt_out():  # no event about this member carries their pseudonym from now on, whichever process sends it
+        member = signed_in_member() or abort(401)
+        current().privacy.opt_outs.set(member.id, True)
         return "", 204
 
     return app

@@ -148,6 +148,24 @@ def test_the_dictionary_sorts_by_value_and_by_change(demo, client_for):
     assert by_change[:2] == ["project_starred", "issue_created"]
 
 
+def test_the_order_by_value_is_remembered_a_while_and_the_values_shown_are_live(demo, client_for):
+    track(demo, "issue_created", times=2, project_id=5, namespace_id=2)
+    track(demo, "project_starred", times=4, project_id=5, namespace_id=2)
+    admin = client_for("admin")
+    query = {"kind": "events", "sort": "value_all"}
+
+    def rows():
+        html = admin.get(DICTIONARY, query_string=query).get_data(as_text=True)
+        order = re.findall(r'<tr data-event="([^"]+)"', html)
+        return order[:2], cell(row_html(html, "data-event", "issue_created"), "all")
+
+    assert rows() == (["project_starred", "issue_created"], "2")
+    track(demo, "issue_created", times=3, project_id=5, namespace_id=2)
+    assert rows() == (["project_starred", "issue_created"], "5")  # ranked as a moment ago, counted now
+    demo.extensions.pop("dashboard_ranking")  # what a minute later does
+    assert rows() == (["issue_created", "project_starred"], "5")
+
+
 def test_the_dictionary_is_served_in_pages(demo, client_for, monkeypatch):
     monkeypatch.setattr("webapp.dashboard_data.PAGE_SIZE", 5)
     admin = client_for("admin")

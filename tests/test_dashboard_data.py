@@ -19,7 +19,9 @@ from webapp.dashboard_data import (
     sort_key,
     weekly_series,
 )
+from webapp.internal_events import counters
 from webapp.internal_events.contexts import STANDARD_CONTEXT
+from webapp.internal_events.model import Rule
 from webapp.internal_events.service_ping import metric_values
 from webapp.time_chart import layout, nice_ceiling, short_number
 from webapp.weekly_chart import HEIGHT, WIDTH, bars
@@ -127,6 +129,26 @@ def test_polls_read_today_and_remember_completed_days(events, round_trips):
     assert len(round_trips) == 1 and warm * 20 < cold  # today's keys only; active users remembered
     assert [f.value for f in first["figures"][:3]] == [1, 2, 2]
     assert [f.value for f in second["figures"][:3]] == [2, 3, 3]
+
+
+def test_day_totals_read_every_rule_s_days_at_once_and_leave_out_days_without_any(events, round_trips, monkeypatch):
+    monkeypatch.setattr(counters, "WINDOW_BATCH", 2)  # several script calls, still one round trip
+    track_days_ago(events, 0, name="project_created")
+    track_days_ago(events, 0, name="project_created")
+    track_days_ago(events, 2, name="project_starred")
+    track_days_ago(events, 1, name="dashboard_chart_viewed", additional_properties={"label": "a", "value": 2.5})
+    rules = [Rule("project_created"), Rule("project_starred"), Rule("issue_created"), Rule("dashboard_chart_viewed")]
+    days = [NOW.date() - timedelta(days=back) for back in range(3)]
+    events.counters.day_totals(rules, days)  # the script loaded
+    round_trips.clear()
+    found = events.counters.day_totals(rules, days)
+    assert len(round_trips) == 1
+    assert found == {
+        days[0]: {Rule("project_created"): 2},
+        days[1]: {Rule("dashboard_chart_viewed"): 1},
+        days[2]: {Rule("project_starred"): 1},
+    }
+    assert all(events.counters.day_total(rule, day) == found[day].get(rule, 0) for rule in rules for day in days)
 
 
 def test_one_page_of_the_dictionary_reads_redis_once(events, round_trips):

@@ -1,6 +1,7 @@
 """Internal Events as a Flask extension: a host app of its own adopts it, and the core needs nothing of the demo."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from webapp.internal_events.service_ping import metric_values
 
 import extension_app
 
+BROWSER = {"Accept": "text/html"}
 SAME_ORIGIN = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
 # The demo product's modules: no module of the extension may need them.
 DEMO_MODULES = ("webapp.demo",)
@@ -63,6 +65,56 @@ def test_the_host_app_serves_the_service_ping_to_its_administrators_only(host):
     assert "counts" in ping.get_json() or "redis_hll_counters" in ping.get_json()
 
 
+def test_the_host_app_shows_its_administrators_the_dashboard_in_the_extensions_own_layout(host):
+    with host.test_request_context():
+        track_event("project_viewed", user_id=8, project_id=70, namespace_id=700)
+    admin = signed_in(host, 7)
+    overview = admin.get("/admin/metrics/", headers=BROWSER)
+    assert overview.status_code == 200
+    html = overview.get_data(as_text=True)
+    assert "<h1>Metrics overview</h1>" in html and 'href="/admin/metrics/event/project_viewed"' in html
+    assert '<header class="topbar">' not in html  # the demo's layout stays the demo's
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+dashboard[^"]*)"', html).group(1)
+    assert admin.get(stylesheet).status_code == 200
+    dictionary = admin.get("/admin/metrics/dictionary?q=project_viewed", headers=BROWSER)
+    assert dictionary.status_code == 200
+    assert "redis_hll_counters.count_distinct_user_id_from_project_viewed" in dictionary.get_data(as_text=True)
+
+
+def test_the_host_app_refuses_the_dashboard_to_others_with_its_error_page(host):
+    refused = signed_in(host, 8).get("/admin/metrics/dictionary", headers=BROWSER)
+    assert refused.status_code == 403 and refused.mimetype == "text/html"
+    assert "Error 403" in refused.get_data(as_text=True) and "Administrators only." in refused.get_data(as_text=True)
+    assert host.test_client().get("/admin/metrics/", headers=BROWSER).status_code == 401
+
+
+def test_the_host_apps_members_opt_out_without_a_database_of_its_own_and_every_process_sees_it(config, tmp_path):
+    """Opt-outs live in the extension's own file in the instance folder, shared by the instance's processes."""
+    settings = {key: value for key, value in config.items() if key != "INTERNAL_EVENTS_OPT_OUTS_PATH"}
+    instance = tmp_path / "host-instance"
+    app = extension_app.create_app(settings, str(instance))
+    try:
+        assert app.test_client().post("/opt_out").status_code == 401
+        assert signed_in(app, 8).post("/opt_out").status_code == 204
+    finally:
+        app.extensions["internal_events"].close()
+    assert (instance / "internal-events-opt-outs.sqlite3").is_file()
+    script = f"""
+import json, sys
+sys.path.insert(0, {str(PROJECT_ROOT / "tests")!r})
+import extension_app
+from webapp.internal_events import current
+app = extension_app.create_app(json.loads({json.dumps(settings)!r}), {str(instance)!r})
+with app.app_context():
+    opt_outs = current().privacy.opt_outs
+    print(opt_outs.has_opted_out(8), opt_outs.has_opted_out(7))
+app.extensions["internal_events"].close()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["True", "False"]
+
+
 def test_init_app_fills_the_settings_the_host_left_unset_and_keeps_its_own(host, config):
     assert host.config["INTERNAL_EVENTS_KEY_PREFIX"] == config["INTERNAL_EVENTS_KEY_PREFIX"]
     assert host.config["INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT"] == 600
@@ -98,14 +150,16 @@ import extension_app
 app = extension_app.create_app(__import__("json").loads({json.dumps(config)!r}))
 client = app.test_client()
 print(client.post("/api/v4/usage_data/track_event", json={{"event": "help_link_clicked"}}).status_code)
+client.post("/sign_in/7")
+print(client.get("/admin/metrics/dictionary").status_code)
 app.extensions["internal_events"].close()
 print(sorted(name for name, module in sys.modules.items() if module and name.startswith("webapp.")))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
-    status, modules = done.stdout.splitlines()[-2:]
-    assert status == "401"
-    assert "webapp.api.usage_data" in modules and "webapp.collector" in modules
+    status, dashboard, modules = done.stdout.splitlines()[-3:]
+    assert (status, dashboard) == ("401", "200")
+    assert all(f"'webapp.{name}'" in modules for name in ("api.usage_data", "collector", "dashboard"))
     assert "'webapp.demo" not in modules
 
 

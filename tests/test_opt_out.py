@@ -84,7 +84,9 @@ def test_unreadable_opt_outs_send_nothing_personal_and_are_counted(
 ):
     not_a_database = tmp_path / "broken.sqlite"
     not_a_database.mkdir()  # a directory where the database should be: every read fails
-    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server, DATABASE=str(not_a_database))
+    events = make_events(
+        INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server, INTERNAL_EVENTS_OPT_OUTS_PATH=str(not_a_database)
+    )
     reset_collector(collector)
     events.track("admin_area_viewed", user_id=1)
     events.track("project_viewed", project_id=3, namespace_id=2, strict=False)  # no user: nothing to withhold

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from redis.cluster import RedisCluster
 
+from webapp.dashboard_data import OverviewMemory, overview
 from webapp.internal_events.service_ping import metric_values
 
 from helpers import csrf_token_of, sign_in
@@ -131,6 +132,10 @@ def test_every_metric_matches_a_single_server(cluster, make_events, definitions_
         )
         weekly_server = on_server.counters.weekly_values(activity, NOW.date())
         weekly_cluster = on_cluster.counters.weekly_values(activity, NOW.date())
+        overview_server, overview_cluster = (
+            overview(events.counters, events.definitions, NOW.date(), "28d", OverviewMemory())
+            for events in (on_server, on_cluster)
+        )
 
     assert not on_cluster.errors and not on_server.errors
     assert actual == expected
@@ -140,6 +145,8 @@ def test_every_metric_matches_a_single_server(cluster, make_events, definitions_
     assert isinstance(expected["counts.sum_value_from_dashboard_chart_viewed"], float)
     assert weekly_cluster == weekly_server
     assert any(value for _, value in weekly_server)
+    assert overview_cluster == overview_server  # each event's totals per day, read per key on a cluster
+    assert (overview_server["figures"][2].value, overview_server["figures"][2].previous) == (7 * 120, 120)  # 28 days
 
     # The keys really were spread over the cluster's nodes, and merging left no scratch copy behind.
     nodes_with_keys = [

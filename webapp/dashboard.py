@@ -5,12 +5,15 @@ Pages are rendered in full by the server; `static/js/dashboard.js` then polls th
 so a live update carries only what is on screen, never every metric.
 """
 
+from pathlib import Path
+
 from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from . import dashboard_data as data
 from . import time_chart
+from .assets import asset_url
 from .collector import stored_events
 from .errors import http_error
 from .internal_events import current
@@ -19,11 +22,22 @@ from .internal_events.privacy_status import privacy_status
 from .internal_events.windows import today
 from .snippets import snippets
 
-bp = Blueprint("dashboard", __name__, url_prefix="/admin/metrics")
+# The project's folder: its templates/ hold the dashboard's pages and the extension's layout, its static/ their styles.
+PROJECT_FOLDER = Path(__file__).resolve().parent.parent
+
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/admin/metrics",
+    template_folder=str(PROJECT_FOLDER / "templates"),  # searched after the host's own: a host overrides by name
+    static_folder=str(PROJECT_FOLDER / "static"),
+    static_url_path="/static",
+)
 bp.register_error_handler(HTTPException, http_error)  # a page or JSON naming the problem, whatever the host does
 
 RECENT_EVENTS = 50
 POLL_SECONDS = 5
+RANK_SECONDS = 60  # how old the values ordering a dictionary sorted by value may be
 KINDS = ("metrics", "events")
 
 
@@ -40,6 +54,21 @@ def signed(value):
     """A change with its sign: +3, −2, 0."""
     text = number(abs(value))
     return f"+{text}" if value > 0 else f"−{text}" if value < 0 else "0"
+
+
+@bp.app_context_processor
+def _host_parts():
+    """What the extension's pages and error pages take from the host: its layout and its admin area."""
+    host = extension()
+    return {"internal_events_layout": host.layout, "internal_events_admin_view": host.admin_view}
+
+
+@bp.app_template_global()
+def internal_events_asset(source):
+    """A stylesheet or script of the extension's pages: content-hashed when the app builds assets, else as it is."""
+    if "assets" in current_app.extensions:
+        return asset_url(source)
+    return url_for("dashboard.static", filename=source)
 
 
 def _chart(points, caption, unit, weekly):
@@ -174,12 +203,11 @@ def _dictionary_context():
     filters = {name: args.get(name, "") for name in data.FILTERS}
     chosen = data.select(entries, args.get("q", ""), filters)
     counters = internal_events.counters
-    if sort == "name":  # only the page on screen is read from Redis
-        shown, page, pages = data.page_of(chosen, page)
-        rows = list(zip(shown, data.figures(counters, shown, day)))
-    else:  # sorting by value reads every entry that matches
-        ranked = sorted(zip(chosen, data.figures(counters, chosen, day)), key=data.sort_key(sort))
-        rows, page, pages = data.page_of(ranked, page)
+    if sort != "name":  # by values of every entry read at most RANK_SECONDS ago
+        ranking = current_app.extensions.setdefault("dashboard_ranking", data.Remembered(RANK_SECONDS))
+        chosen = data.ranked(counters, entries, chosen, day, sort, ranking)
+    shown, page, pages = data.page_of(chosen, page)
+    rows = list(zip(shown, data.figures(counters, shown, day)))  # only the page on screen is read live
     return dict(
         day=day,
         kind=kind,

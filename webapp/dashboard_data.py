@@ -7,6 +7,7 @@ match) are read from Redis. No Flask here: the views only render what this retur
 """
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -219,6 +220,22 @@ def figures(counters, entries, day):
     return result
 
 
+def ranked(counters, entries, chosen, day, sort, memory):
+    """`chosen` (some of `entries`) in the order of `sort`, by values read at most `memory.seconds` ago.
+
+    Sorting by value needs every matching entry's values: one read of all `entries`, remembered,
+    serves every search, filter, page and poll until it expires (the rows shown are read afresh).
+    """
+    key = (day, id(entries))
+    kept = memory.recall(key)
+    if kept is None or kept[0] is not entries:
+        kept = (entries, {id(entry): read for entry, read in zip(entries, figures(counters, entries, day))})
+        memory.keep_only(lambda other: other[0] == day)
+        memory.keep(key, kept)
+    by_entry = kept[1]
+    return [entry for entry, _ in sorted(((entry, by_entry[id(entry)]) for entry in chosen), key=sort_key(sort))]
+
+
 def sort_key(sort):
     """A key for `sorted(zip(entries, figures))`: names ascending; values and changes largest first."""
     if sort not in SORTS or sort == "name":
@@ -312,7 +329,8 @@ class OverviewMemory:
 def overview(counters, definitions, day, period, memory):
     """Top-line figures, the main chart's points and the top events of `period` (one of PERIODS).
 
-    Built from each event's own count per day: today's read at every call, earlier days remembered.
+    Built from each event's own count per day (events with none left out): today's read at every call,
+    earlier days remembered.
     """
     names = tuple(sorted(definitions.events))
     if not names:
@@ -325,8 +343,11 @@ def overview(counters, definitions, day, period, memory):
     def total(first_back, count):
         return sum(per_day[first_back : first_back + count])
 
-    def event_total(name, first_back, count):
-        return sum(daily[d][name] for d in days[first_back : first_back + count])
+    def event_totals(first_back, count):
+        totals = Counter()
+        for d in days[first_back : first_back + count]:
+            totals.update(daily[d])
+        return totals
 
     figures_ = [
         Figure("Events today", total(0, 1), total(1, 1)),
@@ -336,22 +357,24 @@ def overview(counters, definitions, day, period, memory):
     ]
     if period == "12w":
         points = [(last, total((day - last).days, 7)) for _, last in chart_weeks(day)]
-        top = [Figure(name, event_total(name, 0, 84), None) for name in names]
+        top = [Figure(name, value, None) for name, value in event_totals(0, 84).items()]
     else:
         length = FRAME_DAYS[period]
         points = [(days[back], per_day[back]) for back in reversed(range(length))]
-        top = [Figure(name, event_total(name, 0, length), event_total(name, length, length)) for name in names]
+        before = event_totals(length, length)
+        top = [Figure(name, value, before.get(name, 0)) for name, value in event_totals(0, length).items()]
     ranked = sorted((figure for figure in top if figure.value), key=lambda figure: (-figure.value, figure.label))
     return {"figures": figures_, "points": points, "top": ranked[:TOP_EVENTS]}
 
 
 def _daily_counts(counters, names, days, memory):
-    """{day: {event: count}} for `days` (newest first): the first read now, earlier ones when not remembered."""
+    """{day: {event: count, events without any left out}} for `days` (newest first): the first read now,
+    earlier ones when not remembered; every day read is one call over every event's totals."""
     memory.keep_only(lambda key: key[1] == names and key[0] in days)
     known = {d: memory.recall((d, names)) for d in days[1:]}
     missing = [days[0]] + [d for d, counts in known.items() if counts is None]
-    read = iter(counters.values([(Metric(name, "1d", (Rule(name),), ""), d) for d in missing for name in names]))
-    fresh = {d: dict(zip(names, read)) for d in missing}
+    read = counters.day_totals([Rule(name) for name in names], missing)
+    fresh = {d: {rule.event: amount for rule, amount in read[d].items()} for d in missing}
     for index, d in enumerate(missing[1:]):
         memory.keep((d, names), fresh[d], stretch=1 + index / len(days))
     return {d: fresh[d] if d in fresh else known[d] for d in days}

@@ -1,11 +1,14 @@
 """Errors answered by content negotiation: JSON for the API and JSON clients, a page for a person.
 
 The JSON body is the one API clients always had (`{"error": ..., "status": ...}`).
-A browser, which asks for text/html, gets the same message in the site's layout
-with a way on: sign in, or back home.
+A browser, which asks for text/html, gets the same message as a page
+(`internal_events/error.html`, in the extension's or the host's layout) with a way
+on: the host's sign-in, or back home.
 """
 
-from flask import current_app, g, jsonify, make_response, render_template, request
+from flask import current_app, jsonify, make_response, render_template, request
+
+from .internal_events.extension import extension
 
 # Paths only programs call (the API, the Snowplow collector, pollers): JSON whatever the client accepts.
 JSON_PATH_PREFIXES = ("/api/", "/micro/", "/com.snowplowanalytics.")
@@ -50,13 +53,15 @@ def error_response(status, message, headers=()):
 def _page(status, message):
     """The error page, or None when even the layout cannot render (the JSON answer then still names the problem)."""
     try:
+        host = extension()
         return make_response(
             render_template(
-                "error.html",
+                "internal_events/error.html",
                 status=status,
                 title=TITLES.get(status, "Something went wrong"),
                 message=message,
-                signed_in=g.get("user") is not None,
+                signed_in=host.current_user() is not None,
+                login_view=host.login_view,
                 here=request.full_path.rstrip("?"),
             ),
             status,

@@ -20,6 +20,7 @@ def from_environment(environ=None):
     return {
         **tracking,
         "SECRET_KEY": env.get("SECRET_KEY") or None,  # None: see webapp/secret_key.py
+        "DATABASE": env.get("DATABASE_PATH") or None,  # None: webapp.sqlite in the instance folder (see db.py)
         "INTERNAL_EVENTS_DEFINITIONS": tracking["INTERNAL_EVENTS_DEFINITIONS"] or str(PROJECT_ROOT / "definitions"),
         # Edited templates show on the next request in development, like edited definitions.
         "TEMPLATES_AUTO_RELOAD": tracking["WEBAPP_ENV"] == "development",

@@ -10,6 +10,8 @@ def internal_events():
     """The extension, told about the demo's users, groups and projects exactly as any host app would."""
     extension = InternalEvents()
     extension.login_view = "auth.sign_in"
+    extension.admin_view = "admin.index"
+    extension.layout = "base.html"  # the extension's pages and error pages in the demo's own look
     extension.user_loader(lambda: g.get("user"))
     extension.project_loader(projects.visible_by_id)
     extension.namespace_loader(namespaces.visible_by_id)

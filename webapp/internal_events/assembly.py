@@ -30,7 +30,7 @@ from .tracker import Tracker
 RELOAD_CHECK_SECONDS = {"development": 1.0, "test": 0, "production": 10.0}
 SPOOL_FILE = "internal-events-spool.sqlite3"
 JOURNAL_FOLDER = "internal-events-journal"  # beside the spool file
-DATABASE_FILE = "webapp.sqlite"  # the app's database, where opt-outs are kept
+OPT_OUTS_FILE = "internal-events-opt-outs.sqlite3"
 
 
 def build(config, instance_path):
@@ -92,5 +92,5 @@ def _privacy(config, counters, instance_path, key):
             "service_ping": config.get("INTERNAL_EVENTS_SERVICE_PING", True),
         },
     )
-    opt_outs = OptOuts(config.get("DATABASE") or Path(instance_path) / DATABASE_FILE)
+    opt_outs = OptOuts(config.get("INTERNAL_EVENTS_OPT_OUTS_PATH") or Path(instance_path) / OPT_OUTS_FILE)
     return EventLevel(policy, switches, opt_outs, key)

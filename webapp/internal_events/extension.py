@@ -30,6 +30,7 @@ from .delivery import REDIS_FAILURES
 TRACKER = "internal_events"  # app.extensions[TRACKER]: the app's tracker, which track_event uses
 EXTENSION = "internal_events.extension"  # app.extensions[EXTENSION]: the InternalEvents that set the app up
 DEFINITIONS_FOLDER = "definitions"  # beside the host's package, unless INTERNAL_EVENTS_DEFINITIONS says otherwise
+LAYOUT = "internal_events/layout.html"  # the extension's own page layout: blocks title, head, content, scripts
 
 
 class NotInitialized(RuntimeError):
@@ -47,6 +48,8 @@ class InternalEvents:
         self._is_admin = _is_admin_attribute
         self._user_names = _no_user_names
         self.login_view = None  # an endpoint: signed-out people opening the dashboard are sent there
+        self.admin_view = None  # an endpoint: the host's admin area, first in the dashboard's breadcrumbs
+        self.layout = LAYOUT  # the template the extension's pages extend; a host may name its own
         if app is not None:
             self.init_app(app)
 

@@ -1,8 +1,12 @@
-"""People who turned off event-level analytics about them, kept in the app's database.
+"""People who turned off event-level analytics about them, kept in the extension's own SQLite file.
 
-Every process and script of an instance reads the same table, so an opt-out
-holds from the next event on, whichever process tracks it. Aggregate counters
-are not affected: they hold no pseudonym to withhold.
+The file sits in the instance folder (`INTERNAL_EVENTS_OPT_OUTS_PATH` moves it), so
+the extension needs nothing of the host's database, and every process and script
+of the instance reads the same table: an opt-out holds from the next event on,
+whichever process tracks it. On disk rather than in Redis, a choice about privacy
+is never evicted, and it is still honoured while Redis is down, when Snowplow
+events keep flowing from the outbox. Aggregate counters are not affected: they
+hold no pseudonym to withhold.
 """
 
 import os

@@ -63,8 +63,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "INTERNAL_EVENTS_SPOOL_LIMIT": count(env, "INTERNAL_EVENTS_SPOOL_LIMIT", DEFAULT_SPOOL_LIMIT, minimum=1),
         # Unset: internal-events-spool.sqlite3 in the app's instance folder.
         "INTERNAL_EVENTS_SPOOL_PATH": env.get("INTERNAL_EVENTS_SPOOL_PATH") or None,
-        # Where opt-outs are kept; unset: webapp.sqlite in the instance folder (the demo's database).
-        "DATABASE": env.get("DATABASE_PATH") or None,
+        # Unset: internal-events-opt-outs.sqlite3 in the app's instance folder (see opt_outs.py).
+        "INTERNAL_EVENTS_OPT_OUTS_PATH": env.get("INTERNAL_EVENTS_OPT_OUTS_PATH") or None,
         "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": count(env, "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT", 600),
         "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW": count(
             env, "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT_WINDOW", 60, minimum=1

@@ -7,7 +7,7 @@ Windows are rolling and include today, so an event counts the moment it happens
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-FRAME_DAYS = {"7d": 7, "28d": 28, "1d": 1}  # 1d: the dashboard's daily counts
+FRAME_DAYS = {"7d": 7, "28d": 28}
 WINDOW_FRAMES = ("7d", "28d")  # a unique rule's frames kept as one HyperLogLog each (see counters.py)
 CHART_WEEKS = 12
 # Daily HyperLogLogs (14 KB each once dense) live as long as the dashboard's comparison of a 28-day
