@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from test_collector_outage import collector  # noqa: F401 (a fixture: the demo app as the collector)
 
 from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.assembly import build
@@ -23,7 +24,7 @@ from webapp.internal_events.settings import collector_token
 from webapp.internal_events.writer import RETRY_AFTER
 
 from helpers import TEST_SECRET_KEY, LiveSession, sign_in
-from servers import AppServer, free_port, gunicorn, wait_until, workers_of
+from servers import free_port, gunicorn, wait_until, workers_of
 
 EVENTS = 20_000
 TRACK = f"""
@@ -234,14 +235,6 @@ def serve(environment):
     for server, _ in started:
         server.terminate()
         server.wait(60)
-
-
-@pytest.fixture
-def collector(demo):
-    """The demo app as the Snowplow collector, on a port of its own, recording what it stores."""
-    server = AppServer(demo).start()
-    yield server
-    server.stop()
 
 
 def test_killing_gunicorn_workers_under_load_loses_no_accepted_event(serve, environment):

@@ -12,7 +12,7 @@ from webapp.demo.sign_in_throttle import ACCOUNT_CEILING, CLIENT_FAILURES, PAIR_
 from webapp.demo.store import users
 
 from helpers import LiveSession, csrf_token_of, submit_sign_in
-from servers import Gunicorn, serving
+from servers import AppServer, Gunicorn
 
 HOME = "/"
 API = "/api/v4/usage_data"
@@ -136,9 +136,9 @@ def test_throttled_attempts_cost_no_password_hashing(demo, monkeypatch):
 @pytest.fixture
 def behind_proxy(make_demo):
     """The demo behind one reverse proxy (WEBAPP_PROXIES=1), over real HTTP: the client is whom X-Forwarded-For names."""
-    app = make_demo(WEBAPP_PROXIES=1)
-    with serving(app) as server:
-        yield app, f"http://127.0.0.1:{server.server_port}"
+    server = AppServer(make_demo(WEBAPP_PROXIES=1)).start()
+    yield server.app, server.url
+    server.stop()
 
 
 def client_at(base, address):
