@@ -154,6 +154,49 @@ def test_a_takeover_repeated_after_it_died_queues_each_snowplow_event_once(envir
         events.close()
 
 
+DIE_BEFORE_WRITING = """
+import os, signal, sys, time
+from flask import Flask
+from webapp.demo.config import from_environment
+from webapp.internal_events.assembly import build
+
+events = build(from_environment(os.environ), os.environ["WEBAPP_INSTANCE_PATH"])
+events.writer.journal.writing = lambda *batch: os.kill(os.getpid(), signal.SIGKILL)  # dies as its batch begins
+calls = [{"event": "project_starred", "user_id": user, "project_id": 1} for user in range(1000)]
+with Flask("page").test_request_context(headers={"Sec-GPC": "1"} if sys.argv[1] == "gpc" else {}):
+    events.track_many(calls)
+print("tracked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(
+    ("withheld_by", "queued"), [("nothing", 1000), ("gpc", 0), ("the switch, off at the takeover", 0)]
+)
+def test_snowplow_copies_taken_over_respect_privacy_signals_and_the_switch(environment, withheld_by, queued):
+    """Events accepted in a request with a privacy signal (GPC), or taken over while the operator's `snowplow`
+    switch is off, are counted and never queued for Snowplow by the takeover."""
+    env = {
+        **environment,
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": f"http://127.0.0.1:{free_port()}",  # down: events wait
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN": "t" * 32,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", DIE_BEFORE_WRITING, withheld_by], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE
+    )
+    process.wait(30)
+    assert process.returncode == -signal.SIGKILL
+    if withheld_by.startswith("the switch"):
+        env["INTERNAL_EVENTS_SNOWPLOW"] = "0"
+    events = build(from_environment(env), env["WEBAPP_INSTANCE_PATH"])
+    try:
+        events.delivery.replay()
+        assert int(events.counters.redis.get(events.counters.keys.all_time(Rule("project_starred")))) == 1000
+        assert events.snowplow.status()["queued"] == queued
+    finally:
+        events.close()
+
+
 DISK_FULL_AT_BATCH = """
 import os, resource, signal, sys, time
 from webapp.demo.config import from_environment
