@@ -247,7 +247,7 @@ def unfinished(paths, owner):
             except (ValueError, TypeError, IndexError, KeyError):
                 damaged += 1
     result, begun = [], set()
-    for writer, number, day, first, last in batches:
+    for writer, number, day, first, last in sorted(batches, key=lambda batch: batch[3]):  # in the order written
         if last > done:
             seqs = [seq for seq in range(first, last + 1) if seq in events]
             begun.update(seqs)
