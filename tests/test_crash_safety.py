@@ -24,7 +24,7 @@ from webapp.internal_events.settings import collector_token
 from webapp.internal_events.writer import RETRY_AFTER
 
 from helpers import TEST_SECRET_KEY, LiveSession, sign_in
-from servers import free_port, gunicorn, wait_until, workers_of
+from servers import free_port, gunicorn, seed_demo, wait_until, workers_of
 
 EVENTS = 20_000
 TRACK = f"""
@@ -261,13 +261,7 @@ EVENT = {"event": "project_viewed"}
 @pytest.fixture
 def serve(environment):
     """Start gunicorn with `environment` and extra settings, on the seeded demo data; stopped after the test."""
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"],
-        cwd=PROJECT_ROOT,
-        check=True,
-        env={**environment, "WEBAPP_ENV": "test"},
-        stdout=subprocess.DEVNULL,
-    )
+    seed_demo(environment)
     started = []
 
     def start(**settings):
