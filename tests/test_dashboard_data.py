@@ -250,5 +250,10 @@ def test_chart_axes_have_round_ticks_and_bars_on_their_scale():
     tallest = chart["bars"][-1]
     assert tallest["height"] == pytest.approx((base - top) * 7 / 8)
     assert [d["label"] for d in chart["dates"]][-1] == "Jan 3"
+    assert chart["dates"][-1] == {"x": 100, "anchor": "end", "label": "Jan 3"}  # ends at the plot's edge
+    assert tallest["x"] + tallest["width"] <= 100 and chart["bars"][0]["x"] == 0  # percent of the plot's width
+    days = [(date(2026, 1, 1) + timedelta(days=n), 1) for n in range(28)]
+    assert [d["label"] for d in layout(days)["dates"]] == ["Jan 7", "Jan 14", "Jan 21", "Jan 28"]
+    assert len(layout(days[:7])["dates"]) == 4 and len(layout(days[:12])["dates"]) == 4  # fit on a phone
     assert short_number(1200) == "1.2k" and short_number(3_000_000) == "3M" and nice_ceiling(0) == 1
     assert [tick.label for tick in layout([(date(2026, 1, 1), 0)])["ticks"]] == ["0", "1", "2", "3", "4"]
