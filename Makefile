@@ -7,7 +7,7 @@ WORKERS ?= 4
 THREADS ?= 4
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast test-js check check-js bench serve install install-test chromium redis-server node assets clean
+.PHONY: run test test-fast test-js check check-js bench serve install install-test chromium redis-server wrk node assets clean
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -85,8 +85,13 @@ test-js: node_modules/.package-lock.json
 check-js: node_modules/.package-lock.json
 	npm run --silent lint
 
+# The API benchmark's load generator: in C, outside the servers' Python, so it does not share their interpreter.
+wrk:
+	@command -v wrk >/dev/null || { echo "Installing wrk for the API benchmark..."; \
+	  apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+
 ## Benchmarks: figures printed as ratios against a baseline measured in the same run.
-bench: install-test assets
+bench: install-test assets wrk
 	$(BIN)/python -m bench
 
 clean:

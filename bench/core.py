@@ -1,12 +1,20 @@
-"""track_event and track_events throughput against a local Redis, beside two baselines in the same run.
+"""track_event and track_events throughput against a local Redis: this version beside the one issue 15 was filed on.
+
+Each version runs in a process of its own (bench/track_rounds.py); the earlier
+one is unpacked from git (`git archive`) into a temporary folder. Both get the
+same calls, Snowplow off and on (sent to bench/snowplow_sink.py, which only
+counts). Two baselines run in this process against the current code:
 
 - ping: one PING per event, the floor any design with one round trip per event is bound by;
-- naive: one Redis command per key, unpipelined, as a per-metric implementation would do.
+- naive: one Redis command per key, unpipelined, as a per-metric implementation would do;
 
-Rounds alternate between the contenders, so a noisy neighbour hurts all of them alike;
-each figure is the median over the rounds.
+and write-behind with its journal left out shows what durability costs.
+Rounds alternate between every contender, so a noisy neighbour hurts all of
+them alike; each figure is the median over the rounds, each ratio the median
+of the rounds' ratios.
 """
 
+import json
 import os
 import statistics
 import subprocess
@@ -14,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import redis
 import requests
@@ -23,12 +32,23 @@ from webapp.internal_events.assembly import build
 from webapp.internal_events.windows import today
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# The last commit before the first change made for issue 15 (chart history and daily keys, 84c1bb4):
+# the code the issue's figures were measured on.
+BEFORE = "496406a4597a5e51947a19ec2f6be5db01261633"
 EVENT = "project_viewed"  # four unique metrics and the event's own totals: 7 writes per event
 ROUNDS = 5
 EVENTS_PER_ROUND = 3000
-BATCH = 100
 NAIVE = "baseline: naive, one command per key"
+PING = "baseline: one PING per event"
 UNJOURNALED = "baseline: write-behind, journal left out (not durable)"
+BEHIND, BATCHED = "track_event, write-behind", "track_events, batches of 100"
+SNOWPLOW = " + Snowplow"
+GOALS = (  # (contender, minimum events/s now, minimum times before): issues 11 and 15
+    (BEHIND, 10_000, None),
+    (BEHIND + SNOWPLOW, 10_000, None),
+    (BATCHED, None, 2.0),
+)
+SNOWPLOW_GOAL_US = 30
 
 
 class UnkeptJournal:
@@ -68,7 +88,7 @@ def naive_track(events, call):
         for (key, field), (op, payload, detail) in writes.items():
             if op == "u":
                 client.pfadd(key, *payload)
-                client.expire(key, detail)
+                client.expire(key, detail[0])
             elif op in "hf":
                 client.hincrby(key, field, payload) if op == "h" else client.hincrbyfloat(key, field, payload)
             else:
@@ -81,46 +101,80 @@ def rate(function, count):
     return count / (time.perf_counter() - start)
 
 
-def contenders(sync, behind, label=""):
-    """Named functions each tracking EVENTS_PER_ROUND events; write-behind ones include the final flush."""
-    work = calls(EVENTS_PER_ROUND)
+def baselines(sync, unjournaled):
+    """The in-process contenders: the two floors and write-behind without its journal."""
 
-    def one_by_one(events):
-        def run():
-            for call in work:
-                events.track(call["event"], **{k: v for k, v in call.items() if k != "event"})
-            assert events.flush(60)
-
-        return run
-
-    def batched():
-        for start in range(0, EVENTS_PER_ROUND, BATCH):
-            sync.track_many(work[start : start + BATCH])
-
-    return {
-        f"track_event, synchronous{label}": one_by_one(sync),
-        f"track_event, write-behind (production default){label}": one_by_one(behind),
-        f"track_events, batches of {BATCH}{label}": batched,
-    }
-
-
-def baselines(events):
     def naive():
         for call in calls(EVENTS_PER_ROUND):
-            naive_track(events, call)
+            naive_track(sync, call)
 
     def ping():
         for _ in range(EVENTS_PER_ROUND):
-            events.counters.redis.ping()
+            sync.counters.redis.ping()
 
-    return {NAIVE: naive, "baseline: one PING per event": ping}
+    def without_journal():
+        for call in calls(EVENTS_PER_ROUND):
+            unjournaled.track(call["event"], **{k: v for k, v in call.items() if k != "event"})
+        assert unjournaled.flush(60)
+
+    return {NAIVE: naive, PING: ping, UNJOURNALED: without_journal}
 
 
-def measure(runs):
-    figures = {name: [] for name in runs}
+class Version:
+    """One version of the core in its own process (bench/track_rounds.py), running a round per request."""
+
+    def __init__(self, name, tree, env):
+        self.name = name
+        self.process = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "bench" / "track_rounds.py")],
+            cwd=tree,
+            env={**env, "PYTHONPATH": str(tree), "INTERNAL_EVENTS_DEFINITIONS": str(Path(tree) / "definitions")},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.contenders = self._answer()
+
+    def ask(self, command):
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def _answer(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.name} version's process exited with {self.process.wait()}")
+        return json.loads(line)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+            self.process.wait(120)
+
+
+def before_tree(folder):
+    """The webapp package and definitions of BEFORE, unpacked from git into `folder`; None outside a git checkout."""
+    archive = subprocess.run(
+        ["git", "archive", BEFORE, "webapp", "definitions"], cwd=PROJECT_ROOT, capture_output=True, check=False
+    )
+    if archive.returncode:
+        return None
+    os.makedirs(folder, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+    return folder
+
+
+def measure(local, versions):
+    """ROUNDS alternating rounds: {contender: [events/s per round]}, remote ones named "<contender> @<version>"."""
+    figures = {}
     for _ in range(ROUNDS):
-        for name, function in runs.items():
-            figures[name].append(rate(function, EVENTS_PER_ROUND))
+        for name, function in local.items():
+            figures.setdefault(name, []).append(rate(function, EVENTS_PER_ROUND))
+        for contender in versions[-1].contenders:
+            for version in versions:
+                if contender in version.contenders:
+                    figures.setdefault(f"{contender} @{version.name}", []).append(version.ask(contender))
     return figures
 
 
@@ -134,15 +188,25 @@ def start_collector(env, port=None):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
+    return process, wait_for(process, f"http://127.0.0.1:{port}", "/micro/all")
+
+
+def start_sink():
+    """bench/snowplow_sink.py on a free port: (process, URL)."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "bench" / "snowplow_sink.py"), str(port)])
+    return process, wait_for(process, f"http://127.0.0.1:{port}", "/count")
+
+
+def wait_for(process, url, path):
     for _ in range(100):
         try:
-            requests.get(f"{url}/micro/all", timeout=1)
-            return process, url
+            requests.get(f"{url}{path}", timeout=1)
+            return url
         except requests.ConnectionError:
             time.sleep(0.1)
     process.terminate()
-    raise RuntimeError("the collector did not start")
+    raise RuntimeError(f"{url} did not start")
 
 
 def free_port():
@@ -161,36 +225,34 @@ def main():
         "REDIS_URL": REDIS_URL,
         "INTERNAL_EVENTS_KEY_PREFIX": prefix,
         "SECRET_KEY": "bench",
-        "INTERNAL_EVENTS_COLLECTOR_ENABLED": "1",
     }
     client = redis.Redis.from_url(REDIS_URL)
-    instance_path = tempfile.mkdtemp()
-    collector = None
+    sink, url = start_sink()
+    versions = []
     try:
-
-        def instance(**extra):
-            return build(from_environment({**settings, **extra}), instance_path)
-
-        sync, behind = instance(), instance(INTERNAL_EVENTS_WRITE_BEHIND="1")
-        unjournaled = instance(INTERNAL_EVENTS_WRITE_BEHIND="1")
-        unjournaled.writer.journal = UnkeptJournal()
-        figures = measure(
-            {
-                **baselines(sync),
-                **contenders(sync, behind),
-                UNJOURNALED: contenders(sync, unjournaled)["track_event, write-behind (production default)"],
+        with tempfile.TemporaryDirectory() as folder:
+            sync = build(from_environment(settings), folder)
+            unjournaled = build(from_environment({**settings, "INTERNAL_EVENTS_WRITE_BEHIND": "1"}), folder)
+            unjournaled.writer.journal = UnkeptJournal()
+            env = {
+                **os.environ,
+                **settings,
+                "BENCH_COLLECTOR_URL": url,
+                "BENCH_EVENTS_PER_ROUND": str(EVENTS_PER_ROUND),
             }
-        )
-        collector, url = start_collector({**os.environ, **settings, "WEBAPP_ENV": "test"})
-        sending = [
-            instance(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=url),
-            instance(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=url, INTERNAL_EVENTS_WRITE_BEHIND="1"),
-        ]
-        figures.update(measure(contenders(*sending, label=" + Snowplow")))
-        flushed = all(events.snowplow.flush(timeout=120) for events in sending)
-        report(figures, sending, flushed)
+            tree = before_tree(folder)
+            if tree:
+                versions.append(Version("before", tree, {**env, "INTERNAL_EVENTS_KEY_PREFIX": prefix + "before:"}))
+            versions.append(Version("now", PROJECT_ROOT, {**env, "INTERNAL_EVENTS_KEY_PREFIX": prefix + "now:"}))
+            figures = measure(baselines(sync, unjournaled), versions)
+            flushed = all(version.ask("flush") for version in versions)
+            report(figures, [v.name for v in versions], flushed, int(requests.get(f"{url}/count", timeout=5).text))
+            for tracker in (sync, unjournaled):
+                tracker.close()
     finally:
-        clean_up(collector, client, prefix)
+        for version in versions:
+            version.stop()
+        clean_up(sink, client, prefix)
 
 
 def clean_up(collector, client, prefix):
@@ -203,32 +265,48 @@ def clean_up(collector, client, prefix):
         client.delete(*keys[start : start + 1000])
 
 
-def report(figures, sending, flushed):
+def per_event_us(slower, faster):
+    """Microseconds an event costs more in `slower` than in `faster` (events/s of the same rounds)."""
+    return statistics.median(1e6 / s - 1e6 / f for s, f in zip(slower, faster))
+
+
+def report(figures, names, flushed, received):
     medians = {name: statistics.median(values) for name, values in figures.items()}
     naive = figures[NAIVE]
+    has_before = "before" in names
     print(
         f"\n== track_event throughput: local Redis, one process, {ROUNDS} alternating rounds of "
-        f"{EVENTS_PER_ROUND} '{EVENT}' events (7 writes each) =="
+        f"{EVENTS_PER_ROUND} '{EVENT}' events (7 writes each); load average {os.getloadavg()[0]:.1f} =="
     )
-    print(f"{'contender':62} {'events/s':>10} {'vs naive':>9}")
-    for name, value in medians.items():
-        ratios = [v / b for v, b in zip(figures[name], naive)]
-        print(f"{name:62} {value:10,.0f} {statistics.median(ratios):8.1f}x")
-    sent = sum(events.snowplow.status()["delivered"] for events in sending)
-    failed = sum(events.snowplow.status()["failed_posts"] for events in sending)
-    print(f"Snowplow: {sent:,} events sent, {failed} failed POSTs, {'all flushed' if flushed else 'NOT all flushed'}")
-    sync = medians["track_event, synchronous"]
-    behind = medians["track_event, write-behind (production default)"]
-    journal_cost = statistics.median(
-        b / u for b, u in zip(figures["track_event, write-behind (production default)"], figures[UNJOURNALED])
-    )
-    print(
-        f"the journal: write-behind with it runs at {journal_cost:.0%} of write-behind without it; "
-        f"a caller waiting for Redis (synchronous, group commit's best case for one caller) at "
-        f"{sync / behind:.0%} of write-behind with it"
-    )
-    print(
-        f"targets: >= 3x naive: synchronous {sync / statistics.median(naive):.1f}x, "
-        f"write-behind {behind / statistics.median(naive):.1f}x; "
-        f">= 10,000 events/s: write-behind {behind:,.0f} ({'met' if behind >= 10_000 else 'NOT met'})"
-    )
+    if has_before:
+        print(f"before: {BEFORE[:7]}, the code issue 15 was filed on, in a process of its own")
+    print(f"{'contender':58} {'events/s':>10} {'vs naive':>9} {'before':>10} {'now/before':>10}")
+    for name in [n for n in figures if "@" not in n]:
+        print(
+            f"{name:58} {medians[name]:10,.0f} {statistics.median(v / b for v, b in zip(figures[name], naive)):8.1f}x"
+        )
+    for contender in dict.fromkeys(n.split(" @")[0] for n in figures if n.endswith("@now")):
+        now = figures[f"{contender} @now"]
+        before = figures.get(f"{contender} @before")
+        line = f"{contender:58} {medians[contender + ' @now']:10,.0f} "
+        line += f"{statistics.median(v / b for v, b in zip(now, naive)):8.1f}x"
+        if before:
+            line += f" {statistics.median(before):10,.0f} {statistics.median(n / b for n, b in zip(now, before)):9.2f}x"
+        print(line)
+    print(f"Snowplow: {received:,} events received by the sink, {'all flushed' if flushed else 'NOT all flushed'}")
+    for contender in (BEHIND, BATCHED):
+        for name in names:
+            cost = per_event_us(figures[f"{contender}{SNOWPLOW} @{name}"], figures[f"{contender} @{name}"])
+            goal = f" (goal <= {SNOWPLOW_GOAL_US} µs: {'met' if cost <= SNOWPLOW_GOAL_US else 'NOT met'})"
+            print(f"Snowplow adds {cost:5.1f} µs an event to {contender}, {name}{goal if name == 'now' else ''}")
+    journal_cost = statistics.median(b / u for b, u in zip(figures[f"{BEHIND} @now"], figures[UNJOURNALED]))
+    print(f"the journal: write-behind with it runs at {journal_cost:.0%} of write-behind without it")
+    for contender, floor, times in GOALS:
+        now = medians[f"{contender} @now"]
+        if floor:
+            print(f"goal {contender} >= {floor:,} events/s: {now:,.0f} ({'met' if now >= floor else 'NOT met'})")
+        if times and has_before:
+            ratio = statistics.median(
+                n / b for n, b in zip(figures[f"{contender} @now"], figures[f"{contender} @before"])
+            )
+            print(f"goal {contender} >= {times:.1f}x before: {ratio:.2f}x ({'met' if ratio >= times else 'NOT met'})")

@@ -17,6 +17,7 @@ import redis
 import requests
 from werkzeug.serving import make_server
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CLUSTER_BUS_OFFSET = 10000  # a cluster node also listens on its port + 10000
 
 
@@ -191,6 +192,17 @@ def serving(wsgi_app):
         server.stop()
 
 
+def seed_demo(env, cwd=PROJECT_ROOT):
+    """The demo's users, groups and projects in the database `env` names (`flask seed-demo` of the tree at `cwd`)."""
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"],
+        cwd=cwd,
+        check=True,
+        env={**env, "WEBAPP_ENV": "test"},
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def gunicorn(env, workers, preexec_fn=None):
     """The app under gunicorn on a free port, configured by `env`: (process, base URL) once every worker answers."""
     server = Gunicorn(env, workers, preexec_fn=preexec_fn).start()
@@ -213,10 +225,24 @@ def workers_of(master):
 
 
 class Gunicorn:
-    """`webapp:create_app()` under gunicorn, as `make serve` runs it, configured by environment variables."""
+    """`webapp:create_app()` under gunicorn, as `make serve` runs it, configured by environment variables.
 
-    def __init__(self, env, workers=1, *options, preexec_fn=None):
+    The benchmarks serve other apps (`app`, from the folder `cwd`) and wait for another page (`ready`:
+    a path and the status it answers once the app is up).
+    """
+
+    def __init__(
+        self,
+        env,
+        workers=1,
+        *options,
+        preexec_fn=None,
+        app="webapp:create_app()",
+        cwd=PROJECT_ROOT,
+        ready=("/users/sign_in", 200),
+    ):
         self.env, self.workers, self.options, self.preexec_fn = env, workers, list(options), preexec_fn
+        self.app, self.cwd, self.ready = app, cwd, ready
         self.port = free_port()
         self.process = None
         self.log = tempfile.TemporaryFile("w+")  # gunicorn's and the app's log: a pipe nobody reads would fill up
@@ -240,9 +266,9 @@ class Gunicorn:
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 *self.options,
-                "webapp:create_app()",
+                self.app,
             ],
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=self.cwd,
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
@@ -266,7 +292,8 @@ class Gunicorn:
             raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.logged()[-2000:]}")
         if len(workers_of(self.process.pid)) != self.workers:
             return False
+        path, status = self.ready
         try:
-            return requests.get(f"{self.url}/users/sign_in", timeout=2).status_code == 200
+            return requests.get(f"{self.url}{path}", timeout=2).status_code == status
         except requests.RequestException:
             return False

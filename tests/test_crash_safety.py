@@ -18,7 +18,7 @@ from webapp.internal_events.assembly import build
 from webapp.internal_events.model import Rule
 
 from helpers import TEST_SECRET_KEY, LiveSession, sign_in
-from servers import gunicorn, wait_until, workers_of
+from servers import gunicorn, seed_demo, wait_until, workers_of
 
 EVENTS = 20_000
 TRACK = f"""
@@ -119,13 +119,7 @@ EVENT = {"event": "project_viewed"}
 
 @pytest.fixture
 def served(environment):
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"],
-        cwd=PROJECT_ROOT,
-        check=True,
-        env={**environment, "WEBAPP_ENV": "test"},
-        stdout=subprocess.DEVNULL,
-    )
+    seed_demo(environment)
     server, base = gunicorn(environment, WORKERS)
     try:
         yield server, base

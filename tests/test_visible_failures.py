@@ -20,7 +20,7 @@ from webapp.internal_events.model import Rule
 from webapp.internal_events.status import status
 
 from helpers import TEST_SECRET_KEY, LiveSession, sign_in
-from servers import RedisServer, gunicorn, wait_until
+from servers import RedisServer, gunicorn, seed_demo, wait_until
 
 API = "/api/v4/usage_data"
 SAME_ORIGIN = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
@@ -69,13 +69,7 @@ def drained(app):
 def test_the_api_answers_503_when_the_disk_is_full_and_every_200_counts(environment, redis_server):
     """gunicorn whose files can grow to 256 KiB (RLIMIT_FSIZE: writes past it fail with EFBIG, as on a full disk)."""
     env = {**environment, "REDIS_URL": redis_server.url}
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"],
-        cwd=PROJECT_ROOT,
-        check=True,
-        env={**env, "WEBAPP_ENV": "test"},
-        stdout=subprocess.DEVNULL,
-    )
+    seed_demo(env)
     limit = 256 * 1024
     server, base = gunicorn(env, 1, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
     try:

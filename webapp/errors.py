@@ -6,7 +6,9 @@ A browser, which asks for text/html, gets the same message as a page
 on: the host's sign-in, or back home.
 """
 
-from flask import current_app, jsonify, make_response, render_template, request
+from collections.abc import Iterable
+
+from flask import Response, current_app, jsonify, make_response, render_template, request
 
 from .internal_events.extension import extension
 
@@ -38,7 +40,7 @@ def http_error(error):
     return error_response(error.code, error.description, error.get_headers())
 
 
-def error_response(status, message, headers=()):
+def error_response(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> Response:
     """The answer to an error `status`, keeping the error's own headers (Retry-After, Allow...)."""
     response = _page(status, message) if wants_html() else None
     if response is None:

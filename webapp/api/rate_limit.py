@@ -32,12 +32,44 @@ REDIS_WAIT = (
 STALL_PAUSE = 1.0  # seconds
 
 
+def block_size(limit):
+    """Events a process takes from Redis at a time: a fiftieth of the limit, 1 to MAX_BLOCK."""
+    return max(1, min(MAX_BLOCK, limit // BLOCKS_PER_LIMIT))
+
+
+def seconds_left(now, window):
+    """Whole seconds until the fixed window holding Unix time `now` ends; never 0, so a client does wait."""
+    return max(1, math.ceil((int(now // window) + 1) * window - now))
+
+
+class Allowance:
+    """This process's unspent allowance per user, for the current window only. Pure bookkeeping."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._slot, self._left = None, {}
+
+    def spend(self, slot, user_id, amount, taken=0):
+        """Add what was `taken` from Redis to the user's allowance and spend `amount` of it: 0, or what is missing.
+
+        A new window (`slot`) starts every user from nothing."""
+        with self._lock:
+            if slot != self._slot:
+                self._slot, self._left = slot, {}
+            left = self._left.get(user_id, 0) + taken
+            if left >= amount:
+                self._left[user_id] = left - amount
+                return 0
+            self._left[user_id] = left
+            return amount - left
+
+
 class RateLimit:
     def __init__(self, limit, window):
         self.limit, self.window = limit, window
-        self.block = max(1, min(MAX_BLOCK, limit // BLOCKS_PER_LIMIT))
+        self.block = block_size(limit)
         self._lock = threading.Lock()
-        self._slot, self._left = None, {}  # this process's unspent allowance per user, current window only
+        self._allowance = Allowance()
         self._asking, self._asking_pid = None, None  # threads that ask Redis, started in each process
         self._stalled_until = 0.0
 
@@ -51,27 +83,15 @@ class RateLimit:
             return None
         now = time.time() if now is None else now
         slot = int(now // self.window)
-        shortfall = self._spend(slot, user_id, amount, taken=0)
+        shortfall = self._allowance.spend(slot, user_id, amount)
         if not shortfall:
             return None
         taken = self._take_in_time(
             redis, f"{prefix}{{rate_limit:{user_id}}}:{slot}", max(self.block, shortfall), slot, user_id
         )
-        if taken is None or not self._spend(slot, user_id, amount, taken):
+        if taken is None or not self._allowance.spend(slot, user_id, amount, taken):
             return None
-        return max(1, math.ceil((slot + 1) * self.window - now))
-
-    def _spend(self, slot, user_id, amount, taken):
-        """Add what was `taken` from Redis to the user's allowance and spend `amount` of it: 0, or what is missing."""
-        with self._lock:
-            if slot != self._slot:
-                self._slot, self._left = slot, {}
-            left = self._left.get(user_id, 0) + taken
-            if left >= amount:
-                self._left[user_id] = left - amount
-                return 0
-            self._left[user_id] = left
-            return amount - left
+        return seconds_left(now, self.window)
 
     def _take_in_time(self, redis, key, wanted, slot, user_id):
         """`_take`, or None when Redis has not answered within REDIS_WAIT (or did not lately): let it through."""
@@ -96,7 +116,7 @@ class RateLimit:
     def _credit(self, late, slot, user_id):
         """A block granted after its request went on: the user's next requests spend it."""
         if late.exception() is None:
-            self._spend(slot, user_id, 0, late.result())
+            self._allowance.spend(slot, user_id, 0, late.result())
 
     def _take(self, redis, key, wanted):
         """Up to `wanted` events of the window's allowance; what went over the limit is not granted."""

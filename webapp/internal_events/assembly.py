@@ -1,6 +1,9 @@
 """Assembling the tracker from configuration: the only place that knows every part."""
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .counters import CounterStore
 from .delivery import REDIS_FAILURES, CounterDelivery
@@ -33,7 +36,7 @@ JOURNAL_FOLDER = "internal-events-journal"  # beside the spool file
 OPT_OUTS_FILE = "internal-events-opt-outs.sqlite3"
 
 
-def build(config, instance_path):
+def build(config: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> Tracker:
     env = config["WEBAPP_ENV"]
     collector = config.get("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL")
     definitions = LiveDefinitions(

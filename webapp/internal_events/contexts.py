@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from jsonschema import Draft7Validator, FormatChecker
@@ -22,7 +22,7 @@ def _schema_file(name):
     return json.loads((SCHEMA_DIR / f"{name}.json").read_text())
 
 
-def context_schemas(vendor=None):
+def context_schemas(vendor: str | None = None) -> list[dict]:
     """Every context schema this project defines, under `vendor` (INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR) if given."""
     schemas = [_schema_file(name) for name in CONTEXT_NAMES]
     if vendor:
@@ -31,7 +31,7 @@ def context_schemas(vendor=None):
     return schemas
 
 
-def iglu_uri(schema):
+def iglu_uri(schema: dict) -> str:
     s = schema["self"]
     return f"iglu:{s['vendor']}/{s['name']}/{s['format']}/{s['version']}"
 
@@ -52,11 +52,13 @@ def known_schemas():
 STANDARD_CONTEXT, SERVICE_PING_CONTEXT = (iglu_uri(s) for s in context_schemas())
 
 
+@lru_cache(maxsize=8192)
 def pseudonym(key, user_id):
     """The user as Snowplow sees them: HMAC-SHA256 of the id under the instance's secret key.
 
     A bare hash of a small sequential id is reversed by hashing every id up to a few
     million; without the key nobody holding the events can rebuild the table.
+    Cached (3.6 µs each; active users recur): a few thousand hex strings.
     """
     if user_id is None:
         return None

@@ -23,7 +23,6 @@ from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from .keys import KeySpace
-from .model import IDENTIFIERS
 from .windows import (
     COMPUTABLE_WEEKS_DAYS,
     DAILY_DAYS,
@@ -50,8 +49,8 @@ def unique_element(rule, event):
     Ids are added as they are; property values are hashed to a fixed size with a
     stable hash, so the same value counts once whichever process saw it.
     """
-    if rule.unique in IDENTIFIERS:
-        value = event.identifier(rule.unique)
+    if rule.id_attribute:
+        value = getattr(event, rule.id_attribute)
         return None if value is None else str(value)
     if rule.unique not in event.properties:
         return None
@@ -261,33 +260,48 @@ class WriteBatch:
         self.today = datetime.fromtimestamp(self.now, UTC).date()
         # event name -> {(key, hash field or None): [op, payload, (ttl, windows) or hash field]}
         self.slots: dict[str, dict[tuple[str, str | None], list[object]]] = {}
+        # (rule, day) -> where its events' writes go: built once per batch, not once per event
+        self._targets: dict[tuple[object, object], object] = {}
 
     def add(self, rules, event, day):
         """Queue the writes of `event`'s rules; a rule lacking its data is left out (`prepare` reports it)."""
-        writes = self.slots.setdefault(event.name, {})
+        writes = self.slots.get(event.name)
+        if writes is None:
+            writes = self.slots[event.name] = {}
+        properties, targets = event.properties, self._targets
         for rule in rules:
-            if not rule.matches(event.properties):
+            if rule.filter and not rule.matches(properties):
                 continue
-            if rule.kind == "unique":
+            kind = rule.kind
+            if kind == "unique":
                 element = unique_element(rule, event)
-                if element is not None:
-                    self._add_unique(writes, rule, day, element)
-            elif rule.kind == "total":
-                self._count(writes, rule, day, "h", "a", 1)
-            elif "value" in event.properties:
-                self._count(writes, rule, day, "f", "A", event.properties["value"])
+                if element is None:
+                    continue
+                elements = targets.get((rule, day), False)
+                if elements is False:
+                    elements = targets[rule, day] = self._unique_target(writes, rule, day)
+                if elements is not None:
+                    elements.append(element)
+            elif kind == "total" or "value" in properties:
+                entries = targets.get((rule, day))
+                if entries is None:
+                    entries = targets[rule, day] = self._count_targets(writes, rule, day)
+                amount = 1 if kind == "total" else properties["value"]
+                for entry in entries:
+                    entry[1] += amount
 
-    def _add_unique(self, writes, rule, day, element):
-        key = (self.keys.daily(rule, day), None)
-        entry = writes.get(key)
-        if entry is None:
-            ttl = seconds_until_end_of(day + timedelta(days=DAILY_DAYS - 1), self.now)
-            if ttl <= 0:  # its day's key is gone: too late for any window or chart week that could show it
-                return
-            entry = writes[key] = ["u", [], (ttl, self._windows_holding(rule, day))]
-            if day < self.today:
-                self._forget_weeks(rule, day)
-        entry[1].append(element)
+    def _unique_target(self, writes, rule, day):
+        """The element list of a unique rule's daily key; None when that day's key is already gone
+        (too late for any window or chart week that could show it)."""
+        ttl = seconds_until_end_of(day + timedelta(days=DAILY_DAYS - 1), self.now)
+        if ttl <= 0:
+            return None
+        entry = writes.setdefault(
+            (self.keys.daily(rule, day), None), ["u", [], (ttl, self._windows_holding(rule, day))]
+        )
+        if day < self.today:
+            self._forget_weeks(rule, day)
+        return entry[1]
 
     def _windows_holding(self, rule, day):
         """Today's frame windows that hold `day`, and tomorrow's, for a process whose clock is already there."""
@@ -313,11 +327,15 @@ class WriteBatch:
             )
             entry[1].update(lasts)
 
-    def _count(self, writes, rule, day, daily_op, all_op, amount):
+    def _count_targets(self, writes, rule, day):
+        """The entries a total or sum rule adds to: its day's field (while charts show that day) and its all-time counter."""
+        daily_op, all_op = ("h", "a") if rule.kind == "total" else ("f", "A")
+        entries = []
         if (self.today - day).days < TOTAL_DAYS:
             field = day_number(day)
-            writes.setdefault((self.keys.daily_totals(rule), field), [daily_op, 0, field])[1] += amount
-        writes.setdefault((self.keys.all_time(rule), None), [all_op, 0, None])[1] += amount
+            entries.append(writes.setdefault((self.keys.daily_totals(rule), field), [daily_op, 0, field]))
+        entries.append(writes.setdefault((self.keys.all_time(rule), None), [all_op, 0, None]))
+        return entries
 
     def script_calls(self):
         """(event, keys, args) for one script call per slot."""

@@ -5,9 +5,13 @@ requires), so definitions written here stay valid in GitLab.
 """
 
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from .model import IDENTIFIERS
+from .model import IDENTIFIERS, EventDefinition
 from .problems import Problem
+
+Documents = Iterable[tuple[str, Mapping[str, Any]]]  # (the file as shown, its parsed YAML)
 
 MAX_ACTION_LENGTH = 120
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -20,8 +24,8 @@ GITLAB_REQUIRED = {
 GITLAB_STATUS_REQUIRED = {"broken": ("repair_issue_url",), "removed": ("removed_by_url", "milestone_removed")}
 
 
-def of_events(documents):
-    warnings = []
+def of_events(documents: Documents) -> list[Problem]:
+    warnings: list[Problem] = []
     for shown, doc in documents:
         warnings += _gitlab_required(shown, doc, "event")
         if len(doc["action"]) > MAX_ACTION_LENGTH:
@@ -39,8 +43,8 @@ def of_events(documents):
     return warnings
 
 
-def of_metrics(documents):
-    warnings = []
+def of_metrics(documents: Documents) -> list[Problem]:
+    warnings: list[Problem] = []
     for shown, doc in documents:
         warnings += _gitlab_required(shown, doc, "metric")
         if not KEY_PATH.match(doc["key_path"]):
@@ -48,9 +52,11 @@ def of_metrics(documents):
     return warnings
 
 
-def of_rule(shown, field, entry, event, unique):
+def of_rule(
+    shown: str, field: str, entry: Mapping[str, Any], event: EventDefinition, unique: str | None
+) -> list[Problem]:
     """Warnings about one `events:` entry of a metric: what it counts that its event does not declare."""
-    warnings = []
+    warnings: list[Problem] = []
     if unique in IDENTIFIERS and unique not in event.identifiers:
         warnings.append(
             Problem(
@@ -80,6 +86,6 @@ def of_rule(shown, field, entry, event, unique):
     return warnings
 
 
-def _gitlab_required(shown, doc, kind):
-    needed = GITLAB_REQUIRED[kind] + GITLAB_STATUS_REQUIRED.get(doc.get("status"), ())
+def _gitlab_required(shown: str, doc: Mapping[str, Any], kind: str) -> list[Problem]:
+    needed = GITLAB_REQUIRED[kind] + GITLAB_STATUS_REQUIRED.get(str(doc.get("status")), ())
     return [Problem(shown, name, "is missing; GitLab requires it") for name in needed if name not in doc]

@@ -16,6 +16,7 @@ from .contexts import pseudonym
 from .privacy_signals import honoured_signals
 
 log = logging.getLogger(__name__)
+SIGNALS_KEY = "internal_events.privacy_signals"
 
 
 class EventLevel:
@@ -30,10 +31,19 @@ class EventLevel:
         return pseudonym(self.pseudonym_key, user_id)
 
     def request_signals(self):
-        """The honoured privacy signals of the request being served ([] outside a request)."""
+        """The honoured privacy signals of the request being served ([] outside a request).
+
+        Read once per request and kept in its WSGI environ: a batch asks for each of its events."""
         if not has_request_context():
             return []
-        return honoured_signals(self.policy, request.headers, request.args.get("privacy_signals", ""))
+        environ = request.environ
+        signals = environ.get(SIGNALS_KEY)
+        if signals is None or signals[0] != self.policy:
+            signals = environ[SIGNALS_KEY] = (
+                self.policy,
+                honoured_signals(self.policy, request.headers, request.args.get("privacy_signals", "")),
+            )
+        return signals[1]
 
     def allowed(self, events):
         """(the events that may go to Snowplow, how many were withheld because the opt-outs could not be read)."""

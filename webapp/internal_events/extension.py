@@ -19,9 +19,12 @@ the other keys of settings.py, filled in where the host has not set them.
 """
 
 import functools
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import Flask, abort, current_app, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from . import settings
 from .assembly import build
@@ -33,6 +36,10 @@ DEFINITIONS_FOLDER = "definitions"  # beside the host's package, unless INTERNAL
 LAYOUT = "internal_events/layout.html"  # the extension's own page layout: blocks title, head, content, scripts
 
 
+Callback = TypeVar("Callback", bound=Callable[..., Any])
+View = Callable[..., ResponseReturnValue]
+
+
 class NotInitialized(RuntimeError):
     """The extension is used in an app it was not set up for."""
 
@@ -40,74 +47,74 @@ class NotInitialized(RuntimeError):
 class InternalEvents:
     """Tracking for one or more Flask apps; the callbacks are the host's answers about its users."""
 
-    def __init__(self, app=None):
-        self._current_user = None
-        self._visible_project = None
-        self._visible_namespace = None
-        self._project_namespace_id = _namespace_id_attribute
-        self._is_admin = _is_admin_attribute
-        self._user_names = _no_user_names
-        self.login_view = None  # an endpoint: signed-out people opening the dashboard are sent there
-        self.admin_view = None  # an endpoint: the host's admin area, first in the dashboard's breadcrumbs
+    def __init__(self, app: Flask | None = None) -> None:
+        self._current_user: Callable[[], Any] | None = None
+        self._visible_project: Callable[[Any, int], Any] | None = None
+        self._visible_namespace: Callable[[Any, int], Any] | None = None
+        self._project_namespace_id: Callable[[Any], int | None] = _namespace_id_attribute
+        self._is_admin: Callable[[Any], object] = _is_admin_attribute
+        self._user_names: Callable[[], Iterable[tuple[int, str]]] = _no_user_names
+        self.login_view: str | None = None  # an endpoint: signed-out people opening the dashboard are sent there
+        self.admin_view: str | None = None  # an endpoint: the host's admin area, first in the dashboard's breadcrumbs
         self.layout = LAYOUT  # the template the extension's pages extend; a host may name its own
         if app is not None:
             self.init_app(app)
 
     # -- the host's callbacks (decorators, like Flask-Login's user_loader) -------------------------
 
-    def user_loader(self, callback):
+    def user_loader(self, callback: Callback) -> Callback:
         """`callback()` -> the signed-in user of the request (anything with an integer `.id`), or None."""
         self._current_user = callback
         return callback
 
-    def project_loader(self, callback):
+    def project_loader(self, callback: Callback) -> Callback:
         """`callback(user, project_id)` -> the project if `user` may see it, else None."""
         self._visible_project = callback
         return callback
 
-    def namespace_loader(self, callback):
+    def namespace_loader(self, callback: Callback) -> Callback:
         """`callback(user, namespace_id)` -> the namespace (group or personal) if `user` may see it, else None."""
         self._visible_namespace = callback
         return callback
 
-    def project_namespace_loader(self, callback):
+    def project_namespace_loader(self, callback: Callback) -> Callback:
         """`callback(project)` -> the id of the project's namespace. Default: `project.namespace_id`."""
         self._project_namespace_id = callback
         return callback
 
-    def admin_loader(self, callback):
+    def admin_loader(self, callback: Callback) -> Callback:
         """`callback(user)` -> whether `user` administers the instance. Default: `user.is_admin`."""
         self._is_admin = callback
         return callback
 
-    def user_names_loader(self, callback):
+    def user_names_loader(self, callback: Callback) -> Callback:
         """`callback()` -> (user id, display name) pairs: the dashboard names the users behind pseudonyms."""
         self._user_names = callback
         return callback
 
     # -- what the extension's views ask ---------------------------------------------------------
 
-    def current_user(self):
+    def current_user(self) -> Any:
         return _required(self._current_user, "user_loader")()
 
-    def visible_project(self, user, project_id):
+    def visible_project(self, user: Any, project_id: int) -> Any:
         return _required(self._visible_project, "project_loader")(user, project_id)
 
-    def visible_namespace(self, user, namespace_id):
+    def visible_namespace(self, user: Any, namespace_id: int) -> Any:
         return _required(self._visible_namespace, "namespace_loader")(user, namespace_id)
 
-    def namespace_id_of(self, project):
+    def namespace_id_of(self, project: Any) -> int | None:
         return self._project_namespace_id(project)
 
-    def is_admin(self, user):
+    def is_admin(self, user: Any) -> bool:
         return user is not None and bool(self._is_admin(user))
 
-    def user_names(self):
+    def user_names(self) -> dict[int, str]:
         return dict(self._user_names())
 
     # -- setting an app up ------------------------------------------------------------------------
 
-    def init_app(self, app):
+    def init_app(self, app: Flask) -> None:
         """Fill the settings' defaults, build the tracker and register the views, commands and handlers."""
         for key, value in settings.from_environment().items():
             app.config.setdefault(key, value)
@@ -132,12 +139,13 @@ class InternalEvents:
             app.register_error_handler(failure, _redis_unavailable)
 
 
-def extension():
+def extension() -> InternalEvents:
     """The InternalEvents the current app was set up with; a clear error before `init_app`."""
-    return set_up(EXTENSION)
+    found: InternalEvents = set_up(EXTENSION)
+    return found
 
 
-def set_up(part):
+def set_up(part: str) -> Any:
     """`app.extensions[part]` of the current app; NotInitialized naming the fix when init_app was never called."""
     found = current_app.extensions.get(part)
     if found is None:
@@ -148,11 +156,11 @@ def set_up(part):
     return found
 
 
-def admin_required(view):
+def admin_required(view: View) -> View:
     """401 for signed-out callers, 403 for signed-in users who are not administrators."""
 
     @functools.wraps(view)
-    def wrapped(**kwargs):
+    def wrapped(**kwargs: Any) -> ResponseReturnValue:
         host = extension()
         user = host.current_user()
         if user is None:
@@ -164,12 +172,12 @@ def admin_required(view):
     return wrapped
 
 
-def admin_page(view):
+def admin_page(view: View) -> View:
     """A page for administrators: signed-out people go to the host's `login_view` first, when it has one."""
     checked = admin_required(view)
 
     @functools.wraps(view)
-    def wrapped(**kwargs):
+    def wrapped(**kwargs: Any) -> ResponseReturnValue:
         host = extension()
         if host.login_view and host.current_user() is None:
             return redirect(url_for(host.login_view, next=request.full_path.rstrip("?")))
@@ -178,25 +186,26 @@ def admin_page(view):
     return wrapped
 
 
-def _required(callback, name):
+def _required(callback: Callback | None, name: str) -> Callback:
     if callback is None:
         raise NotInitialized(f"the host app has not registered its {name} callback with InternalEvents")
     return callback
 
 
-def _namespace_id_attribute(project):
-    return project.namespace_id
+def _namespace_id_attribute(project: Any) -> int | None:
+    namespace_id: int | None = project.namespace_id
+    return namespace_id
 
 
-def _is_admin_attribute(user):
+def _is_admin_attribute(user: Any) -> object:
     return getattr(user, "is_admin", False)
 
 
-def _no_user_names():
+def _no_user_names() -> Iterable[tuple[int, str]]:
     return ()
 
 
-def _redis_unavailable(error):
+def _redis_unavailable(error: Exception) -> ResponseReturnValue:
     """Pages and listings that read counts cannot answer without Redis; tracking itself never gets here."""
     from ..errors import error_response
 

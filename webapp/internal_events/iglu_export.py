@@ -6,14 +6,15 @@ finds. A static registry is a folder served over HTTP:
 """
 
 import json
+import os
 from pathlib import Path
 
 from .contexts import context_schemas, iglu_uri
 
 
-def export(folder, vendor=None):
+def export(folder: str | os.PathLike[str], vendor: str | None = None) -> list[tuple[str, Path]]:
     """Write every context schema below `folder`; returns [(iglu URI, file written)]."""
-    written = []
+    written: list[tuple[str, Path]] = []
     for schema in context_schemas(vendor):
         meta = schema["self"]
         path = Path(folder) / "schemas" / meta["vendor"] / meta["name"] / meta["format"] / meta["version"]

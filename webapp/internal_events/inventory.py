@@ -4,7 +4,9 @@ Pure: `inventory(definitions)` returns JSON-ready data for the help page and
 `internal-events inventory`.
 """
 
-from .model import BASE_PROPERTIES
+from typing import Any
+
+from .model import BASE_PROPERTIES, Definitions, EventDefinition, Metric
 
 # What each identifier becomes in the standard context of a Snowplow event.
 SNOWPLOW_FORMS = {
@@ -25,7 +27,7 @@ UNIQUE_MEANING = {
 }
 
 
-def inventory(definitions):
+def inventory(definitions: Definitions) -> dict[str, list[dict[str, Any]]]:
     return {
         "snowplow_context": [{"field": field, "form": form} for field, form in ALWAYS_SENT],
         "events": [_event(definitions.events[name], definitions) for name in sorted(definitions.events)],
@@ -33,7 +35,7 @@ def inventory(definitions):
     }
 
 
-def _event(event, definitions):
+def _event(event: EventDefinition, definitions: Definitions) -> dict[str, Any]:
     raw_properties = event.raw.get("additional_properties") or {}
     return {
         "name": event.name,
@@ -55,7 +57,7 @@ def _event(event, definitions):
     }
 
 
-def _metric(metric):
+def _metric(metric: Metric) -> dict[str, Any]:
     rule = metric.rules[0]
     if rule.kind == "unique":
         kept = UNIQUE_MEANING.get(rule.unique, f"a HyperLogLog of {rule.unique} values: an estimate of how many")

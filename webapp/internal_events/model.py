@@ -41,6 +41,18 @@ class Rule:
             return "unique"
         return "sum" if self.operator == SUM_OPERATOR else "total"
 
+    @cached_property
+    def id_attribute(self):
+        """The TrackedEvent attribute a unique rule over an identifier reads (`user_id`), else None."""
+        return f"{self.unique}_id" if self.unique in IDENTIFIERS else None
+
+    @cached_property
+    def _hash(self):
+        return hash((self.event, self.unique, self.filter, self.operator))
+
+    def __hash__(self):  # rules key the write path's lookups: hashing four fields each time costs more
+        return self._hash
+
     def matches(self, properties):
         return all(key in properties and _same_value(properties[key], value) for key, value in self.filter)
 

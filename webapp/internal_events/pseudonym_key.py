@@ -13,14 +13,14 @@ from pathlib import Path
 KEY_FILE = "internal-events-pseudonym.key"
 
 
-def pseudonym_key(configured, instance_path):
+def pseudonym_key(configured: str | None, instance_path: str | os.PathLike[str]) -> str:
     """`configured` when set (INTERNAL_EVENTS_PSEUDONYM_KEY), else the instance folder's key, made if missing."""
     if configured:
         return configured
     return instance_secret(Path(instance_path) / KEY_FILE)
 
 
-def instance_secret(path):
+def instance_secret(path: Path) -> str:
     """The random secret kept at `path`, made if missing; the app's secret key is kept the same way."""
     if not path.exists():
         _create(path)
@@ -30,7 +30,7 @@ def instance_secret(path):
     return key
 
 
-def _create(path):
+def _create(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".pseudonym-key-")  # mode 0600
     try:

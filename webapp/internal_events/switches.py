@@ -9,6 +9,8 @@ CHECK_SECONDS; while Redis cannot be read it keeps the values it last read.
 
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from .delivery import REDIS_FAILURES
 
@@ -18,18 +20,21 @@ STATES = {"on": True, "off": False}
 
 
 class Switches:
-    def __init__(self, redis, key, configured, check_seconds=CHECK_SECONDS):
+    def __init__(
+        self, redis: Any, key: str, configured: Mapping[str, bool], check_seconds: float = CHECK_SECONDS
+    ) -> None:
         """`configured`: {name: bool} from configuration; `key`: the Redis hash of overrides."""
         self.redis, self.key = redis, key
         self.configured = dict(configured)
         self.check_seconds = check_seconds
-        self._overrides, self._read_at = {}, None
+        self._overrides: dict[str, bool] = {}
+        self._read_at: float | None = None
         self._lock = threading.Lock()
 
-    def is_on(self, name):
-        return self.states()[name]["on"]
+    def is_on(self, name: str) -> bool:
+        return bool(self.states()[name]["on"])
 
-    def states(self):
+    def states(self) -> dict[str, dict[str, bool | str]]:
         """{name: {"on": bool, "set_by": "configuration" or "runtime switch"}} as this process sees them now."""
         overrides = self._current_overrides()
         return {
@@ -40,7 +45,7 @@ class Switches:
             for name in NAMES
         }
 
-    def set(self, name, state):
+    def set(self, name: str, state: str) -> None:
         """Turn `name` "on" or "off" for every process, or back to its configured value ("default")."""
         if name not in NAMES:
             raise ValueError(f"unknown switch {name!r}: one of {', '.join(NAMES)}")
@@ -53,7 +58,7 @@ class Switches:
         with self._lock:
             self._read_at = None
 
-    def _current_overrides(self):
+    def _current_overrides(self) -> dict[str, bool]:
         with self._lock:
             if self._read_at is not None and time.monotonic() - self._read_at < self.check_seconds:
                 return self._overrides

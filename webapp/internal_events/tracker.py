@@ -9,8 +9,8 @@ error policy: raise in development and test, log and count in production.
 import logging
 import math
 from collections import Counter
+from types import MappingProxyType
 
-from .counters import unique_element
 from .delivery import REDIS_FAILURES
 from .errors import (
     InvalidArgumentError,
@@ -153,7 +153,7 @@ class Tracker:
             feature_enabled_by_namespace_ids=options["feature_enabled_by_namespace_ids"],
             event_level=not self.privacy.request_signals(),
         )
-        missing = self._missing_for_metrics(event)
+        missing = self._missing_for_metrics(definitions, event)
         if missing:
             if strict:
                 raise MissingIdentifierError(missing)
@@ -268,20 +268,25 @@ class Tracker:
                 self._count_error(InvalidPropertyError(problem), definition.name)
         return clean
 
-    def _missing_for_metrics(self, event):
-        """Why some metric of this event cannot count it, or None."""
+    def _missing_for_metrics(self, definitions, event):
+        """Why some metric of this event cannot count it, or None. Runs for every event: totals need nothing."""
         needs = {}
-        for rule in self.definitions.rules_for(event.name):
-            if rule.matches(event.properties):
-                if rule.kind == "unique" and unique_element(rule, event) is None:
+        properties = event.properties
+        for rule in definitions.rules_for(event.name):
+            kind = rule.kind
+            if kind == "total" or (rule.filter and not rule.matches(properties)):
+                continue
+            if kind == "unique":
+                attribute = rule.id_attribute
+                if getattr(event, attribute) is None if attribute else rule.unique not in properties:
                     needs.setdefault(rule.unique, rule)
-                elif rule.kind == "sum" and "value" not in event.properties:
-                    needs.setdefault("value", rule)
+            elif "value" not in properties:
+                needs.setdefault("value", rule)
         if not needs:
             return None
         parts = []
         for needed, rule in needs.items():
-            metrics = [m.key_path for m in self.definitions.metrics if rule in m.rules]
+            metrics = [m.key_path for m in definitions.metrics if rule in m.rules]
             how = (
                 f"pass {needed}= or {needed}_id="
                 if needed in IDENTIFIERS
@@ -305,6 +310,8 @@ class Tracker:
 
 def _object_id(name, obj, given_id):
     """The id of `obj` (anything with `.id`) or the given id, checked to be a sane integer."""
+    if obj is None and given_id is None:
+        return None
     if obj is not None:
         object_id = getattr(obj, "id", None)
         if given_id is not None and given_id != object_id:
@@ -321,6 +328,8 @@ def _object_id(name, obj, given_id):
 
 def gitlab_options(category, send_snowplow_event, feature_enabled_by_namespace_ids):
     """GitLab's track_event options, checked: a wrong type names the argument."""
+    if category is None and send_snowplow_event is True and feature_enabled_by_namespace_ids is None:
+        return DEFAULT_OPTIONS  # nearly every call: nothing to check
     if category is not None and (not isinstance(category, str) or not 0 < len(category) <= MAX_STRING_LENGTH):
         raise InvalidArgumentError(
             f"category must be a non-empty string of at most {MAX_STRING_LENGTH} characters, got {category!r:.80}"
@@ -339,6 +348,11 @@ def gitlab_options(category, send_snowplow_event, feature_enabled_by_namespace_i
         "send_snowplow_event": send_snowplow_event,
         "feature_enabled_by_namespace_ids": namespace_ids,
     }
+
+
+DEFAULT_OPTIONS = MappingProxyType(
+    {"category": None, "send_snowplow_event": True, "feature_enabled_by_namespace_ids": None}
+)
 
 
 def _plan(namespace):

@@ -5,15 +5,17 @@ strings, lists and mappings are built here directly, anything else (numbers,
 booleans, dates, merge keys) by PyYAML itself, so the result is the same.
 """
 
+from typing import Any
+
 import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 STRING = "tag:yaml.org,2002:str"
 MERGE = "tag:yaml.org,2002:merge"
 
 
-def load_yaml(text):
+def load_yaml(text: str) -> Any:
     """The document in `text`, as yaml.safe_load would return it; raises yaml.YAMLError."""
     loader = LOADER(text)
     try:
@@ -23,7 +25,7 @@ def load_yaml(text):
         loader.dispose()
 
 
-def _build(node, loader):
+def _build(node: Node, loader: Any) -> Any:
     if isinstance(node, ScalarNode):
         return node.value if node.tag == STRING else loader.construct_object(node)
     if isinstance(node, SequenceNode):
