@@ -22,7 +22,7 @@ import time_machine
 from tests.servers import RedisServer
 from webapp.internal_events.counters import CounterStore
 from webapp.internal_events.definitions import load_definitions
-from webapp.internal_events.history import WeekKeeper
+from webapp.internal_events.history import DailyPass
 from webapp.internal_events.keys import KeySpace
 from webapp.internal_events.model import Rule, TrackedEvent
 from webapp.internal_events.windows import DAILY_DAYS
@@ -94,7 +94,7 @@ class Simulation:
         self.client = client
         self.definitions = definitions
         self.counters = CounterStore(client, KeySpace("ie:"))
-        self.daily_pass = WeekKeeper(self.counters)
+        self.daily_pass = DailyPass(self.counters, lambda: definitions)
         self.daily_users = daily_users
         self.random = random.Random(seed)
         self.day = FIRST_DAY

@@ -21,7 +21,8 @@ from tests.servers import RedisServer
 from webapp.demo.config import from_environment
 from webapp.internal_events.assembly import build
 from webapp.internal_events.service_ping import service_ping
-from webapp.internal_events.windows import COMPUTABLE_WEEKS_DAYS, day_number, days_of, today
+from webapp.internal_events.upgrade import LAYOUT
+from webapp.internal_events.windows import WINDOW_FRAMES, computable_days, day_number, days_of, today
 
 EVENTS = 1250
 PROJECT_METRICS = 650  # unique projects of the first events, beside every event's unique users
@@ -117,15 +118,18 @@ def fill(events, client):
     return len(unique), len(daily)
 
 
-def keep_earlier_weeks(events):
-    """The weeks a running install kept on earlier days, so the daily pass measured is an ordinary day's."""
+def keep_earlier_frames(events):
+    """The frame counts a running, upgraded install kept on earlier days, so the daily pass measured is an
+    ordinary day's."""
     counters, day = events.counters, today()
     pipe = counters.pipeline()
     for rules in events.definitions.unique_rule_sets_in_use():
-        pipe.hset(
-            counters.keys.weeks(rules),
-            mapping={day_number(day) - back: 1000 for back in range(2, COMPUTABLE_WEEKS_DAYS + 1)},
-        )
+        for frame in WINDOW_FRAMES:
+            pipe.hset(
+                counters.keys.kept_counts(rules, frame),
+                mapping={day_number(day) - back: 1000 for back in range(2, computable_days(frame) + 1)},
+            )
+    pipe.set(counters.keys.internal("layout"), LAYOUT)
     pipe.execute()
 
 
@@ -198,9 +202,9 @@ def main():
         try:
             loader = redis.Redis(port=server.port, socket_timeout=120)  # copying 800 MB takes a while
             rules, daily_keys = fill(events, loader)
-            keep_earlier_weeks(events)
+            keep_earlier_frames(events)
             memory = loader.info("memory")["used_memory"]
-            daily_pass = timed(lambda: events.weeks.run(events.definitions, today()))
+            daily_pass = timed(lambda: events.daily_pass.run(events.definitions, today()))
             figures = {"baseline": [], "changed": [], "unchanged": []}
             for round_number in range(ROUNDS):
                 figures["baseline"].append(timed(lambda: baseline_ping(events, loader)))

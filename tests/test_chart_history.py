@@ -10,7 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import time_machine
 
+from webapp.dashboard_data import OverviewMemory, catalogue, figures, overview
 from webapp.internal_events.model import Rule
+from webapp.internal_events.upgrade import LEGACY_DAILY_DAYS
 from webapp.internal_events.windows import DAILY_DAYS, TOTAL_DAYS, chart_weeks, day_number, day_stamp
 
 START = date(2026, 1, 1)
@@ -50,9 +52,9 @@ def add_union_metric(definitions_dir):
     )
 
 
-def expire_keys(redis_client, key_prefix, today):
-    """Remove what Redis would have expired by `today`: daily keys older than DAILY_DAYS days, older days' windows."""
-    oldest = day_stamp(today - timedelta(days=DAILY_DAYS - 1)).encode()
+def expire_keys(redis_client, key_prefix, today, daily_days=DAILY_DAYS):
+    """Remove what Redis would have expired by `today`: daily keys older than `daily_days`, older days' windows."""
+    oldest = day_stamp(today - timedelta(days=daily_days - 1)).encode()
     for key in redis_client.scan_iter(match=f"{key_prefix}*", count=1000):
         daily, window = DAILY_KEY.search(key), WINDOW_KEY.search(key)
         if (daily and daily.group(1) < oldest) or (window and window.group(1) < day_stamp(today).encode()):
@@ -86,7 +88,7 @@ def test_chart_weeks_stay_exact_after_daily_keys_expire(events, definitions_dir,
                 events.track("project_viewed", user_id=user, namespace_id=1, project_id=1)
             created = {100 + day.day % 3}  # only in the union
             events.track("project_created", user_id=created.pop(), namespace_id=1, project_id=1)
-            assert events.flush()
+            assert events.flush() and events.daily_pass.wait(30)
         viewed[day] = users_on(day)
         union[day] = users_on(day) | {100 + day.day % 3}
         expire_keys(redis_client, key_prefix, day)
@@ -108,7 +110,7 @@ def test_kept_weeks_are_read_not_recounted(events, redis_client, key_prefix):
             events.track("project_viewed", user_id=back, namespace_id=1, project_id=1)
             assert events.flush()
     metric = events.definitions.metric(UNIQUE)
-    weeks_key = events.counters.keys.weeks(metric.rules)
+    weeks_key = events.counters.keys.kept_counts(metric.rules, "7d")
     with time_machine.travel(noon(day), tick=False):
         assert [v for _, v in events.counters.weekly_values(metric, day)][-3:] == [1, 7, 7]
         redis_client.hset(weeks_key, day_number(day - timedelta(days=7)), 99)  # a kept week, altered
@@ -168,3 +170,84 @@ def test_daily_unique_keys_expire_with_the_window_and_totals_keep_the_chart(even
             events.track("project_starred", user_id=1, project_id=1)
     days = redis_client.hkeys(events.counters.keys.daily_totals(Rule("project_starred")))
     assert sorted(int(field) for field in days) == [day_number(day) + n for n in range(11, TOTAL_DAYS + 11)]
+
+
+def distinct(per_day, last, days):
+    return len(set().union(*(per_day.get(last - timedelta(days=n), set()) for n in range(days))))
+
+
+def live_day(events, redis_client, key_prefix, day, per_day, daily_days=DAILY_DAYS):
+    """One day of a running install: its users view projects, the daily pass runs, old keys expire."""
+    with time_machine.travel(noon(day), tick=False):
+        for user in users_on(day):
+            events.track("project_viewed", user_id=user, namespace_id=1, project_id=1)
+        assert events.daily_pass.wait(30)
+    per_day[day] = users_on(day)
+    expire_keys(redis_client, key_prefix, day, daily_days)
+
+
+def assert_dashboard_exact(events, per_day, day):
+    """The metric's 7d and 28d figures and their change, and the active users, against the exact sets."""
+    entry = next(e for e in catalogue(events.definitions)[0] if e.key_path == UNIQUE.removesuffix("_weekly"))
+    with time_machine.travel(noon(day), tick=False):
+        got = figures(events.counters, [entry], day)[0]
+        active = overview(events.counters, events.definitions, day, "7d", OverviewMemory())["figures"][3:]
+    want = {
+        frame: (distinct(per_day, day, length), distinct(per_day, day - timedelta(days=length), length))
+        for frame, length in (("7d", 7), ("28d", 28))
+    }
+    assert {frame: (got["values"][frame], got["values"][frame] - got["change"][frame]) for frame in want} == want, day
+    assert [(figure.value, figure.previous) for figure in active] == [want["7d"], want["28d"]], day
+
+
+def test_previous_periods_stay_exact_across_the_switch_to_kept_counts(events, redis_client, key_prefix):
+    """Frames move from daily keys to kept counts as the keys expire: the dashboard's figures never notice."""
+    per_day = {}
+    for offset in range(75):
+        day = START + timedelta(days=offset)
+        live_day(events, redis_client, key_prefix, day, per_day)
+        if offset >= 55:  # the previous 28 days have been read from kept counts since day 30
+            assert_dashboard_exact(events, per_day, day)
+    assert len(daily_stamps(redis_client, key_prefix, "project_viewed")) <= 2 * DAILY_DAYS  # user and namespace
+    with time_machine.travel(noon(day), tick=False):
+        assert events.counters.weekly_values(events.definitions.metric(UNIQUE), day) == expected_weeks(per_day, day)
+
+
+def test_an_upgrade_keeps_the_28_day_counts_the_old_daily_keys_still_allow(events, redis_client, key_prefix):
+    """The release before kept daily keys 58 days and no 28-day counts: its keys give them on the upgrade day."""
+    per_day = {}
+    upgrade_day = START + timedelta(days=60)
+    day = START
+    while day < upgrade_day:
+        live_day(events, redis_client, key_prefix, day, per_day, daily_days=LEGACY_DAILY_DAYS)
+        day += timedelta(days=1)
+    old_release = [key for key in redis_client.scan_iter(match=f"{key_prefix}*", count=1000) if b":kept28d" in key] + [
+        events.counters.keys.internal("layout")
+    ]
+    redis_client.delete(*old_release)
+    while day < upgrade_day + timedelta(days=31):
+        live_day(events, redis_client, key_prefix, day, per_day)
+        assert_dashboard_exact(events, per_day, day)
+        day += timedelta(days=1)
+
+
+def test_a_replay_a_day_late_reaches_the_kept_28_day_count_of_its_day(events, redis_client, key_prefix):
+    """The kept count of the 28 days ending yesterday is dropped by yesterday's late events and counted again
+    by the next pass: 28 days on, the dashboard's previous period holds them."""
+    per_day = {}
+    day = START
+    for _ in range(40):
+        live_day(events, redis_client, key_prefix, day, per_day)
+        day += timedelta(days=1)
+    late_day = day - timedelta(days=1)
+    with time_machine.travel(noon(day), tick=False):  # the pass of `day` kept the 28 days ending `late_day`
+        live_day(events, redis_client, key_prefix, day, per_day)
+        spooled = [events.prepare("project_viewed", user_id=user, namespace_id=1, project_id=1) for user in (900, 901)]
+        events.delivery.spool.append("writer-down-yesterday", 1, late_day, spooled)
+        assert events.delivery.replay() == 2
+    per_day[late_day] = per_day[late_day] | {900, 901}
+    for _ in range(27):
+        day += timedelta(days=1)
+        live_day(events, redis_client, key_prefix, day, per_day)
+    assert day - timedelta(days=28) == late_day
+    assert_dashboard_exact(events, per_day, day)

@@ -123,6 +123,7 @@ def test_every_metric_matches_a_single_server(cluster, make_events, definitions_
                 for call in batch[100:]:  # and single calls
                     arguments = dict(call)
                     events.track(arguments.pop("event"), **arguments)
+                assert events.daily_pass.wait(30)
 
     with time_machine.travel(NOW, tick=False):
         expected = metric_values(on_server)

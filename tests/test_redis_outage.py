@@ -159,6 +159,7 @@ def test_reply_lost_after_redis_applied_the_batch_counts_once(redis_server, make
     redis_server.start()
     events = make_events(REDIS_URL=redis_server.url + "?socket_timeout=0.3")
     events.track("project_created", user_id=1, project_id=1, namespace_id=1)
+    assert events.daily_pass.wait(30)  # so the batch below goes out on a connected connection
     busy = redis.Redis.from_url(redis_server.url)
     # Keeps Redis busy for a second: commands sent meanwhile wait, then run.
     blocker = threading.Thread(

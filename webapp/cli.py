@@ -17,7 +17,7 @@ from .internal_events.inventory import inventory
 from .internal_events.service_ping import SERVICE_PING_OFF, service_ping
 from .internal_events.status import status
 from .internal_events.switches import NAMES as SWITCHES
-from .internal_events.windows import DAILY_DAYS
+from .internal_events.windows import DAILY_DAYS, today
 
 internal_events_cli = AppGroup("internal-events", help="Define, check and inspect internal events.")
 
@@ -127,6 +127,17 @@ def replay_spool_command():
     click.echo(f"Replayed {replayed} event(s); {counts['pending']} pending, {counts['dropped']} dropped so far.")
     if counts["pending"]:
         click.echo("Events still pending are being replayed by another process, or arrived meanwhile.")
+
+
+@internal_events_cli.command("daily-pass")
+def daily_pass_command():
+    """Run today's daily pass now (kept frame counts, frame windows, upgrades), for cron; the app also runs it."""
+    events = current()
+    try:
+        ran = events.daily_pass.run(events.definitions, today())
+    except REDIS_FAILURES as error:
+        raise click.ClickException(f"The daily pass stopped, Redis failed: {error}") from None
+    click.echo("Daily pass done." if ran else "Today's daily pass was already run by another process.")
 
 
 class ListOptionsCommand(click.Command):

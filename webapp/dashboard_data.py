@@ -382,11 +382,7 @@ def _daily_counts(counters, names, days, memory):
 
 def _active_users(counters, definitions, day, memory):
     """Distinct users over every event some metric counts unique by user.id (the only place users are kept)."""
-    rules = tuple(
-        dict.fromkeys(
-            rule for metric in definitions.metrics for rule in metric.rules if rule.unique == "user" and not rule.filter
-        )
-    )
+    rules = definitions.active_user_rules()
     if not rules:
         return []
     key = (day, rules)

@@ -9,6 +9,7 @@ is rebuilt when its sources change; production serves what `flask assets build` 
 import json
 import logging
 import threading
+from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,8 +17,6 @@ import click
 from flask import current_app, send_from_directory, url_for
 from flask.cli import AppGroup
 from markupsafe import Markup
-
-from .bundles import import_map, make_bundles
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +26,25 @@ ONE_YEAR = 365 * 24 * 3600
 assets_cli = AppGroup("assets", help="Build the front-end assets.")
 
 
+class Assets:
+    """The app's bundles, made when first asked for: webassets takes ~0.1 s to import, which commands that serve
+    no page (`flask internal-events ...`) need not pay."""
+
+    def __init__(self, app):
+        self._where = (app.static_folder, app.static_url_path, Path(app.root_path).parent / "node_modules")
+        self._auto_build = app.config["WEBAPP_ENV"] != "production"
+        self.lock = threading.Lock()
+        self.built = None
+
+    @cached_property
+    def bundles(self):
+        from .bundles import make_bundles
+
+        return make_bundles(*self._where, auto_build=self._auto_build)
+
+
 def init_app(app):
-    bundles = make_bundles(
-        app.static_folder,
-        app.static_url_path,
-        Path(app.root_path).parent / "node_modules",
-        auto_build=app.config["WEBAPP_ENV"] != "production",
-    )
-    app.extensions["assets"] = SimpleNamespace(bundles=bundles, lock=threading.Lock(), built=None)
+    app.extensions["assets"] = Assets(app)
     app.add_template_global(tracking_assets)
     app.add_template_global(asset_url)
     app.add_url_rule(f"{app.static_url_path}/{BUILT_DIR}/<path:filename>", "built_asset", _send_built)
@@ -62,6 +72,8 @@ def asset_url(source):
 
 
 def _page_assets(assets):
+    from .bundles import import_map
+
     with assets.lock:  # one build at a time when several requests find the sources changed
         urls = {name: bundle.urls()[0] for name, bundle in assets.bundles.items()}
     text = json.dumps(import_map(urls, current_app.static_url_path), sort_keys=True).replace("<", "\\u003c")

@@ -22,8 +22,6 @@ from .settings import (
     collector_token,
     raises_on_tracking_errors,
 )
-from .snowplow import SnowplowSender
-from .snowplow_outbox import Outbox, SharedCount, outbox_file
 from .spool import Spool
 from .switches import Switches
 from .tracker import Tracker
@@ -34,6 +32,7 @@ RELOAD_CHECK_SECONDS = {"development": 1.0, "test": 0, "production": 10.0}
 SPOOL_FILE = "internal-events-spool.sqlite3"
 JOURNAL_FOLDER = "internal-events-journal"  # beside the spool file
 OPT_OUTS_FILE = "internal-events-opt-outs.sqlite3"
+PARSE_CACHE_FILE = "internal-events-parsed-definitions.json"  # parsed definition files, by content
 
 
 def build(config: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> Tracker:
@@ -43,6 +42,7 @@ def build(config: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> T
         config["INTERNAL_EVENTS_DEFINITIONS"],
         check_interval=RELOAD_CHECK_SECONDS[env],
         strict=raises_on_tracking_errors(env) and not config.get("INTERNAL_EVENTS_SKIP_INVALID"),
+        cache=Path(instance_path) / PARSE_CACHE_FILE,
     )
     url, prefix = config.get("REDIS_URL"), config["INTERNAL_EVENTS_KEY_PREFIX"]
     counters = CounterStore(connect(url, instance_path), KeySpace(prefix))
@@ -64,6 +64,11 @@ def build(config: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> T
 
 
 def _snowplow(config, collector, counters, instance_path, key):
+    # Imported here: the Snowplow tracker and requests take ~0.1 s to import, which an app without a collector
+    # (and every `flask internal-events` command it runs) would pay at start.
+    from .snowplow import SnowplowSender
+    from .snowplow_outbox import Outbox, SharedCount, outbox_file
+
     folder = config.get("INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR") or Path(instance_path)
     outbox = Outbox(
         outbox_file(folder, collector),

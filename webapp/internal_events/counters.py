@@ -24,12 +24,13 @@ from redis.exceptions import NoScriptError
 
 from .keys import KeySpace
 from .windows import (
-    COMPUTABLE_WEEKS_DAYS,
     DAILY_DAYS,
     FRAME_DAYS,
+    KEPT_DAYS,
     TOTAL_DAYS,
     WINDOW_FRAMES,
     chart_weeks,
+    computable_days,
     day_number,
     day_stamp,
     days_back,
@@ -93,7 +94,8 @@ def _number(raw):
 #   h <field> <amount> <oldest>     HINCRBY a day's field of a rule's totals hash; a new day's field
 #                                   drops the fields of days before <oldest>.  f: the same with HINCRBYFLOAT
 #   a <amount>                      INCRBY an all-time counter (never expires);  A: the same with INCRBYFLOAT
-#   x <n> <fields...>               HDEL weeks of a metric's chart a late (replayed) event changed
+#   x <n> <fields...>               HDEL kept frame counts (chart weeks, 28-day counts) a late (replayed)
+#                                   event changed
 # PFADD takes at most 1000 elements at a time: Lua's unpack fails beyond about 8000.
 APPLY_WRITES = """
 local done = redis.call('GET', KEYS[1])
@@ -181,6 +183,7 @@ end
 return counts
 """
 WINDOW_BATCH = 500
+MERGE_CHUNK = 500  # daily keys merged by one command (a few ms of Redis at full size)
 # Many totals hashes' amounts on some days, in one call: the dashboard's overview reads every event's
 # own totals per day, which as one HMGET a key costs the client far more than Redis. Sparse: for each
 # amount found, its key's index, its day's index (both 1-based) and the amount.
@@ -202,30 +205,31 @@ return found
 # A window outlives its day by this much, for a read that started just before midnight.
 WINDOW_GRACE_SECONDS = 600
 
-# A unique metric's rolling chart weeks, each the distinct count of the 7 days ending its last day.
-# A complete week (ending before the chart's last day) is counted once from the daily HyperLogLogs
-# and kept as a number in the metric's weeks hash; the current week is counted live. A week whose
-# daily keys expired and was never kept reads 0. Keeping a week drops the fields of days before the chart.
-# KEYS[1]: the weeks hash.  ARGV: the chart's last day, oldest day with daily keys, oldest day kept
-# ('' to keep nothing: a chart of a past day), the number of rules, their key bases, the first day
-# of the stamps, their number, the stamps, then the last days of the weeks wanted.
+# Counts of a unique metric's complete `7d` or `28d` frames (each the distinct count of the days ending
+# its last day): the 7d ones are its chart's rolling weeks, the 28d ones the dashboard's previous period.
+# A complete frame (ending before today) is counted once from the daily HyperLogLogs and kept as a number
+# in the metric's hash for that frame; a frame ending today is counted live. A frame whose daily keys
+# expired and was never kept reads 0. Keeping a frame drops the fields of days no longer kept.
+# KEYS[1]: the hash of kept counts.  ARGV: today, oldest day with daily keys, oldest day kept ('' to
+# keep nothing: a read as of a past day), the frame's length in days, the number of rules, their key
+# bases, the first day of the stamps, their number, the stamps, then the last days of the frames wanted.
 # Day numbers count days since 1970-01-01.
-CHART_WEEKS_SCRIPT = """
+FRAME_COUNTS_SCRIPT = """
 local today, computable, kept = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local rules = tonumber(ARGV[4])
-local first_day, stamps = tonumber(ARGV[5 + rules]), 7 + rules
-local at = stamps + tonumber(ARGV[6 + rules])
+local length, rules = tonumber(ARGV[4]), tonumber(ARGV[5])
+local first_day, stamps = tonumber(ARGV[6 + rules]), 8 + rules
+local at = stamps + tonumber(ARGV[7 + rules])
 local values, stored = {}, false
 for index = at, #ARGV do
   local last = tonumber(ARGV[index])
   local value = last < today and redis.call('HGET', KEYS[1], last)
   if not value then
     value = 0
-    if last - 6 >= computable then
+    if last - length + 1 >= computable then
       local keys = {}
       for rule = 1, rules do
-        for day = last - 6, last do
-          keys[#keys + 1] = ARGV[4 + rule] .. ':' .. ARGV[stamps + day - first_day]
+        for day = last - length + 1, last do
+          keys[#keys + 1] = ARGV[5 + rule] .. ':' .. ARGV[stamps + day - first_day]
         end
       end
       value = redis.call('PFCOUNT', unpack(keys))
@@ -300,7 +304,7 @@ class WriteBatch:
             (self.keys.daily(rule, day), None), ["u", [], (ttl, self._windows_holding(rule, day))]
         )
         if day < self.today:
-            self._forget_weeks(rule, day)
+            self._forget_frames(rule, day)
         return entry[1]
 
     def _windows_holding(self, rule, day):
@@ -312,20 +316,21 @@ class WriteBatch:
             if 0 <= (until - day).days < FRAME_DAYS[frame]
         ]
 
-    def _forget_weeks(self, rule, day):
-        """A late event (replayed from the spool) changes the chart weeks holding its day: drop them to be recounted.
+    def _forget_frames(self, rule, day):
+        """A late event (replayed from the spool) changes the kept frame counts holding its day: drop them.
 
-        Weeks whose daily keys have expired cannot be recounted and keep their value.
+        Only counts the next read or daily pass can still count again from daily keys are dropped (a frame
+        the pass of tomorrow still reaches); older ones keep their value, without this event.
         """
-        oldest = self.today - timedelta(days=COMPUTABLE_WEEKS_DAYS)
-        lasts = [
-            str(day_number(last)) for last in (day + timedelta(days=n) for n in range(7)) if oldest <= last < self.today
-        ]
-        for rules in self.definitions.unique_rule_sets(rule):
-            entry = self.slots.setdefault(rules[0].event, {}).setdefault(
-                (self.keys.weeks(rules), "x"), ["x", set(), None]
-            )
-            entry[1].update(lasts)
+        for frame in WINDOW_FRAMES:
+            oldest = self.today - timedelta(days=computable_days(frame) - 1)
+            ends = (day + timedelta(days=n) for n in range(FRAME_DAYS[frame]))
+            lasts = [str(day_number(last)) for last in ends if oldest <= last < self.today]
+            for rules in self.definitions.unique_rule_sets(rule) if lasts else ():
+                entry = self.slots.setdefault(rules[0].event, {}).setdefault(
+                    (self.keys.kept_counts(rules, frame), "x"), ["x", set(), None]
+                )
+                entry[1].update(lasts)
 
     def _count_targets(self, writes, rule, day):
         """The entries a total or sum rule adds to: its day's field (while charts show that day) and its all-time counter."""
@@ -463,15 +468,24 @@ class CounterStore:
         series = self._read(lambda pipe: [self._queue_weeks(pipe, metric.rules, lasts, until) for metric in metrics])
         return [list(zip(lasts, values)) for values in series]
 
-    def keep_weeks(self, rule_sets, day):
-        """Count and keep every complete chart week of these unique rule sets that daily keys still allow.
+    def keep_frames(self, rule_sets, day, daily_days=DAILY_DAYS):
+        """Count and keep every complete 7d and 28d frame of these unique rule sets that daily keys still allow.
 
-        Run once a day (see history.py), so a chart keeps its weeks even if nobody looked at it
-        before the daily keys expired.
+        Run once a day (see history.py), so a chart keeps its weeks and the dashboard its previous 28 days
+        even if nobody read them before their daily keys expired. `daily_days`: how long the daily keys
+        counted from were kept (longer than today's for keys an older release wrote, see upgrade.py).
         """
-        lasts = [day - timedelta(days=back) for back in range(COMPUTABLE_WEEKS_DAYS, 0, -1)]
+        queries = [
+            (rules, frame, [day - timedelta(days=back) for back in range(computable_days(frame, daily_days), 0, -1)])
+            for rules in rule_sets
+            for frame in WINDOW_FRAMES
+        ]
         # A new install counts 23 weeks a rule set at first (about 10 ms of Redis at full size): small pipelines.
-        self._read_in_chunks(rule_sets, lambda pipe, rules: self._queue_weeks(pipe, rules, lasts, day), size=5)
+        self._read_in_chunks(
+            [query for query in queries if query[2]],
+            lambda pipe, query: self._queue_frames(pipe, *query, day, True, daily_days),
+            size=10,
+        )
 
     def build_windows(self, rule_sets, day):
         """Build the frame windows of `day` ahead of the first read (the daily pass does, see history.py)."""
@@ -541,7 +555,10 @@ class CounterStore:
             return self._queue_sum(pipe, [self.keys.all_time(rule) for rule in metric.rules])
         if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == today():  # cluster
             return self._queue_window_count(pipe, metric.rules, metric.time_frame, until)
-        if metric.kind == "unique":  # a past day's frame: its windows are gone
+        if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until < today():  # a kept count
+            finish = self._queue_frames(pipe, metric.rules, metric.time_frame, [until], today(), True)
+            return lambda replies: finish(replies)[0]
+        if metric.kind == "unique":  # a frame ending after today
             return self._queue_union(
                 pipe,
                 metric.rules,
@@ -562,15 +579,21 @@ class CounterStore:
                 return [sum(per_day[end - 6 : end + 1]) for end in (7 * n + 6 for n in range(len(lasts)))]
 
             return weekly_sums
-        if self.is_cluster and len({rule.event for rule in rules}) > 1:
-            values = self._weeks_across_slots(rules, lasts, until)
+        # Only a chart of today keeps its weeks: as of a past day, keys that expired since would look countable.
+        return self._queue_frames(pipe, rules, "7d", lasts, until, until >= today())
+
+    def _queue_frames(self, pipe, rules, frame, lasts, now, keep, daily_days=DAILY_DAYS):
+        """The counts of `frame`s ending on `lasts` as of day `now`: kept numbers, or counted from daily keys
+        (and kept when `keep`)."""
+        if len(rules) * FRAME_DAYS[frame] > MERGE_CHUNK or (self.is_cluster and len({r.event for r in rules}) > 1):
+            values = self._frames_one_by_one(rules, frame, lasts, now, keep, daily_days)
             return lambda replies: values
         pipe.execute_command(
             "EVALSHA",
-            self._script(CHART_WEEKS_SCRIPT),
+            self._script(FRAME_COUNTS_SCRIPT),
             1,
-            self.keys.weeks(rules),
-            *self._weeks_arguments(rules, lasts, until),
+            self.keys.kept_counts(rules, frame),
+            *self._frames_arguments(rules, frame, lasts, now, keep, daily_days),
         )
         return next
 
@@ -610,16 +633,16 @@ class CounterStore:
         pipe.execute_command("EVALSHA", self._script(WINDOW_COUNT_SCRIPT), len(keys), *keys, *args)
         return next
 
-    def _weeks_arguments(self, rules, lasts, until):
-        """Weeks are kept only by a chart of today: a chart of a past day may lack expired daily keys."""
-        now = day_number(until)
-        first = min(lasts) - timedelta(days=6)
+    def _frames_arguments(self, rules, frame, lasts, now, keep, daily_days):
+        length = FRAME_DAYS[frame]
+        first = min(lasts) - timedelta(days=length - 1)
         days = [first + timedelta(days=n) for n in range((max(lasts) - first).days + 1)]
-        kept = now - TOTAL_DAYS + 1 if until >= today() else ""
+        number = day_number(now)
         return [
-            now,
-            now - DAILY_DAYS + 1,
-            kept,
+            number,
+            number - daily_days + 1,
+            number - KEPT_DAYS[frame] + 1 if keep else "",
+            length,
             len(rules),
             *(self.keys.rule_base(rule) for rule in rules),
             day_number(first),
@@ -628,25 +651,42 @@ class CounterStore:
             *(day_number(last) for last in lasts),
         ]
 
-    def _weeks_across_slots(self, rules, lasts, now):
-        """CHART_WEEKS_SCRIPT for a cluster whose rules live in several slots, one week at a time."""
-        keep = now >= today()
-        key = self.keys.weeks(rules)
+    def _frames_one_by_one(self, rules, frame, lasts, now, keep, daily_days):
+        """FRAME_COUNTS_SCRIPT, a frame at a time, for rule sets one script call cannot count: too many daily
+        keys to merge without holding Redis (the dashboard's active users), or keys in several cluster slots."""
+        key = self.keys.kept_counts(rules, frame)
         kept = self.redis.hmget(key, [day_number(last) for last in lasts])
         values = []
         for last, value in zip(lasts, kept):
             if value is not None and last < now:
                 values.append(int(value))
-            elif (now - last).days <= COMPUTABLE_WEEKS_DAYS:
-                value = self._union_count_across_slots(
-                    [self.keys.daily(rule, day) for rule in rules for day in days_back(last, 7)]
+            elif (now - last).days <= computable_days(frame, daily_days):
+                value = self._union_count(
+                    rules, [self.keys.daily(rule, day) for rule in rules for day in days_back(last, FRAME_DAYS[frame])]
                 )
                 if last < now and keep:
                     self.redis.hset(key, day_number(last), value)
                 values.append(value)
             else:
                 values.append(0)
+        oldest = day_number(now) - KEPT_DAYS[frame] + 1
+        if keep and (stale := [field for field in self.redis.hkeys(key) if int(field) < oldest]):
+            self.redis.hdel(key, *stale)
         return values
+
+    def _union_count(self, rules, keys):
+        """The distinct count of many HyperLogLogs, merged into a scratch key in their slot a chunk per command,
+        so other clients are served in between (one command over 35,000 full-size keys holds Redis ~1 s)."""
+        if self.is_cluster and len({rule.event for rule in rules}) > 1:
+            return self._union_count_across_slots(keys)
+        scratch = f"{self.keys.rule_base(rules[0])}:merging:{uuid.uuid4().hex}"
+        pipe = self.pipeline()
+        for start in range(0, len(keys), MERGE_CHUNK):
+            pipe.execute_command("PFMERGE", scratch, *keys[start : start + MERGE_CHUNK])
+        pipe.expire(scratch, 60)  # should this process die right here
+        pipe.execute_command("PFCOUNT", scratch)
+        pipe.delete(scratch)
+        return pipe.execute()[-2]
 
     def _script(self, script):
         sha = self._read_shas.get(script)

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import jsonschema_rs
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from . import definition_warnings
 from .model import (
@@ -31,8 +29,8 @@ from .model import (
     Rule,
     unique_field,
 )
+from .parse_cache import ParseCache
 from .problems import Problem
-from .yaml_reader import load_yaml
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -62,7 +60,9 @@ def schema(name):
 
 @cache
 def validator(name):
-    """The validator that explains what is wrong (jsonschema's messages and best_match)."""
+    """The validator that explains what is wrong (jsonschema's messages); imported only when a file is invalid."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema(name))
 
 
@@ -73,12 +73,15 @@ def fast_validator(name):
 
 
 def yaml_files(folder):
-    """The YAML files below `folder`, in a stable order (os.walk: pathlib costs ~0.1 s over GitLab's tree)."""
+    """The paths (strings) of the YAML files below `folder`, in a stable order.
+
+    os.walk and strings: pathlib's objects cost ~0.1 s over GitLab's tree, a third of a load.
+    """
     found = []
     for directory, subdirectories, names in os.walk(folder):
         subdirectories.sort()
         found += sorted(os.path.join(directory, name) for name in names if name.endswith((".yml", ".yaml")))
-    return [Path(path) for path in found]
+    return found
 
 
 def definition_files(folder):
@@ -94,40 +97,45 @@ def load_definitions(folder):
     return loaded.definitions
 
 
-def load(folder):
-    """Every valid definition of `folder`, skipping files with problems (and metrics of skipped events)."""
+def load(folder, cache=None):
+    """Every valid definition of `folder`, skipping files with problems (and metrics of skipped events).
+
+    `cache`: a file keeping the parsed files between processes (parse_cache.py); without it, every file is parsed.
+    """
     folder = Path(folder)
     if not (folder / "events").is_dir():
         return Loaded(Definitions(events={}, metrics=()), (Problem(str(folder), "", "has no events/ folder"),))
-    problems, warnings = [], []
+    problems, warnings, parser = [], [], ParseCache(cache)
 
     def read_all(kind):
         """The valid documents, and {action or file name: file} of the invalid ones."""
         documents, invalid = [], {}
         parent = 0 if str(folder.parent) == "." else len(str(folder.parent)) + 1
         for path in yaml_files(folder / kind):
-            shown = str(path)[parent:]  # as the developer sees it: relative to the definitions' parent
-            document = _read_yaml(path, shown, problems)
+            shown = path[parent:]  # as the developer sees it: relative to the definitions' parent
+            document = _read_yaml(parser, path, shown, problems)
             if document is not None and _schema_ok(document, kind[:-1], shown, problems):
                 documents.append((shown, document))
             else:
                 action = document.get("action") if document is not None else None
-                invalid[action if isinstance(action, str) else path.stem] = shown
+                invalid[action if isinstance(action, str) else Path(path).stem] = shown
         return documents, invalid
 
     event_documents, skipped = read_all("events")
     events = _build_events(event_documents, problems, warnings)
     metric_documents, _ = read_all("metrics")
     metrics, ignored = _build_metrics(metric_documents, events, skipped, problems, warnings)
+    parser.save()
     warnings += definition_warnings.of_events(event_documents)
     warnings += definition_warnings.of_metrics(metric_documents)
     definitions = Definitions(events=events, metrics=tuple(metrics), ignored_metrics=ignored)
     return Loaded(definitions, tuple(problems), tuple(warnings))
 
 
-def _read_yaml(path, shown, problems):
+def _read_yaml(parser, path, shown, problems):
     try:
-        document = load_yaml(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as file:
+            document = parser.parse(file.read())
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""
@@ -151,6 +159,8 @@ def _schema_ok(document, schema_name, shown, problems):
             return True
     except (ValueError, TypeError, OverflowError):  # YAML gave what JSON has not (a date, a huge int): ask jsonschema
         pass
+    from jsonschema.exceptions import best_match
+
     for error in sorted(validator(schema_name).iter_errors(document), key=lambda e: list(e.absolute_path)):
         if error.context:  # oneOf/anyOf: the closest branch says what was wrong
             error = best_match(error.context)

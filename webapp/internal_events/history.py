@@ -1,49 +1,96 @@
-"""The daily pass: every unique metric's complete chart weeks are counted and kept, its frame windows built.
+"""The daily pass: every unique metric's complete frames counted and kept, the day's frame windows built.
 
-Daily HyperLogLogs live DAILY_DAYS, so a week must be counted within
-COMPUTABLE_WEEKS_DAYS of its end. Reading a chart keeps its weeks too, but a chart nobody opened
-for that long would lose them: the first write of each UTC day therefore runs
-this pass, in the write-behind thread in production (in the caller without
-write-behind). It also builds the day's frame windows (see
-counters.py), so the first service ping of a day does not pay for them. One
-process a day runs it (a key taken with SET NX); the others skip it.
+Daily HyperLogLogs live DAILY_DAYS, so a complete 7d or 28d frame must be counted and kept while its
+daily keys exist (`computable_days`: 23 days for a week, 2 for a 28-day frame). Reads keep what they
+count too, but a frame nobody read in time would be lost: so each process has a background thread
+that runs the pass at the start of every UTC day, and at the first write it sees on a new day (no
+write or request waits for it); cron may run `flask internal-events daily-pass` as well. One process
+a day runs it (a key taken with SET NX); the others skip it. It also builds the day's frame windows
+(see counters.py), so the first service ping of a day does not pay for them, and upgrades what an
+older release left in Redis (upgrade.py). Until it has run, reads are exact all the same: a read that
+finds a window or a kept count missing counts it from the daily keys.
 """
 
 import logging
 import os
+import random
 import threading
+import time
 
-from .windows import day_stamp
+from .upgrade import upgrade
+from .windows import day_stamp, seconds_until_end_of, today
 
 log = logging.getLogger(__name__)
 
 LOCK_SECONDS = 2 * 86400
+MIDNIGHT_SPREAD_SECONDS = 60  # processes wake at random within this, so they do not race for the lock at once
 
 
-class WeekKeeper:
-    def __init__(self, counters):
+class DailyPass:
+    def __init__(self, counters, definitions):
+        """`definitions` returns the definitions in use (they may be edited while the process runs)."""
         self.counters = counters
-        self._day = None
-        self._lock = threading.Lock()
+        self.definitions = definitions
+        self._day = None  # the newest day a write of this process was seen on
+        self._finished = None  # the day of the last pass this process's thread finished (or skipped)
+        self._changed = threading.Condition()
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread = None
+        self._thread_pid = None
 
-    def day_seen(self, definitions, day):
-        """Called with every write: a date comparison, and the day's pass on the first write of a day."""
-        if day == self._day:
+    def day_seen(self, day):
+        """Called with every write: a date comparison, and on the first write of a new day the pass, in the
+        background thread. A late batch (a day before today) starts nothing."""
+        if self._day is not None and day <= self._day:
             return
-        with self._lock:
-            if day == self._day:
+        with self._changed:
+            if (self._day is not None and day <= self._day) or day < today() or self._stopped:
                 return
             self._day = day
-        self.run(definitions, day)  # in the caller: the write-behind thread in production
+            if self._thread_pid != os.getpid():  # started on first use, so each forked worker has its own
+                self._thread_pid = os.getpid()
+                self._thread = threading.Thread(target=self._loop, name="internal-events-daily-pass", daemon=True)
+                self._thread.start()
+            else:
+                self._wake.set()
+
+    def wait(self, timeout=None):
+        """Wait until the pass of the newest day seen has finished in this process (or was another's); True if so."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: self._day is None or (self._finished is not None and self._finished >= self._day), timeout
+            )
+
+    def stop(self, timeout=5.0):
+        """End the thread; a pass cut short is caught up by the next day's, or by reads."""
+        self._stopped = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def run(self, definitions, day):
-        """The pass of `day`, unless a process already ran it."""
+        """The pass of `day`, unless a process already ran it; True when this call ran it."""
         counters = self.counters
-        try:
-            lock = counters.keys.internal(f"weeks-kept:{day_stamp(day)}")
-            if counters.redis.set(lock, os.getpid(), nx=True, ex=LOCK_SECONDS):
-                rule_sets = definitions.unique_rule_sets_in_use()
-                counters.keep_weeks(rule_sets, day)
-                counters.build_windows(rule_sets, day)
-        except Exception:  # Redis down: tomorrow's pass, or a read of the chart, counts the weeks still countable
-            log.exception("The daily pass of %s (chart weeks, frame windows) failed", day)
+        lock = counters.keys.internal(f"daily-pass:{day_stamp(day)}")
+        if not counters.redis.set(lock, os.getpid(), nx=True, ex=LOCK_SECONDS):
+            return False
+        upgrade(counters, definitions, day)
+        rule_sets = definitions.unique_rule_sets_in_use()
+        counters.keep_frames(rule_sets, day)
+        counters.build_windows(rule_sets, day)
+        return True
+
+    def _loop(self):
+        while not self._stopped:
+            self._wake.clear()  # a day seen during the pass wakes the next round at once
+            day = today()
+            try:
+                self.run(self.definitions(), day)
+            except Exception:  # Redis down: tomorrow's pass, or a read, counts the frames still countable
+                log.exception("The daily pass of %s (kept frame counts, frame windows) failed", day)
+            with self._changed:
+                self._finished = day
+                self._changed.notify_all()
+            pause = seconds_until_end_of(day, time.time()) + random.uniform(1, MIDNIGHT_SPREAD_SECONDS)
+            self._wake.wait(max(pause, 1))

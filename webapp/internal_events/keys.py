@@ -45,17 +45,17 @@ class KeySpace:
         """A total or sum rule's hash of day number -> amount: one small key instead of a key a day."""
         return f"{self.rule_base(rule)}:days"
 
-    def weeks(self, rules):
-        """The hash of last day number -> count of a unique metric's complete chart weeks.
+    def kept_counts(self, rules, frame):
+        """The hash of last day number -> count of a unique metric's complete `7d` or `28d` frames.
 
-        Counts of distinct ids do not add up across events, so it belongs to the metric's
-        set of rules, in the slot of its first event.
+        The 7d ones are its chart weeks. Counts of distinct ids do not add up across events, so it
+        belongs to the metric's set of rules, in the slot of its first event.
         """
-        base = self.rule_base(rules[0])
+        base = f"{self.rule_base(rules[0])}:{'weeks' if frame == '7d' else 'kept' + frame}"
         if len(rules) == 1:
-            return f"{base}:weeks"
+            return base
         names = json.dumps([self.rule_base(rule) for rule in rules]).encode()
-        return f"{base}:weeks:{hashlib.blake2b(names, digest_size=8).hexdigest()}"
+        return f"{base}:{hashlib.blake2b(names, digest_size=8).hexdigest()}"
 
     def all_time(self, rule):
         return f"{self.rule_base(rule)}:all"

@@ -22,21 +22,22 @@ def _fingerprint(folder):
     stamps = []
     for path in definition_files(folder):
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except OSError:  # removed while we looked
             continue
-        stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+        stamps.append((path, stat.st_mtime_ns, stat.st_size))
     return tuple(stamps)
 
 
 class LiveDefinitions:
-    def __init__(self, folder, check_interval=1.0, strict=True):
+    def __init__(self, folder, check_interval=1.0, strict=True, cache=None):
         self.folder = folder
+        self.cache = cache  # a file keeping parsed files between loads and processes (parse_cache.py)
         self.check_interval = check_interval
         self.error = None  # the last reload's failure, while the set before it stays in use
         self._lock = threading.Lock()
         self._fingerprint = _fingerprint(folder)
-        loaded = load(folder)
+        loaded = load(folder, cache)
         if loaded.problems and strict:
             raise DefinitionsError(loaded.problems)
         for problem in loaded.problems:
@@ -82,7 +83,7 @@ class LiveDefinitions:
                 return False
             self._fingerprint = fingerprint
             try:
-                loaded = self.latest = load(self.folder)
+                loaded = self.latest = load(self.folder, self.cache)
                 if loaded.problems:
                     raise DefinitionsError(loaded.problems)
             except DefinitionsError as error:

@@ -126,8 +126,19 @@ class Definitions:
         object.__setattr__(self, "_unique_sets_by_rule", {rule: tuple(sets) for rule, sets in sets_by_rule.items()})
 
     def unique_rule_sets_in_use(self):
-        """The distinct rule sets of unique metrics: each has its own chart weeks (see counters.py)."""
-        return tuple(dict.fromkeys(metric.rules for metric in self.metrics if metric.kind == "unique"))
+        """The distinct rule sets of unique metrics, and the dashboard's active users: each has its own kept
+        frame counts (see counters.py)."""
+        active = self.active_user_rules()
+        sets = [metric.rules for metric in self.metrics if metric.kind == "unique"] + ([active] if active else [])
+        return tuple(dict.fromkeys(sets))
+
+    def active_user_rules(self):
+        """Every unfiltered rule counting unique users: their union is the dashboard's active users."""
+        return tuple(
+            dict.fromkeys(
+                rule for metric in self.metrics for rule in metric.rules if rule.unique == "user" and not rule.filter
+            )
+        )
 
     def unique_rule_sets(self, rule):
         """The rule sets of the unique metrics that read `rule`."""

@@ -20,7 +20,7 @@ from .errors import (
     TrackingError,
     UnknownEventError,
 )
-from .history import WeekKeeper
+from .history import DailyPass
 from .ids import RANGE as ID_RANGE
 from .ids import is_id
 from .model import BASE_PROPERTIES, CUSTOM_PROPERTY_TYPES, IDENTIFIERS, TrackedEvent
@@ -56,7 +56,7 @@ class Tracker:
         self.environment = environment
         self.raise_errors = raise_errors
         self.writer = BackgroundWriter(self.write, delivery.next_batch, delivery.journal) if write_behind else None
-        self.weeks = WeekKeeper(counters)
+        self.daily_pass = DailyPass(counters, definitions.current)
         self.errors = Counter()  # kind -> count, for this process
 
     @property
@@ -199,7 +199,7 @@ class Tracker:
         Events not stored that someone keeps are sent again later: they go to Snowplow then, once."""
         definitions = self.definitions
         stored = self.delivery.write(definitions, events, day, batch, caller_keeps)
-        self.weeks.day_seen(definitions, day)
+        self.daily_pass.day_seen(day)
         if self.snowplow is not None and (stored or not (batch or caller_keeps)):
             sendable, withheld = self.privacy.allowed([event for event in events if event.send_snowplow])
             if withheld:
@@ -220,6 +220,7 @@ class Tracker:
     def close(self):
         """Write what is queued, stop the spool's replay thread and send what Snowplow still has queued."""
         self.flush()
+        self.daily_pass.stop()
         self.live_definitions.stop()
         self.delivery.close()
         if self.snowplow is not None:

@@ -10,15 +10,15 @@ from functools import lru_cache
 FRAME_DAYS = {"7d": 7, "28d": 28}
 WINDOW_FRAMES = ("7d", "28d")  # a unique rule's frames kept as one HyperLogLog each (see counters.py)
 CHART_WEEKS = 12
-# Daily HyperLogLogs (14 KB each once dense) live as long as the dashboard's comparison of a 28-day
-# frame with the 28 days before needs them, plus two days of slack so a key never expires while a
-# window or a week that needs it is read. (28 + 2 would do for the frames and charts alone.)
-DAILY_DAYS = 2 * 28 + 2
-# A chart week (the rolling 7 days ending some day) is computed from daily keys and kept as a
-# number once it is complete; until its oldest daily key expires it can still be (re)computed.
-COMPUTABLE_WEEKS_DAYS = DAILY_DAYS - 7
+# Daily HyperLogLogs (14 KB each once dense) live as long as the 28-day frame needs them, plus two days
+# of slack: a key never expires while a window that needs it is built or read, and the daily pass may
+# miss a day. Earlier frames are read from kept numbers (below), never from daily keys.
+DAILY_DAYS = 28 + 2
 # Daily totals are a few bytes each (fields of one hash per rule): they cover the whole chart.
 TOTAL_DAYS = 7 * CHART_WEEKS + 1
+# A complete 7d or 28d frame (ending before today) is counted once from daily keys and kept as a number:
+# the 7d ones are the chart's weeks (12 of them), the 28d ones the dashboard's previous 28 days.
+KEPT_DAYS = {"7d": TOTAL_DAYS, "28d": DAILY_DAYS}
 EPOCH = date(1970, 1, 1)
 
 
@@ -29,6 +29,11 @@ def today():
 def days_of(frame, until):
     """The UTC days of a `7d` or `28d` frame ending on `until` (included), newest first."""
     return days_back(until, FRAME_DAYS[frame])
+
+
+def computable_days(frame, daily_days=DAILY_DAYS):
+    """How many complete frames (ending yesterday and before) daily keys can still count; older ones are kept numbers."""
+    return daily_days - FRAME_DAYS[frame]
 
 
 def days_back(until, count):
