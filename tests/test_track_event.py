@@ -376,6 +376,20 @@ def test_flush_does_not_wait_out_the_linger(tmp_path):
     assert written == [TrackedEvent("an_event")]
 
 
+def test_flush_does_not_wait_out_the_retry_of_a_batch_nothing_could_take(tmp_path):
+    """Neither Redis nor the spool took the batch: it waits `retry_after`, which a flush cuts short, no clock involved."""
+    attempts = []
+
+    def write(events, day, batch, caller_keeps=False):
+        attempts.append(list(events))
+        return len(attempts) > 1  # the first attempt finds nothing to keep it
+
+    writer = BackgroundWriter(write, lambda: ("w", 1), Journal(tmp_path, "target"), linger=3600, retry_after=3600)
+    writer.submit([TrackedEvent("an_event")], today())
+    assert writer.flush(timeout=30)
+    assert attempts == [[TrackedEvent("an_event")]] * 2
+
+
 def test_write_behind_flushes_when_the_process_exits(events):
     run_script(
         "from webapp.internal_events import track_event\n"

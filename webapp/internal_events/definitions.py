@@ -89,7 +89,7 @@ def definition_files(folder):
     return yaml_files(Path(folder) / "events") + yaml_files(Path(folder) / "metrics")
 
 
-def load_definitions(folder):
+def load_definitions(folder: str | os.PathLike[str]) -> Definitions:
     """The definitions of `folder` (`events/` and `metrics/`, recursively); DefinitionsError on any problem."""
     loaded = load(folder)
     if loaded.problems:

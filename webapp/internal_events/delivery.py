@@ -71,6 +71,7 @@ class CounterDelivery:
         self._losses_lock = threading.Lock()
         self._unavailable_until = 0.0
         self._refusing_until = 0.0
+        self.clock = time.monotonic  # the cool-downs' clock; tests move it instead of waiting them out
         self._may_have_spool = True  # another process, or an earlier run, may have left batches
         # Writers not writing right now, with their last batch number: a thread borrows one for each write,
         # so a process has as many writers (and Redis markers) as it has concurrent writes, not threads.
@@ -91,7 +92,7 @@ class CounterDelivery:
             return True
         caller_keeps = caller_keeps or batch is not None
         self._start_replayer()
-        if time.monotonic() < self._unavailable_until:
+        if self.clock() < self._unavailable_until:
             if batch is None:
                 return self._spool(_new_writer(), 1, day, events, caller_keeps)
             return self._spool(*batch, day, events, caller_keeps)  # its writer is not returned: retired
@@ -104,7 +105,7 @@ class CounterDelivery:
                 return self._quarantine(SpooledBatch(None, writer, number, day, events), error, caller_keeps)
             # Redis may have applied the batch before the failure: the writer's number decides at replay.
             # The writer is not returned: it never writes again, so its marker stays meaningful.
-            self._unavailable_until = time.monotonic() + self.retry_after
+            self._unavailable_until = self.clock() + self.retry_after
             self.last_error = f"{type(error).__name__}: {error}"
             log.warning("Redis unavailable (%s): spooling %d event(s)", error, len(events))
             return self._spool(writer, number, day, events, caller_keeps)
@@ -120,7 +121,7 @@ class CounterDelivery:
 
     def accepting(self):
         """False for a while after neither Redis nor the spool could store a batch: the API answers 503."""
-        return time.monotonic() >= self._refusing_until
+        return self.clock() >= self._refusing_until
 
     def replay(self):
         """Write spooled batches to Redis, oldest first; return how many events were replayed.
@@ -240,7 +241,7 @@ class CounterDelivery:
                     "kept by the caller" if caller_keeps else "dropped",
                 )
         if not kept:
-            self._refusing_until = time.monotonic() + self.retry_after
+            self._refusing_until = self.clock() + self.retry_after
         return kept
 
     def _quarantine(self, batch, error, caller_keeps):
@@ -275,7 +276,7 @@ class CounterDelivery:
     def _lose(self, reason, count):
         with self._losses_lock:
             self._unrecorded_losses[reason] += count
-        if time.monotonic() >= self._unavailable_until:
+        if self.clock() >= self._unavailable_until:
             self._record_losses()
 
     def _record_losses(self):

@@ -10,15 +10,25 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from .definition_warnings import MAX_ACTION_LENGTH
 from .definitions import DefinitionsError, load_definitions
-from .model import IDENTIFIERS, SUM_OPERATOR, TIME_FRAME_SUFFIX, TIME_FRAMES, unique_field
+from .model import (
+    IDENTIFIERS,
+    SUM_OPERATOR,
+    TIME_FRAME_SUFFIX,
+    TIME_FRAMES,
+    Definitions,
+    EventDefinition,
+    unique_field,
+)
 
 # What a metric can count distinct values of, as GitLab's generator offers: ids, then the base properties.
 UNIQUE_CHOICES = ("user.id", "project.id", "namespace.id", "label", "property", "value")
@@ -37,6 +47,8 @@ EVENT_NAME_STYLE = (
     " action (e.g. project_created, clone_button_clicked)"
 )
 GROUP_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+# What list options arrive as: texts from the command line, each "a", "a,b" or "a b".
+Options = Iterable[object] | None
 
 
 class GeneratorError(ValueError):
@@ -48,19 +60,19 @@ class Request:
     """What to generate: the events that do not exist yet, and one metric of them over some time frames."""
 
     event: str
-    more_events: tuple = ()  # further events the metric counts, as GitLab's metrics over several events
+    more_events: tuple[str, ...] = ()  # further events the metric counts, as GitLab's metrics over several events
     group: str | None = None  # required for a new event; an existing event lends its own
     unique: str | None = None  # None counts totals (or sums, with operator)
     operator: str | None = None  # "sum(value)" sums the events' value
-    filters: tuple = ()  # "property=value" texts: only matching events are counted
-    properties: tuple = ()  # "name" or "name=description": custom additional properties of a new event
+    filters: tuple[str, ...] = ()  # "property=value" texts: only matching events are counted
+    properties: tuple[str, ...] = ()  # "name" or "name=description": custom additional properties of a new event
     key_name: str | None = None  # the key path's middle part instead of the event names
-    time_frames: tuple = ()  # empty: 7d and 28d for unique metrics, all three for totals
+    time_frames: tuple[str, ...] = ()  # empty: 7d and 28d for unique metrics, all three for totals
     description: str | None = None
     metric_description: str | None = None
     category: str | None = None  # the Snowplow category of a new event's calls that pass none
-    identifiers: tuple = IDENTIFIERS
-    tiers: tuple = TIERS
+    identifiers: tuple[str, ...] = IDENTIFIERS
+    tiers: tuple[str, ...] = TIERS
     milestone: str | None = None
     introduced_by_url: str | None = None
     server_side_only: bool = False  # the usage-data API refuses the event from browsers
@@ -69,32 +81,32 @@ class Request:
 @dataclass(frozen=True)
 class NewFile:
     path: Path  # relative to the definitions folder
-    document: dict
+    document: dict[str, Any]
     exists: bool = False
 
     @property
-    def text(self):
+    def text(self) -> str:
         return render(self.document)
 
 
 @dataclass(frozen=True)
 class FileChanges:
     folder: Path
-    files: tuple
-    key_paths: tuple  # the metric's key paths as the service ping reports them
-    notes: tuple = ()
+    files: tuple[NewFile, ...]
+    key_paths: tuple[str, ...]  # the metric's key paths as the service ping reports them
+    notes: tuple[str, ...] = ()
 
 
 # -- checking single options ---------------------------------------------------------------------
 
 
-def split_values(values):
+def split_values(values: Options) -> list[str]:
     """("7d,28d", "all") -> ["7d", "28d", "all"]: list options take spaces, commas or both."""
     items = [item.strip() for value in values or () for item in str(value).split(",")]
     return list(dict.fromkeys(item for item in items if item))
 
 
-def check_event_name(name):
+def check_event_name(name: str | None) -> str:
     name = (name or "").strip()
     if not name:
         raise GeneratorError("the event name is missing (--event)")
@@ -106,7 +118,7 @@ def check_event_name(name):
     return name
 
 
-def check_group(group):
+def check_group(group: str | None) -> str:
     group = (group or "").strip()
     if not GROUP_NAME.match(group):
         raise GeneratorError(
@@ -115,7 +127,7 @@ def check_group(group):
     return group
 
 
-def check_unique(unique):
+def check_unique(unique: str | None) -> str | None:
     if unique in (None, "", "none"):
         return None
     if unique not in UNIQUE_CHOICES:
@@ -123,7 +135,7 @@ def check_unique(unique):
     return unique
 
 
-def check_operator(operator, unique):
+def check_operator(operator: str | None, unique: str | None) -> str | None:
     if operator in (None, "", "none", "total"):
         return None
     if operator not in OPERATOR_CHOICES:
@@ -133,9 +145,9 @@ def check_operator(operator, unique):
     return operator
 
 
-def check_properties(texts):
+def check_properties(texts: Options) -> dict[str, str]:
     """("language=Programming language", "size") -> {"language": "Programming language", "size": "Size"}."""
-    properties = {}
+    properties: dict[str, str] = {}
     for text in split_values(texts):
         name, _, description = text.partition("=")
         name = name.strip()
@@ -148,9 +160,9 @@ def check_properties(texts):
     return properties
 
 
-def check_filters(texts):
+def check_filters(texts: Options) -> dict[str, str | int | float]:
     """("label=rubygems", "size=100") -> {"label": "rubygems", "size": 100}: `value` is a number, label and property text."""
-    filters = {}
+    filters: dict[str, str | int | float] = {}
     for text in split_values(texts):
         name, equals, value = (part.strip() for part in text.partition("="))
         if not equals or not PROPERTY_NAME.match(name) or not value:
@@ -162,28 +174,29 @@ def check_filters(texts):
     return filters
 
 
-def _number(text):
+def _number(text: str) -> int | float | None:
     for kind in (int, float):
         try:
-            return kind(text)
+            number: int | float = kind(text)
         except ValueError:
             continue
+        return number
     return None
 
 
-def check_key_name(name):
+def check_key_name(name: str | None) -> str | None:
     if name is not None and not PROPERTY_NAME.match(name):
         raise GeneratorError(f"--key-name '{name}' must be lowercase words joined by _")
     return name
 
 
-def default_time_frames(unique):
+def default_time_frames(unique: str | None) -> tuple[str, ...]:
     return ("7d", "28d") if unique else TIME_FRAMES
 
 
-def check_time_frames(frames, unique):
+def check_time_frames(options: Options, unique: str | None) -> tuple[str, ...]:
     """The frames in their canonical order; the defaults when none are given."""
-    frames = split_values(frames)
+    frames = split_values(options)
     if not frames:
         return default_time_frames(unique)
     for frame in frames:
@@ -197,16 +210,16 @@ def check_time_frames(frames, unique):
     return tuple(frame for frame in TIME_FRAMES if frame in frames)
 
 
-def check_tiers(tiers):
-    tiers = split_values(tiers) or list(TIERS)
+def check_tiers(options: Options) -> tuple[str, ...]:
+    tiers = split_values(options) or list(TIERS)
     wrong = [tier for tier in tiers if tier not in TIERS]
     if wrong:
         raise GeneratorError(f"unknown tier(s) {', '.join(wrong)}: allowed are {', '.join(TIERS)}")
     return tuple(tier for tier in TIERS if tier in tiers)
 
 
-def check_identifiers(identifiers, unique):
-    identifiers = split_values(identifiers) or list(IDENTIFIERS)
+def check_identifiers(options: Options, unique: str | None) -> tuple[str, ...]:
+    identifiers = split_values(options) or list(IDENTIFIERS)
     wrong = [name for name in identifiers if name not in IDENTIFIERS]
     if wrong:
         raise GeneratorError(f"unknown identifier(s) {', '.join(wrong)}: allowed are {', '.join(IDENTIFIERS)}")
@@ -216,7 +229,7 @@ def check_identifiers(identifiers, unique):
     return tuple(name for name in IDENTIFIERS if name in identifiers)
 
 
-def default_milestone():
+def default_milestone() -> str:
     """The release that introduces a definition: this package's major.minor version."""
     try:
         return ".".join(version("internal-events-flask").split(".")[:2])
@@ -224,11 +237,16 @@ def default_milestone():
         return "1.0"
 
 
-def default_description(event):
+def default_description(event: str) -> str:
     return event.replace("_", " ").capitalize()
 
 
-def default_metric_description(events, unique, operator=None, filters=None):
+def default_metric_description(
+    events: Sequence[str],
+    unique: str | None,
+    operator: str | None = None,
+    filters: Mapping[str, object] | None = None,
+) -> str:
     names = " or ".join(events)
     if operator:
         text = f"Sum of the value of {names}"
@@ -246,7 +264,14 @@ def default_metric_description(events, unique, operator=None, filters=None):
 # -- names and documents -------------------------------------------------------------------------
 
 
-def metric_key_path(events, unique, frames, operator=None, filters=None, key_name=None):
+def metric_key_path(
+    events: Sequence[str],
+    unique: str | None,
+    frames: Sequence[str],
+    operator: str | None = None,
+    filters: Mapping[str, object] | None = None,
+    key_name: str | None = None,
+) -> str:
     """GitLab's generator's key path: a single time frame carries its suffix, a list gets it on loading."""
     part = key_name or "_and_".join(events) + "".join(
         f"_with_{name}_{_slug(value)}" for name, value in sorted((filters or {}).items())
@@ -260,23 +285,23 @@ def metric_key_path(events, unique, frames, operator=None, filters=None, key_nam
     return base + TIME_FRAME_SUFFIX[frames[0]] if len(frames) == 1 else base
 
 
-def _slug(value):
+def _slug(value: object) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(value).lower()).strip("_") or "empty"
 
 
-def reported_key_paths(key_path, frames):
+def reported_key_paths(key_path: str, frames: Sequence[str]) -> tuple[str, ...]:
     if len(frames) == 1:
         return (key_path,)
     return tuple(key_path + TIME_FRAME_SUFFIX[frame] for frame in frames)
 
 
-def metric_path(key_path, frames):
+def metric_path(key_path: str, frames: Sequence[str]) -> Path:
     folder = TIME_FRAME_DIRS[frames[0]] if len(frames) == 1 else TIME_FRAME_DIRS["all"]
     return Path("metrics") / folder / f"{key_path.rsplit('.', 1)[-1]}.yml"
 
 
-def event_document(request, event, properties):
-    document = {
+def event_document(request: Request, event: str, properties: Mapping[str, str]) -> dict[str, Any]:
+    document: dict[str, Any] = {
         "description": (request.description if event == request.event else None) or default_description(event),
         "internal_events": True,
         "action": event,
@@ -293,10 +318,17 @@ def event_document(request, event, properties):
     return {name: value for name, value in document.items() if value is not None}
 
 
-def metric_document(request, events, key_path, frames, group, filters):
-    rules = []
+def metric_document(
+    request: Request,
+    events: Sequence[str],
+    key_path: str,
+    frames: Sequence[str],
+    group: str,
+    filters: Mapping[str, object],
+) -> dict[str, Any]:
+    rules: list[dict[str, Any]] = []
     for event in events:
-        rule = {"name": event}
+        rule: dict[str, Any] = {"name": event}
         if request.unique:
             rule["unique"] = request.unique
         if filters:
@@ -322,15 +354,15 @@ def metric_document(request, events, key_path, frames, group, filters):
     }
 
 
-class _Flow(list):
+class _Flow(list[Any]):
     """A list written on one line, as the definitions write time frames, tiers and event rules."""
 
 
-class _FlowMap(dict):
+class _FlowMap(dict[str, Any]):
     pass
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML has no type hints
     pass
 
 
@@ -340,7 +372,7 @@ _Dumper.add_representer(_FlowMap, lambda d, v: d.represent_mapping("tag:yaml.org
 FLOW_FIELDS = {"performance_indicator_type", "time_frame", "tiers"}
 
 
-def render(document):
+def render(document: Mapping[str, Any]) -> str:
     """YAML in the definitions' house style; metrics keep short lists on one line."""
     styled = dict(document)
     if "key_path" in document:
@@ -348,13 +380,16 @@ def render(document):
             if isinstance(styled[name], list):
                 styled[name] = _Flow(styled[name])
         styled["events"] = [_FlowMap(rule) for rule in document["events"]]
-    return yaml.dump(styled, Dumper=_Dumper, explicit_start=True, sort_keys=False, allow_unicode=True, width=1000)
+    text: str = yaml.dump(styled, Dumper=_Dumper, explicit_start=True, sort_keys=False, allow_unicode=True, width=1000)
+    return text
 
 
 # -- planning and writing ------------------------------------------------------------------------
 
 
-def changes(request, folder, definitions, force=False):
+def changes(
+    request: Request, folder: str | os.PathLike[str], definitions: Definitions, force: bool = False
+) -> FileChanges:
     """Check `request` against the loaded `definitions` of `folder`; the files to write, or GeneratorError."""
     folder = Path(folder)
     events = tuple(dict.fromkeys(check_event_name(name) for name in (request.event, *request.more_events)))
@@ -371,17 +406,19 @@ def changes(request, folder, definitions, force=False):
     filters = check_filters(request.filters)
     properties = check_properties(request.properties)
     key_name = check_key_name(request.key_name)
-    files, notes, groups = [], [], []
+    files: list[NewFile] = []
+    notes: list[str] = []
+    groups: list[str | None] = []
     for event in events:
         existing = definitions.events.get(event)
         if existing is None:
-            new_file, group = _new_event(request, folder, event, properties, filters)
+            new_file, new_group = _new_event(request, folder, event, properties, filters)
             files.append(new_file)
+            groups.append(new_group)
         else:
             _check_counts(request, existing, filters)
-            group = existing.raw.get("product_group")
+            groups.append(existing.raw.get("product_group"))
             notes.append(f"event '{event}' is already defined in {existing.path}: only the metric is added")
-        groups.append(group)
     group = check_group(request.group) if request.group else next(filter(None, groups), None)
     if not group:
         raise GeneratorError("the product group is missing (--group)")
@@ -395,7 +432,9 @@ def changes(request, folder, definitions, force=False):
     return FileChanges(folder=folder, files=tuple(files), key_paths=reported, notes=tuple(notes))
 
 
-def _new_event(request, folder, event, properties, filters):
+def _new_event(
+    request: Request, folder: Path, event: str, properties: dict[str, str], filters: Mapping[str, object]
+) -> tuple[NewFile, str]:
     """A new event's file; it declares the properties its metric reads (unique, sum, filters)."""
     if not request.group:
         raise GeneratorError(f"event '{event}' is new: its product group is missing (--group)")
@@ -410,7 +449,7 @@ def _new_event(request, folder, event, properties, filters):
     return NewFile(event_file, event_document(replace(request, group=group), event, properties)), group
 
 
-def _check_counts(request, existing, filters):
+def _check_counts(request: Request, existing: EventDefinition, filters: Mapping[str, object]) -> None:
     """What GitLab's generator offers for an existing event: its identifiers and declared properties only."""
     needed = unique_field(request.unique) if request.unique else None
     if needed in IDENTIFIERS and needed not in existing.identifiers:
@@ -418,7 +457,9 @@ def _check_counts(request, existing, filters):
             f"event '{existing.name}' ({existing.path}) has no '{needed}' identifier, so a metric cannot count"
             f" unique {request.unique}: add '{needed}' to its identifiers first"
         )
-    wanted = {needed} - set(IDENTIFIERS) - {None} | ({"value"} if request.operator else set()) | set(filters)
+    wanted = set(filters) | ({"value"} if request.operator else set())
+    if needed is not None and needed not in IDENTIFIERS:
+        wanted.add(needed)
     missing = sorted(wanted - existing.properties)
     if missing:
         raise GeneratorError(
@@ -427,14 +468,14 @@ def _check_counts(request, existing, filters):
         )
 
 
-def _refuse_existing(folder, relative, force, why):
+def _refuse_existing(folder: Path, relative: Path, force: bool, why: str) -> bool:
     exists = (folder / relative).exists()
     if exists and not force:
         raise GeneratorError(f"{Path(folder.name) / relative} {why}")
     return exists
 
 
-def _refuse_taken_key_paths(folder, target, key_paths, definitions):
+def _refuse_taken_key_paths(folder: Path, target: Path, key_paths: tuple[str, ...], definitions: Definitions) -> None:
     """A key path defined by another file would be reported twice: that is never overwritten."""
     mine = (folder / target).resolve()
     for metric in definitions.metrics:
@@ -444,7 +485,7 @@ def _refuse_taken_key_paths(folder, target, key_paths, definitions):
             )
 
 
-def write(changes):
+def write(changes: FileChanges) -> None:
     """Write the planned files once the folder with them in it loads.
 
     Each file is replaced atomically and the event comes before its metric, so a
@@ -459,7 +500,7 @@ def write(changes):
         os.replace(temporary, path)
 
 
-def _check_loads(changes):
+def _check_loads(changes: FileChanges) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         trial = Path(scratch) / changes.folder.name
         shutil.copytree(changes.folder, trial)

@@ -18,7 +18,7 @@ SUM_OPERATOR = "sum(value)"
 TOTAL_OPERATOR = "total"
 
 
-def unique_field(unique):
+def unique_field(unique: str) -> str:
     """The event field a metric's `unique:` reads, as GitLab splits it: "user.id" -> "user", "label" -> "label"."""
     return unique.split(".")[0]
 

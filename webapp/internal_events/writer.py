@@ -55,6 +55,7 @@ class BackgroundWriter:
         self._lock = threading.Lock()
         self._accepting = threading.Lock()  # one caller at a time: journal order is queue order
         self._hurry = threading.Event()  # set while a flush waits: write at once, do not linger
+        self._retry_now = threading.Event()  # set by a flush: a batch waiting out `retry_after` is tried at once
         self._flushes = 0
         # Accepted events waiting, as (sequence number, day, event): a deque and an event rather than a
         # queue.Queue, whose put, get and task_done take a lock each, for every event.
@@ -92,6 +93,7 @@ class BackgroundWriter:
         with self._lock:
             self._flushes += 1
             self._hurry.set()
+            self._retry_now.set()
         try:
             while self._unfinished:
                 if time.monotonic() > deadline or not self._thread.is_alive():
@@ -158,7 +160,8 @@ class BackgroundWriter:
         except OSError as error:  # only a crash in the next milliseconds could now count the batch twice
             self._journal_failed(error)
         while not self._write(events, day, (writer, number)):
-            time.sleep(self._retry_after)
+            self._retry_now.wait(self._retry_after)
+            self._retry_now.clear()
         try:
             self.journal.done(last)
         except OSError as error:
