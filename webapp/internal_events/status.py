@@ -20,6 +20,7 @@ def status(tracker):
             "problems": [str(problem) for problem in live.problems],
         },
         "journal": _safely(tracker.journal_status),
+        "daily_pass": _safely(tracker.daily_pass.status),
         "tracking_errors_in_this_process": dict(tracker.errors),
         "privacy": privacy_status(tracker),
     }
