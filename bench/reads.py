@@ -30,6 +30,7 @@ UNION_METRICS = 100  # unique users over two events
 TOTAL_METRICS = 500
 TEMPLATES = 8  # distinct dense HyperLogLogs copied into every daily key
 ROUNDS = 5
+INSTANCE = "00000000-0000-4000-8000-000000000000"  # the uuid the payload carries
 GOAL_SECONDS = 0.5
 
 
@@ -209,10 +210,10 @@ def main():
             for round_number in range(ROUNDS):
                 figures["baseline"].append(timed(lambda: baseline_ping(events, loader)))
                 write_every_rule(events, round_number)
-                figures["changed"].append(timed(lambda: service_ping(events)))
-                figures["unchanged"].append(timed(lambda: service_ping(events)))
+                figures["changed"].append(timed(lambda: service_ping(events, INSTANCE)))
+                figures["unchanged"].append(timed(lambda: service_ping(events, INSTANCE)))
             drop_windows(events)
-            first = timed(lambda: service_ping(events))
+            first = timed(lambda: service_ping(events, INSTANCE))
             report(files, rules, daily_keys, memory, daily_pass, first, figures)
         finally:
             events.close()
@@ -237,8 +238,8 @@ def report(files, rules, daily_keys, memory, daily_pass, first, figures):
     worst = max(medians["changed"], medians["unchanged"])
     print(f"target: < {GOAL_SECONDS} s: {worst:.3f} s at worst ({'met' if worst < GOAL_SECONDS else 'NOT met'})")
     print(
-        f"the daily pass (the write-behind thread of one process a day: keeps yesterday's week of every unique "
-        f"metric, builds every window): {daily_pass:.1f} s"
+        f"the daily pass (a background thread of one process a day: keeps yesterday's 7-day and 28-day counts of "
+        f"every unique metric and of the active users, builds every window): {daily_pass:.1f} s"
     )
 
 

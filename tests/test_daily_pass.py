@@ -11,7 +11,8 @@ from webapp.internal_events import current
 from webapp.internal_events.counters import MERGE_CHUNK
 from webapp.internal_events.model import Metric, Rule
 from webapp.internal_events.service_ping import metric_values
-from webapp.internal_events.upgrade import LAYOUT, LEGACY_DAILY_DAYS, upgrade
+from webapp.internal_events.status import status
+from webapp.internal_events.upgrade import LEGACY_DAILY_DAYS, upgrade
 from webapp.internal_events.windows import TOTAL_DAYS, day_number, day_stamp, days_of
 
 DAY = date(2027, 6, 10)  # a day no write of the demo app has started the pass of
@@ -113,11 +114,13 @@ def test_a_union_of_many_rules_is_counted_a_chunk_of_keys_at_a_time(events, redi
         assert not list(redis_client.scan_iter(match=f"{events.counters.keys.prefix}*merging*"))
 
 
-def test_cron_runs_the_day_s_pass_once(app, redis_client, key_prefix):
-    """`flask internal-events daily-pass` does the day's work; a second run, or a process's thread, skips it."""
-    with time_machine.travel(noon(DAY), tick=False):
+def test_cron_runs_the_day_s_pass_once(app):
+    """`flask internal-events daily-pass` does the day's work, which `status` shows; a second run, or a
+    process's thread, skips it."""
+    with time_machine.travel(noon(DAY), tick=False), app.app_context():
+        assert status(current())["daily_pass"] == {"today": False, "yesterday": False, "upgraded": False}
         first = app.test_cli_runner().invoke(args=["internal-events", "daily-pass"])
         again = app.test_cli_runner().invoke(args=["internal-events", "daily-pass"])
+        assert status(current())["daily_pass"] == {"today": True, "yesterday": False, "upgraded": True}
     assert (first.exit_code, first.output) == (0, "Daily pass done.\n")
     assert (again.exit_code, again.output) == (0, "Today's daily pass was already run by another process.\n")
-    assert redis_client.get(f"{key_prefix}{{_internal}}:layout") == LAYOUT.encode()

@@ -87,5 +87,5 @@ def test_forget_user_removes_their_events_waiting_for_snowplow(make_events):
 
     forgotten = forget_user(events, 1)
     assert forgotten["outbox_events"] == 2 and forgotten["pseudonym"] == events.privacy.pseudonym(1)
-    (left,) = [payload for _, payload in events.snowplow.outbox.oldest(10)]
+    (left,) = [json.loads(payload) for _, payload in events.snowplow.outbox.oldest(10)]
     assert events.privacy.pseudonym(2) in json.dumps(decode_event(left)[0]["contexts"])

@@ -60,7 +60,7 @@ def track_event():
     call = _checked(payload.event_call, _body())
     _limit_rate(1)
     try:
-        event = _prepare(call, _Visible(g.tracking_user))
+        event = _prepare(call, _Visible(g.tracking_user), current())
     except Refused as refused:
         abort(refused.status, str(refused))
     _record([event])
@@ -71,11 +71,11 @@ def track_event():
 def track_events():
     items = _checked(payload.batch, _body())
     _limit_rate(len(items))
-    visible, prepared, results = _Visible(g.tracking_user), [], []
+    visible, tracker, prepared, results = _Visible(g.tracking_user), current(), [], []
     for item in items:
         try:
             call = _checked_event(item)
-            prepared.append(_prepare(call, visible))
+            prepared.append(_prepare(call, visible, tracker))
             results.append({"event": call["event"], "accepted": True})
         except Refused as refused:
             results.append(
@@ -181,9 +181,9 @@ class _Visible:
         return self._namespaces[namespace_id]
 
 
-def _prepare(call, visible):
+def _prepare(call, visible, tracker):
     """The core's TrackedEvent for one checked call, or Refused with the status and reason."""
-    definition = current().definitions.events.get(call["event"])
+    definition = tracker.definitions.events.get(call["event"])
     if definition is not None and definition.server_side_only:
         raise Refused(
             403, f"event {payload.shown(call['event'])} is recorded by the server only: browsers cannot send it"
@@ -206,7 +206,7 @@ def _prepare(call, visible):
         if namespace is None:
             raise Refused(404, f"namespace {call['namespace_id']} not found")
     try:
-        return current().prepare(
+        return tracker.prepare(
             call["event"],
             user_id=visible.user.id,
             namespace=namespace,

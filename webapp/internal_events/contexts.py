@@ -10,17 +10,21 @@ import json
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
+
+from .model import TrackedEvent
 
 SCHEMA_DIR = Path(__file__).parent / "schemas" / "contexts"
 CATEGORY = "InternalEventTracking"
 CONTEXT_NAMES = ("standard_context", "service_ping_context")
 
 
-def _schema_file(name):
-    return json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+def _schema_file(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+    return schema
 
 
-def context_schemas(vendor: str | None = None) -> list[dict]:
+def context_schemas(vendor: str | None = None) -> list[dict[str, Any]]:
     """Every context schema this project defines, under `vendor` (INTERNAL_EVENTS_SNOWPLOW_IGLU_VENDOR) if given."""
     schemas = [_schema_file(name) for name in CONTEXT_NAMES]
     if vendor:
@@ -29,18 +33,18 @@ def context_schemas(vendor: str | None = None) -> list[dict]:
     return schemas
 
 
-def iglu_uri(schema: dict) -> str:
+def iglu_uri(schema: dict[str, Any]) -> str:
     s = schema["self"]
     return f"iglu:{s['vendor']}/{s['name']}/{s['format']}/{s['version']}"
 
 
-def same_schema(uri, other):
+def same_schema(uri: object, other: str) -> bool:
     """Whether two iglu URIs name the same schema of ours, whatever vendor each was sent under."""
     return isinstance(uri, str) and uri.partition("/")[2] == other.partition("/")[2]
 
 
 @cache
-def known_schemas():
+def known_schemas() -> dict[str, Any]:
     """schema path (name/format/version) -> validator, for every context schema this project defines."""
     from jsonschema import Draft7Validator, FormatChecker  # ~0.1 s to import: only where contexts are checked
 
@@ -53,7 +57,7 @@ STANDARD_CONTEXT, SERVICE_PING_CONTEXT = (iglu_uri(s) for s in context_schemas()
 
 
 @lru_cache(maxsize=8192)
-def pseudonym(key, user_id):
+def pseudonym(key: str, user_id: int | None) -> str | None:
     """The user as Snowplow sees them: HMAC-SHA256 of the id under the instance's secret key.
 
     A bare hash of a small sequential id is reversed by hashing every id up to a few
@@ -65,8 +69,14 @@ def pseudonym(key, user_id):
     return hmac.new(key.encode(), str(user_id).encode(), hashlib.sha256).hexdigest()
 
 
-def standard_context(event, environment, custom_properties, pseudonym_key, now=None):
-    data = {
+def standard_context(
+    event: TrackedEvent,
+    environment: str,
+    custom_properties: dict[str, Any] | None,
+    pseudonym_key: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "environment": environment,
         "source": event.source,
         "user_id": pseudonym(pseudonym_key, event.user_id),
@@ -82,11 +92,11 @@ def standard_context(event, environment, custom_properties, pseudonym_key, now=N
     return data
 
 
-def service_ping_context(event):
+def service_ping_context(event: TrackedEvent) -> dict[str, str]:
     return {"data_source": "redis_hll", "event_name": event.name}
 
 
-def context_errors(schema_uri, data):
+def context_errors(schema_uri: object, data: object) -> list[str]:
     """Why `data` does not fit the named schema ([] when it does, or when the schema is not ours)."""
     checker = known_schemas().get(schema_uri.partition("/")[2]) if isinstance(schema_uri, str) else None
     if checker is None:

@@ -9,35 +9,39 @@ or its user has opted out.
 
 import logging
 import sqlite3
+from collections.abc import Sequence
 
 from flask import has_request_context, request
 
 from .contexts import pseudonym
+from .model import TrackedEvent
+from .opt_outs import OptOuts
 from .privacy_signals import honoured_signals
+from .switches import Switches
 
 log = logging.getLogger(__name__)
 SIGNALS_KEY = "internal_events.privacy_signals"
 
 
 class EventLevel:
-    def __init__(self, policy, switches, opt_outs, pseudonym_key):
+    def __init__(self, policy: str, switches: Switches, opt_outs: OptOuts, pseudonym_key: str) -> None:
         self.policy = policy
         self.switches = switches
         self.opt_outs = opt_outs
         self.pseudonym_key = pseudonym_key
 
-    def pseudonym(self, user_id):
+    def pseudonym(self, user_id: int | None) -> str | None:
         """How the user appears in the events sent to Snowplow."""
         return pseudonym(self.pseudonym_key, user_id)
 
-    def request_signals(self):
+    def request_signals(self) -> list[str]:
         """The honoured privacy signals of the request being served ([] outside a request).
 
         Read once per request and kept in its WSGI environ: a batch asks for each of its events."""
         if not has_request_context():
             return []
         environ = request.environ
-        signals = environ.get(SIGNALS_KEY)
+        signals: tuple[str, list[str]] | None = environ.get(SIGNALS_KEY)
         if signals is None or signals[0] != self.policy:
             signals = environ[SIGNALS_KEY] = (
                 self.policy,
@@ -45,7 +49,7 @@ class EventLevel:
             )
         return signals[1]
 
-    def allowed(self, events):
+    def allowed(self, events: Sequence[TrackedEvent]) -> tuple[list[TrackedEvent], int]:
         """(the events that may go to Snowplow, how many were withheld because the opt-outs could not be read)."""
         if not self.switches.is_on("snowplow"):
             return [], 0

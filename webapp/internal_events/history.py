@@ -16,8 +16,9 @@ import os
 import random
 import threading
 import time
+from datetime import timedelta
 
-from .upgrade import upgrade
+from .upgrade import LAYOUT, upgrade
 from .windows import day_stamp, seconds_until_end_of, today
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,16 @@ class DailyPass:
         counters.keep_frames(rule_sets, day)
         counters.build_windows(rule_sets, day)
         return True
+
+    def status(self):
+        """Whether a process took today's and yesterday's pass, and whether an older release's keys are upgraded."""
+        keys, day = self.counters.keys, today()
+        pipe = self.counters.pipeline()
+        for back in (0, 1):
+            pipe.exists(keys.internal(f"daily-pass:{day_stamp(day - timedelta(days=back))}"))
+        pipe.get(keys.internal("layout"))
+        ran_today, ran_yesterday, layout = pipe.execute()
+        return {"today": bool(ran_today), "yesterday": bool(ran_yesterday), "upgraded": layout == LAYOUT.encode()}
 
     def _loop(self):
         while not self._stopped:

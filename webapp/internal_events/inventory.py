@@ -60,7 +60,7 @@ def _event(event: EventDefinition, definitions: Definitions) -> dict[str, Any]:
 def _metric(metric: Metric) -> dict[str, Any]:
     rule = metric.rules[0]
     if rule.kind == "unique":
-        kept = UNIQUE_MEANING.get(rule.unique, f"a HyperLogLog of {rule.unique} values: an estimate of how many")
+        kept = UNIQUE_MEANING.get(rule.unique or "", f"a HyperLogLog of {rule.unique} values: an estimate of how many")
     elif rule.kind == "sum":
         kept = "a running sum"
     else:

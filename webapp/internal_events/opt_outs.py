@@ -12,6 +12,7 @@ hold no pseudonym to withhold.
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,11 +25,11 @@ CREATE TABLE IF NOT EXISTS event_level_opt_outs (
 
 
 class OptOuts:
-    def __init__(self, path):
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._local = threading.local()
 
-    def among(self, user_ids):
+    def among(self, user_ids: Iterable[int | None]) -> set[int]:
         """The ones of `user_ids` who opted out; raises sqlite3.Error when the table cannot be read."""
         ids = [user_id for user_id in set(user_ids) if user_id is not None]
         if not ids:
@@ -37,10 +38,10 @@ class OptOuts:
         rows = self._connection().execute(f"SELECT user_id FROM event_level_opt_outs WHERE user_id IN ({marks})", ids)
         return {row[0] for row in rows}
 
-    def has_opted_out(self, user_id):
+    def has_opted_out(self, user_id: int | None) -> bool:
         return bool(self.among([user_id]))
 
-    def set(self, user_id, opted_out):
+    def set(self, user_id: int, opted_out: bool) -> None:
         db = self._connection()
         with db:
             if opted_out:
@@ -51,10 +52,11 @@ class OptOuts:
             else:
                 db.execute("DELETE FROM event_level_opt_outs WHERE user_id = ?", (user_id,))
 
-    def count(self):
-        return self._connection().execute("SELECT COUNT(*) FROM event_level_opt_outs").fetchone()[0]
+    def count(self) -> int:
+        count: int = self._connection().execute("SELECT COUNT(*) FROM event_level_opt_outs").fetchone()[0]
+        return count
 
-    def _connection(self):
+    def _connection(self) -> sqlite3.Connection:
         """This thread's connection (a forked worker opens its own); the table is made on first use."""
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
@@ -62,4 +64,5 @@ class OptOuts:
             db = sqlite3.connect(self.path, timeout=10)
             db.execute(SCHEMA)
             local.db, local.pid = db, os.getpid()
-        return local.db
+        connection: sqlite3.Connection = local.db
+        return connection

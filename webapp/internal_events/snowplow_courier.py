@@ -1,6 +1,5 @@
 """Posting the outbox's events to the collector: capped batches, halves on 413, a shared exponential back-off."""
 
-import json
 import logging
 import random
 import time
@@ -82,9 +81,12 @@ class Courier:
         self.session.close()
 
     def _post(self, payloads):
-        """The collector's status code, or None when it could not be reached."""
-        sent_at = str(int(time.time() * 1000))
-        body = json.dumps({"schema": PAYLOAD_DATA_SCHEMA, "data": [{**p, "stm": sent_at} for p in payloads]})
+        """The collector's status code, or None when it could not be reached.
+
+        `payloads` are JSON objects as the outbox keeps them: the body is put together around them, each
+        with the send time (`stm`) added, rather than decoded and encoded again (about 10 µs an event)."""
+        stm = f',"stm":"{int(time.time() * 1000)}"}}'
+        body = f'{{"schema":"{PAYLOAD_DATA_SCHEMA}","data":[{",".join(p[:-1] + stm for p in payloads)}]}}'
         try:
             return self.session.post(self.endpoint, data=body, timeout=REQUEST_TIMEOUT).status_code
         except requests.RequestException:

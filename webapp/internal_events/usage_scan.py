@@ -10,8 +10,13 @@ import io
 import os
 import re
 import tokenize
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from flask import Flask
+
+from .model import Definitions
 
 SUFFIXES = {".html", ".htm", ".jinja", ".jinja2", ".j2", ".js", ".mjs", ".vue", ".py"}
 # Generated or third-party code: what it tracks is decided elsewhere.
@@ -41,11 +46,11 @@ class Finding:
     where: str  # path, or path:line
     message: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.where}: {self.level}: {self.message}"
 
 
-def app_folders(app):
+def app_folders(app: Flask) -> tuple[Path, tuple[str, ...]]:
     """A Flask app's project folder (above its package) and, relative to it, the folders holding its calls:
     its templates, its static files and its package."""
     root = Path(app.root_path).parent
@@ -57,14 +62,14 @@ def app_folders(app):
     return root, tuple(os.path.relpath(folder, root) for folder in folders if folder)
 
 
-def source_files(root, folders):
+def source_files(root: str | os.PathLike[str], folders: Iterable[str]) -> Iterator[Path]:
     """The files below `root`'s `folders` that can hold tracking calls, generated code left out."""
-    root = Path(root)
+    top = Path(root)
     for folder in folders:
-        if not (root / folder).is_dir():
+        if not (top / folder).is_dir():
             continue
-        for path in sorted((root / folder).rglob("*")):
-            relative = path.relative_to(root)
+        for path in sorted((top / folder).rglob("*")):
+            relative = path.relative_to(top)
             if (
                 path.suffix in SUFFIXES
                 and path.is_file()
@@ -74,14 +79,14 @@ def source_files(root, folders):
                 yield path
 
 
-def usages_in(text, shown_path):
+def usages_in(text: str, shown_path: str) -> list[Usage]:
     """Every literal event name in `text`, with its line number."""
     if shown_path.endswith(".py"):
         try:
             return _python_usages(text, shown_path)
         except (tokenize.TokenError, SyntaxError):
             pass  # not valid Python: read it as text like any other file
-    found = []
+    found: list[Usage] = []
     for pattern in USAGE_PATTERNS:
         for match in pattern.finditer(text):
             name = match.group("name").strip()
@@ -91,14 +96,14 @@ def usages_in(text, shown_path):
     return sorted(found, key=lambda usage: usage.line)
 
 
-def _python_usages(text, shown_path):
+def _python_usages(text: str, shown_path: str) -> list[Usage]:
     """Calls in code only: comments and docstrings that show an example call are not usages."""
     tokens = [
         token
         for token in tokenize.generate_tokens(io.StringIO(text).readline)
         if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT)
     ]
-    found = []
+    found: list[Usage] = []
     for name, paren, argument in zip(tokens, tokens[1:], tokens[2:]):
         if (name.type, name.string, paren.string, argument.type) == (
             tokenize.NAME,
@@ -115,8 +120,8 @@ def _python_usages(text, shown_path):
     return found
 
 
-def scan(root, folders):
-    usages = []
+def scan(root: str | os.PathLike[str], folders: Iterable[str]) -> list[Usage]:
+    usages: list[Usage] = []
     for path in source_files(root, folders):
         try:
             text = path.read_text(encoding="utf-8")
@@ -126,10 +131,10 @@ def scan(root, folders):
     return usages
 
 
-def check(usages, definitions, flask_command="flask"):
+def check(usages: list[Usage], definitions: Definitions, flask_command: str = "flask") -> list[Finding]:
     """Errors for names used but not defined; warnings for events, and their metrics, used nowhere,
     and for server-side events a page or script would send (the usage-data API refuses them)."""
-    findings = []
+    findings: list[Finding] = []
     for usage in usages:
         definition = definitions.events.get(usage.event)
         if definition is not None and definition.server_side_only and not usage.path.endswith(".py"):
@@ -157,7 +162,7 @@ def check(usages, definitions, flask_command="flask"):
     for event in unused:
         findings.append(Finding("warning", event.path, f"event '{event.name}' is defined but never used"))
     unused_names = {event.name for event in unused}
-    reported = set()
+    reported: set[str] = set()
     for metric in definitions.metrics:
         idle = [name for name in metric.events if name in unused_names]
         if idle and metric.path not in reported:
@@ -172,5 +177,5 @@ def check(usages, definitions, flask_command="flask"):
     return findings
 
 
-def _definable(name):
+def _definable(name: str) -> bool:
     return re.fullmatch(r"[a-z0-9_]+", name) is not None
