@@ -79,7 +79,7 @@ def test_an_empty_overview_says_what_to_do(client_for):
 def test_the_poller_gets_only_the_overview_regions_that_follow_tracking(demo, client_for):
     admin = client_for("admin")
     before = admin.get(DATA).get_json()
-    assert set(before["regions"]) == {"top-figures", "top-events", "main-chart", "recent-events"}
+    assert set(before["regions"]) == {"top-figures", "delivery-health", "top-events", "main-chart", "recent-events"}
     track(demo, "issue_created", times=2, project_id=5, namespace_id=2)
     after = admin.get(DATA, query_string={"period": "7d"}).get_json()
     assert figure(after["regions"]["top-figures"], "Events today") == "2"

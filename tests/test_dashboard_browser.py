@@ -60,6 +60,21 @@ def test_tracked_events_move_figures_chart_and_recent_events_without_a_reload(ad
     expect(page.locator("#main-chart rect")).to_have_count(12)
 
 
+def test_a_poll_that_changes_nothing_highlights_nothing_and_the_chart_fills_its_panel(admin_page):
+    page, app, base = admin_page
+    events = app.extensions["internal_events"]
+    assert events.flush(timeout=10) and events.snowplow.flush(timeout=10)  # nothing arrives after the page
+    page.reload()
+    expect(page.locator("#dashboard-status")).to_contain_text("Updated")
+    page.wait_for_timeout(700)  # two more polls
+    assert page.locator(".changed").count() == 0
+    plot = page.locator("#main-chart svg").bounding_box()
+    panel = page.locator("#main-chart").bounding_box()
+    assert plot["x"] + plot["width"] == panel["x"] + panel["width"] and plot["width"] > 0.9 * panel["width"]
+    newest = page.locator("#main-chart svg text").last.bounding_box()
+    assert newest["x"] + newest["width"] <= plot["x"] + plot["width"]  # the last date is not cut off
+
+
 def test_the_dictionary_searches_as_you_type_and_follows_tracking(admin_page):
     page, app, base = admin_page
     page.click("text=Metrics dictionary")

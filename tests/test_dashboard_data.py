@@ -10,6 +10,7 @@ import time_machine
 from webapp.dashboard_data import (
     OverviewMemory,
     catalogue,
+    delivery,
     facet_options,
     figures,
     overview,
@@ -23,6 +24,7 @@ from webapp.internal_events import counters
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.model import Rule
 from webapp.internal_events.service_ping import metric_values
+from webapp.internal_events.status import status
 from webapp.time_chart import layout, nice_ceiling, short_number
 from webapp.weekly_chart import HEIGHT, WIDTH, bars
 
@@ -274,5 +276,24 @@ def test_chart_axes_have_round_ticks_and_bars_on_their_scale():
     tallest = chart["bars"][-1]
     assert tallest["height"] == pytest.approx((base - top) * 7 / 8)
     assert [d["label"] for d in chart["dates"]][-1] == "Jan 3"
+    assert chart["dates"][-1] == {"x": 100, "anchor": "end", "label": "Jan 3"}  # ends at the plot's edge
+    assert tallest["x"] + tallest["width"] <= 100 and chart["bars"][0]["x"] == 0  # percent of the plot's width
+    days = [(date(2026, 1, 1) + timedelta(days=n), 1) for n in range(28)]
+    assert [d["label"] for d in layout(days)["dates"]] == ["Jan 7", "Jan 14", "Jan 21", "Jan 28"]
+    assert len(layout(days[:7])["dates"]) == 4 and len(layout(days[:12])["dates"]) == 4  # fit on a phone
     assert short_number(1200) == "1.2k" and short_number(3_000_000) == "3M" and nice_ceiling(0) == 1
     assert [tick.label for tick in layout([(date(2026, 1, 1), 0)])["ticks"]] == ["0", "1", "2", "3", "4"]
+
+
+def test_delivery_shows_a_status_report_s_problems_and_the_figures_behind_them(events):
+    report = status(events)
+    assert report["healthy"] and delivery(report)["problems"] == []
+    report["spool"].update(pending=4, lost={"spool_unwritable": 2, "spool_full": 1})
+    report["snowplow"] = {"queued": 3, "oldest_queued_at": NOW.timestamp(), "delivered": None, "dropped": 5}
+    shown = delivery(report)
+    assert shown["problems"] == report["problems"]  # the report's own sentences, never worked out again
+    facts = dict(shown["facts"])
+    assert facts["Waiting in the spool for Redis"] == 4 and facts["Lost for good"] == 3
+    assert facts["Waiting for Snowplow"] == "3 (oldest 2026-03-15 12:00:00)"
+    assert facts["Sent to Snowplow"] == "unknown" and facts["Not sent to Snowplow"] == 5
+    assert dict(delivery({**report, "snowplow": None})["facts"])["Snowplow"] == "not configured"

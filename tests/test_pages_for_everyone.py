@@ -6,6 +6,7 @@ import json
 import pytest
 
 from webapp.demo.config import PROJECT_ROOT
+from webapp.demo.store import projects, users
 
 from helpers import sign_in_page
 
@@ -38,12 +39,14 @@ def site(collecting_server):
     """The demo app with some activity to show, as its own collector."""
     app, base = collecting_server
     events = app.extensions["internal_events"]
-    for user in (1, 2, 3):
-        events.track("project_viewed", user_id=user, namespace_id=1, project_id=1)
-        events.track(
-            "clone_button_clicked", user_id=user, namespace_id=1, project_id=1, additional_properties={"label": "ssh"}
-        )
-    events.track("project_starred", user_id=2, namespace_id=1, project_id=1)
+    with app.app_context():
+        people = [users.by_username(name).id for name in ("admin", "alice", "bob")]
+        website = projects.visible_by_path(users.by_username("alice"), "acme", "website")
+    where = {"namespace_id": website.namespace.id, "project_id": website.id}  # the project in its own group
+    for user in people:
+        events.track("project_viewed", user_id=user, **where)
+        events.track("clone_button_clicked", user_id=user, **where, additional_properties={"label": "ssh"})
+    events.track("project_starred", user_id=people[1], **where)
     assert events.snowplow.flush(timeout=10)
     return base
 

@@ -4,6 +4,7 @@ is counted where every process sees it, `status` always answers, and nothing wai
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -166,6 +167,7 @@ def test_status_reports_an_immutable_spool_and_losses_seen_by_every_process(
     assert report["healthy"] is False
     assert report["spool"]["error"]
     assert report["spool"]["lost"] == {"spool_unwritable": 1}
+    assert "1 event(s) lost for good: spool unwritable" in report["problems"]  # in words, as the dashboard shows it
 
 
 def _recorded_losses(events):
@@ -307,3 +309,23 @@ def test_a_batch_that_kills_every_replay_is_quarantined_after_three(make_events,
     counts = events.delivery.status()
     assert (counts["pending"], counts["quarantined"], counts["replayed"]) == (0, 1, 2)
     assert int(events.counters.redis.get(events.counters.keys.all_time(Rule("help_link_clicked")))) == 2
+
+
+def test_a_real_loss_shows_on_the_admin_dashboard_and_its_live_update(make_demo, redis_server):
+    app = make_demo(REDIS_URL=redis_server.url)
+    events = app.extensions["internal_events"]
+    admin = sign_in(app.test_client(), "admin")
+    assert "Nothing lost" in admin.get("/admin/metrics/").get_data(as_text=True)
+
+    redis_server.stop()
+    assert events.track("help_link_clicked", user_id=1, additional_properties={"label": "a"})  # spooled
+    redis_server.start()
+    # The event's all-time total is not a number any more: Redis refuses the batch, which is quarantined.
+    events.counters.redis.set(events.counters.keys.all_time(Rule("help_link_clicked")), "not a number")
+    assert events.delivery.replay() == 0
+
+    page = admin.get("/admin/metrics/").get_data(as_text=True)
+    alert = page[page.index('class="delivery-alert" role="alert"') :]
+    assert "1 event(s) quarantined" in alert[: alert.index("</div>")] and "Nothing lost" not in page
+    update = admin.get("/admin/metrics/data.json").get_json()["regions"]["delivery-health"]
+    assert "1 event(s) quarantined" in update and re.search(r"<dt>Quarantined</dt><dd>1</dd>", update)

@@ -18,7 +18,7 @@ from .collector import stored_events
 from .errors import http_error
 from .internal_events import current
 from .internal_events.extension import admin_page, admin_required, extension
-from .internal_events.privacy_status import privacy_status
+from .internal_events.status import status
 from .internal_events.windows import today
 from .snippets import snippets
 
@@ -109,6 +109,7 @@ def _overview_context():
     if period not in data.PERIODS:
         abort(400, f"period must be one of {', '.join(data.PERIODS)}")
     internal_events, day = current(), today()
+    report = status(internal_events)
     memory = current_app.extensions.setdefault("dashboard_overview", data.OverviewMemory())
     view = data.overview(internal_events.counters, internal_events.definitions, day, period, memory)
     weekly = period == "12w"
@@ -125,6 +126,8 @@ def _overview_context():
             weekly,
         ),
         recent=_recent(),
+        delivery=data.delivery(report),
+        privacy=report["privacy"],
         recent_limit=RECENT_EVENTS,
         collector_on="collector" in current_app.blueprints,
         metric_count=len({m.path for m in internal_events.definitions.metrics}),
@@ -139,7 +142,6 @@ def index():
     return render_template(
         "dashboard/index.html",
         **_overview_context(),
-        privacy=privacy_status(current()),
         definition_problems=[str(problem) for problem in current().live_definitions.problems],
         collector_url=sender.collector_url if sender else None,
         poll_seconds=_poll_seconds(),

@@ -406,6 +406,41 @@ def _active_users(counters, definitions, day, memory):
     return figures_
 
 
+# -- delivery ------------------------------------------------------------------------------------
+
+
+def delivery(report):
+    """What the overview shows of an `internal-events status` report: its problems, and the figures behind them.
+
+    Returns {"problems": [sentence], "facts": [(label, value)]}; every figure is shared by all processes.
+    """
+    spool, snowplow = report["spool"], report.get("snowplow")
+    facts = [
+        ("Redis", "reachable" if report["redis"]["reachable"] else "unreachable"),
+        ("Waiting in the spool for Redis", spool.get("pending", 0)),
+        ("Replayed from the spool", spool.get("replayed", 0)),
+        ("Lost for good", sum((spool.get("lost") or {}).values())),
+        ("Dropped, spool full", spool.get("dropped", 0)),
+        ("Quarantined", spool.get("quarantined", 0)),
+    ]
+    if snowplow is None:
+        facts.append(("Snowplow", "not configured"))
+    else:
+        oldest = snowplow.get("oldest_queued_at")
+        waiting = snowplow.get("queued")
+        if oldest:
+            waiting = f"{waiting} (oldest {datetime.fromtimestamp(oldest, UTC).strftime('%Y-%m-%d %H:%M:%S')})"
+        facts += [
+            ("Waiting for Snowplow", "unknown" if waiting is None else waiting),
+            ("Sent to Snowplow", "unknown" if snowplow.get("delivered") is None else snowplow["delivered"]),
+            (
+                "Not sent to Snowplow",
+                sum(snowplow.get(name) or 0 for name in ("dropped", "rejected", "unkept")),
+            ),
+        ]
+    return {"problems": report["problems"], "facts": facts}
+
+
 # -- recent events ---------------------------------------------------------------------------------
 
 

@@ -10,9 +10,10 @@ from math import floor, log10
 
 from .weekly_chart import bars
 
-WIDTH, HEIGHT = 560, 190
-LEFT, BOTTOM, TOP = 44, 22, 8  # room for the value labels, the dates, the top tick's label
+HEIGHT = 190  # pixels; the width is the panel's: bars and dates are placed in percent of it
+BOTTOM, TOP = 22, 8  # room for the dates, the top tick's label (the value labels sit in the chart's CSS padding)
 TICKS = 4
+DATES = 4  # date labels at most: they fit side by side on a 360 px screen
 
 
 @dataclass(frozen=True)
@@ -37,19 +38,23 @@ def short_number(value):
     return f"{value:g}"
 
 
-def layout(points, width=WIDTH, height=HEIGHT, date_format=None):
-    """Bars, value ticks and date labels for [(date, value)], oldest first."""
-    plot_width, plot_height = width - LEFT, height - BOTTOM - TOP
+def layout(points, height=HEIGHT, date_format=None):
+    """Bars, value ticks and date labels for [(date, value)], oldest first.
+
+    Vertical positions are pixels; horizontal ones are percent of the plot's width, so the chart
+    fills its panel at any width with text of one size, instead of scaling (or scrolling) as a picture.
+    """
+    plot_height = height - BOTTOM - TOP
     step = nice_ceiling(max((value for _, value in points), default=0) / TICKS)
     step = max(step, 1) if all(float(value).is_integer() for _, value in points) else step  # counts: whole ticks
     top = step * TICKS
-    drawn = bars([(day, value) for day, value in points], plot_width, plot_height, gap=max(1, plot_width / 200))
+    drawn = bars(points, 100, plot_height, gap=20 / max(len(points), 1))  # a fifth of each bar's slot between bars
     # bars() scales to the largest value; rescale to the axis' rounded top so ticks and bars agree.
     tallest = max((value for _, value in points), default=0) or 1
     scale = (tallest / top) if top else 1
     shaped = [
         {
-            "x": LEFT + bar.x,
+            "x": bar.x,
             "y": TOP + plot_height - bar.height * scale,
             "width": bar.width,
             "height": bar.height * scale,
@@ -60,18 +65,14 @@ def layout(points, width=WIDTH, height=HEIGHT, date_format=None):
     ]
     ticks = [Tick(TOP + plot_height * (1 - i / TICKS), short_number(top * i / TICKS)) for i in range(TICKS + 1)]
     label = date_format or (lambda day: day.strftime("%b %-d"))
-    step = max(1, len(points) // 4)
+    every = max(1, -(-len(points) // DATES))
+    last = len(points) - 1
     dates = [
-        {"x": LEFT + (index + 0.5) * plot_width / len(points), "label": label(day)}
+        # The newest date ends at its bar's right edge, so it is never cut off; the others sit under their bar.
+        {"x": 100 * (index + 1) / len(points), "anchor": "end", "label": label(day)}
+        if index == last
+        else {"x": 100 * (index + 0.5) / len(points), "anchor": "middle", "label": label(day)}
         for index, (day, _) in enumerate(points)
-        if (len(points) - 1 - index) % step == 0
+        if (last - index) % every == 0
     ]
-    return {
-        "bars": shaped,
-        "ticks": ticks,
-        "dates": dates,
-        "width": width,
-        "height": height,
-        "left": LEFT,
-        "base": TOP + plot_height,
-    }
+    return {"bars": shaped, "ticks": ticks, "dates": dates, "height": height, "base": TOP + plot_height}

@@ -69,16 +69,18 @@ function swap(element, html) {
   if (!element || element.dataset.html === html) return;
   const first = element.dataset.html === undefined;
   element.dataset.html = html;
-  if (first && element.innerHTML.trim() === html.trim()) return;
-  element.replaceChildren(fragment(html));
+  const markup = parsed(html);
+  // The first poll compares what the browser made of both (it writes SVG's `<line/>` as `<line></line>`).
+  if (first && element.innerHTML.trim() === markup.innerHTML.trim()) return;
+  element.replaceChildren(markup.content);
   element.classList.remove('changed');
   void element.offsetWidth; // restart the highlight when a region changes twice in a row
   element.classList.add('changed');
 }
 
 // Server-rendered markup (escaped by Jinja) parsed inert: a <template> runs no scripts.
-function fragment(html) {
+function parsed(html) {
   const template = document.createElement('template');
   template.innerHTML = html;
-  return template.content;
+  return template;
 }

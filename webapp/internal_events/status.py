@@ -5,7 +5,7 @@ from .privacy_status import privacy_status
 
 
 def status(tracker):
-    """A JSON-ready report; `healthy` is False when something needs a person's attention."""
+    """A JSON-ready report; `problems` says what needs a person's attention, and `healthy` is False when anything does."""
     live = tracker.live_definitions
     definitions_error = live.error
     spool = _safely(tracker.delivery.status)
@@ -24,25 +24,48 @@ def status(tracker):
         "tracking_errors_in_this_process": dict(tracker.errors),
         "privacy": privacy_status(tracker),
     }
-    snowplow_ok = True
     if tracker.snowplow is not None:
-        snowplow = report["snowplow"] = _safely(tracker.snowplow.status)
         # Every process's outbox figures: events lost for good, or an outbox nothing can wait in.
-        snowplow_ok = (
-            snowplow["error"] is None
-            and not snowplow.get("dropped")
-            and not snowplow.get("rejected")
-            and not snowplow.get("unkept")
-        )
-    report["healthy"] = (
-        redis_error is None
-        and not live.problems
-        and not any(spool.get(problem) for problem in ("dropped", "lost", "quarantined", "error"))
-        and not report["journal"].get("error")
-        and snowplow_ok
-        and not report["privacy"]["snowplow_withheld_opt_outs_unreadable"]
-    )
+        report["snowplow"] = _safely(tracker.snowplow.status)
+    report["problems"] = attention_needed(report)
+    report["healthy"] = not report["problems"]
     return report
+
+
+def attention_needed(report):
+    """What in a `status` report needs a person's attention, in words (the CLI and the dashboard show them)."""
+    found = []
+    if report["redis"]["error"]:
+        found.append(f"Redis cannot be reached: {report['redis']['error']}")
+    if report["definitions"]["problems"]:
+        found.append(
+            f"{len(report['definitions']['problems'])} definition file(s) left out: their metrics are not counted"
+        )
+    spool = report["spool"]
+    for reason, count in sorted((spool.get("lost") or {}).items()):
+        found.append(f"{count} event(s) lost for good: {reason.replace('_', ' ')}")
+    if spool.get("dropped"):
+        found.append(f"{spool['dropped']} event(s) dropped: the spool was full")
+    if spool.get("quarantined"):
+        found.append(f"{spool['quarantined']} event(s) quarantined: Redis refused their batch (kept in the spool)")
+    if spool.get("error"):
+        found.append(f"The spool cannot be used: {spool['error']}")
+    if report["journal"].get("error"):
+        found.append(f"The journal cannot be written: {report['journal']['error']}")
+    snowplow = report.get("snowplow") or {}
+    if snowplow.get("error"):
+        found.append(f"The Snowplow outbox cannot be read: {snowplow['error']}")
+    for name, what in (
+        ("dropped", "dropped from the Snowplow outbox"),
+        ("rejected", "rejected by the Snowplow collector"),
+        ("unkept", "never reached the Snowplow outbox"),
+    ):
+        if snowplow.get(name):
+            found.append(f"{snowplow[name]} event(s) {what}")
+    if report["privacy"]["snowplow_withheld_opt_outs_unreadable"]:
+        withheld = report["privacy"]["snowplow_withheld_opt_outs_unreadable"]
+        found.append(f"{withheld} event(s) withheld from Snowplow: the opt-outs could not be read")
+    return found
 
 
 def _safely(report):
