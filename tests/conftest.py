@@ -193,7 +193,8 @@ def demo(app, demo_database):
 def make_demo(config, demo_database, tmp_path):
     """More demo apps with config overrides (a rate limit, another Redis...), each with its own database copy.
 
-    They share the test's Redis key prefix, like several processes of one deployment.
+    They share the test's Redis key prefix, like several processes of one deployment. Each is closed
+    afterwards, so no replay or reload thread outlives its test.
     """
     made = []
 
@@ -203,7 +204,9 @@ def make_demo(config, demo_database, tmp_path):
         made.append(create_app({**config, "DATABASE": str(database), **overrides}))
         return made[-1]
 
-    return make
+    yield make
+    for app in made:
+        app.extensions["internal_events"].close()
 
 
 @pytest.fixture

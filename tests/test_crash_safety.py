@@ -9,16 +9,22 @@ import sys
 import threading
 import time
 from contextlib import closing
+from pathlib import Path
 
 import pytest
+import redis
 import requests
+from test_collector_outage import collector  # noqa: F401 (a fixture: the demo app as the collector)
 
 from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.assembly import build
+from webapp.internal_events.keys import KeySpace
 from webapp.internal_events.model import Rule
+from webapp.internal_events.settings import collector_token
+from webapp.internal_events.writer import RETRY_AFTER
 
 from helpers import TEST_SECRET_KEY, LiveSession, sign_in
-from servers import gunicorn, seed_demo, wait_until, workers_of
+from servers import free_port, gunicorn, seed_demo, wait_until, workers_of
 
 EVENTS = 20_000
 TRACK = f"""
@@ -55,6 +61,7 @@ def environment(redis_url, key_prefix, definitions_dir, tmp_path):
         "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
         "INTERNAL_EVENTS_DEFINITIONS": str(definitions_dir),
         "INTERNAL_EVENTS_SPOOL_PATH": str(tmp_path / "spool" / "internal-events-spool.sqlite3"),
+        "INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR": str(tmp_path / "snowplow-outbox"),
         "INTERNAL_EVENTS_WRITE_BEHIND": "1",
         "DATABASE_PATH": str(tmp_path / "webapp.sqlite"),
         "WEBAPP_INSTANCE_PATH": str(tmp_path),
@@ -64,11 +71,14 @@ def environment(redis_url, key_prefix, definitions_dir, tmp_path):
     return env
 
 
-def counted_after_takeover(env, event):
-    """The event's all-time total once a new process has taken over what dead ones left (as any would)."""
+def counted_after_takeover(env, event, send_snowplow=False):
+    """The event's all-time total once a new process has taken over what dead ones left (as any would);
+    with `send_snowplow`, once it has also posted every Snowplow event waiting."""
     events = build(from_environment(env), env["WEBAPP_INSTANCE_PATH"])
     try:
         events.delivery.replay()
+        if send_snowplow:
+            assert events.snowplow.flush(timeout=60)
         return int(events.counters.redis.get(events.counters.keys.all_time(Rule(event))) or 0)
     finally:
         events.close()
@@ -110,6 +120,137 @@ def test_a_process_killed_while_tracking_counts_every_returned_call_once(environ
     assert returned <= counted_after_takeover(environment, "project_starred") <= returned + 1
 
 
+def test_a_takeover_repeated_after_it_died_queues_each_snowplow_event_once(environment, tmp_path):
+    """The journal of a process killed after 20,000 calls is taken over, then brought back as if that takeover had
+    died before deleting it, and taken over again: each event is counted and waits for Snowplow once."""
+    env = {
+        **environment,
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": f"http://127.0.0.1:{free_port()}",  # down: events wait
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN": "t" * 32,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", TRACK, "SIGKILL"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout.readline() == "tracked\n"
+        process.kill()
+    finally:
+        process.wait(30)
+    journals = Path(env["INTERNAL_EVENTS_SPOOL_PATH"]).with_name("internal-events-journal")
+    left = {path.name: path.read_bytes() for path in journals.iterdir()}
+    assert any(name.endswith(".journal") and data for name, data in left.items())
+
+    events = build(from_environment(env), env["WEBAPP_INSTANCE_PATH"])
+    try:
+        events.delivery.replay()
+        assert not list(journals.iterdir())
+        for name, data in left.items():
+            (journals / name).write_bytes(data)
+        events.delivery.replay()
+        assert not list(journals.iterdir())
+        assert int(events.counters.redis.get(events.counters.keys.all_time(Rule("project_starred")))) == EVENTS
+        assert events.snowplow.status()["queued"] == EVENTS
+    finally:
+        events.close()
+
+
+DIE_BEFORE_WRITING = """
+import os, signal, sys, time
+from flask import Flask
+from webapp.demo.config import from_environment
+from webapp.internal_events.assembly import build
+
+events = build(from_environment(os.environ), os.environ["WEBAPP_INSTANCE_PATH"])
+events.writer.journal.writing = lambda *batch: os.kill(os.getpid(), signal.SIGKILL)  # dies as its batch begins
+calls = [{"event": "project_starred", "user_id": user, "project_id": 1} for user in range(1000)]
+with Flask("page").test_request_context(headers={"Sec-GPC": "1"} if sys.argv[1] == "gpc" else {}):
+    events.track_many(calls)
+print("tracked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(
+    ("withheld_by", "queued"), [("nothing", 1000), ("gpc", 0), ("the switch, off at the takeover", 0)]
+)
+def test_snowplow_copies_taken_over_respect_privacy_signals_and_the_switch(environment, withheld_by, queued):
+    """Events accepted in a request with a privacy signal (GPC), or taken over while the operator's `snowplow`
+    switch is off, are counted and never queued for Snowplow by the takeover."""
+    env = {
+        **environment,
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": f"http://127.0.0.1:{free_port()}",  # down: events wait
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN": "t" * 32,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", DIE_BEFORE_WRITING, withheld_by], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE
+    )
+    process.wait(30)
+    assert process.returncode == -signal.SIGKILL
+    if withheld_by.startswith("the switch"):
+        env["INTERNAL_EVENTS_SNOWPLOW"] = "0"
+    events = build(from_environment(env), env["WEBAPP_INSTANCE_PATH"])
+    try:
+        events.delivery.replay()
+        assert int(events.counters.redis.get(events.counters.keys.all_time(Rule("project_starred")))) == 1000
+        assert events.snowplow.status()["queued"] == queued
+    finally:
+        events.close()
+
+
+DISK_FULL_AT_BATCH = """
+import os, resource, signal, sys, time
+from webapp.demo.config import from_environment
+from webapp.internal_events.assembly import build
+
+events = build(from_environment(os.environ), os.environ["WEBAPP_INSTANCE_PATH"])
+journal = events.writer.journal
+note_batch = journal.writing
+
+def disk_full_then_note_batch(*batch):
+    # From now on the journal's files cannot grow past `room` (EFBIG, as on a full disk).
+    room = {"journal": max(path.stat().st_size for path in journal.folder.glob("*.journal")), "nothing": 0}
+    resource.setrlimit(resource.RLIMIT_FSIZE, (room[sys.argv[1]], resource.RLIM_INFINITY))
+    note_batch(*batch)
+
+def die(last):  # the batch is in Redis: the process dies before noting it done
+    os.kill(os.getpid(), signal.SIGKILL)
+
+journal.writing, journal.done = disk_full_then_note_batch, die
+events.track_many([{"event": "project_starred", "user_id": user, "project_id": 1} for user in range(50)])
+print("tracked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("room", ["journal", "nothing"])
+def test_a_crash_on_a_full_disk_after_a_batch_was_written_counts_it_once(environment, room):
+    """The batch's line does not fit in the full journal: its writer and number go to the progress file written
+    in place, so the takeover knows Redis may have it. With no room at all, the batch waits unwritten."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", DISK_FULL_AT_BATCH, room],
+        env=environment,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline() == "tracked\n"
+        if room == "nothing":
+            time.sleep(2 * RETRY_AFTER)  # the writer tries again each second, and never writes
+            assert counted_now(environment, "project_starred") == 0
+            process.kill()
+    finally:
+        process.wait(30)
+    assert process.returncode == -signal.SIGKILL
+    assert counted_after_takeover(environment, "project_starred") == 50
+
+
+def counted_now(env, event):
+    """The event's all-time total as it stands, read without taking anything over."""
+    with closing(redis.Redis.from_url(env["REDIS_URL"])) as client:
+        return int(client.get(KeySpace(env["INTERNAL_EVENTS_KEY_PREFIX"]).all_time(Rule(event))) or 0)
+
+
 # -- gunicorn --------------------------------------------------------------------------------------
 
 WORKERS = 3
@@ -118,18 +259,46 @@ EVENT = {"event": "project_viewed"}
 
 
 @pytest.fixture
-def served(environment):
+def serve(environment):
+    """Start gunicorn with `environment` and extra settings, on the seeded demo data; stopped after the test."""
     seed_demo(environment)
-    server, base = gunicorn(environment, WORKERS)
-    try:
-        yield server, base
-    finally:
+    started = []
+
+    def start(**settings):
+        started.append(gunicorn({**environment, **settings}, WORKERS))
+        return started[-1]
+
+    yield start
+    for server, _ in started:
         server.terminate()
         server.wait(60)
 
 
-def test_killing_gunicorn_workers_under_load_loses_no_accepted_event(served, environment):
-    server, base = served
+def test_killing_gunicorn_workers_under_load_loses_no_accepted_event(serve, environment):
+    server, base = serve()
+    tally = kill_workers_under_load(server, base, environment)
+    counted = counted_after_takeover(environment, "project_viewed")
+    assert tally["accepted"] <= counted <= tally["accepted"] + tally["unanswered"], tally
+
+
+def test_killing_gunicorn_workers_under_load_sends_every_counted_event_to_snowplow_once(serve, environment, collector):
+    """What a killed worker had accepted but not yet written reaches the collector through the takeover, once."""
+    snowplow = {
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": collector.url,
+        "INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_TOKEN": collector_token(collector.app.config),
+    }
+    server, base = serve(**snowplow)
+    tally = kill_workers_under_load(server, base, environment)
+    env = {**environment, **snowplow}
+    counted = counted_after_takeover(env, "project_viewed", send_snowplow=True)
+    assert tally["accepted"] <= counted <= tally["accepted"] + tally["unanswered"], tally
+    stored = sign_in(LiveSession(collector.url), "admin").get("/micro/all").json()
+    assert stored["received"] == counted, (stored, tally)  # every counted event stored by the collector, once
+
+
+def kill_workers_under_load(server, base, environment):
+    """SIGKILL a worker KILLS times while six clients send single and batched events; the clients' tally once
+    gunicorn has stopped: events accepted (200) and unanswered (cut off by a kill: they may or may not count)."""
     event = {**EVENT, "project_id": _website_id(environment["DATABASE_PATH"])}
     sessions = [_same_origin(sign_in(LiveSession(base), name)) for name in ("alice", "bob", "admin")]
     tally, lock, stop = {"accepted": 0, "unanswered": 0}, threading.Lock(), threading.Event()
@@ -168,11 +337,9 @@ def test_killing_gunicorn_workers_under_load_loses_no_accepted_event(served, env
     assert not any(client.is_alive() for client in clients)
     server.terminate()
     server.wait(60)
-
-    counted = counted_after_takeover(environment, "project_viewed")
     assert tally.keys() == {"accepted", "unanswered"}, tally  # no error answers
     assert tally["accepted"] > 500
-    assert tally["accepted"] <= counted <= tally["accepted"] + tally["unanswered"], tally
+    return tally
 
 
 def _same_origin(session):

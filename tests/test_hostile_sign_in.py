@@ -8,11 +8,11 @@ import shutil
 import pytest
 from test_pages import page_context
 
-from webapp.demo.sign_in_throttle import ACCOUNT_FAILURES, CLIENT_FAILURES, WINDOW_SECONDS
+from webapp.demo.sign_in_throttle import ACCOUNT_CEILING, CLIENT_FAILURES, PAIR_FAILURES, WINDOW_SECONDS, SignInThrottle
 from webapp.demo.store import users
 
 from helpers import LiveSession, csrf_token_of, submit_sign_in
-from servers import Gunicorn
+from servers import AppServer, Gunicorn
 
 HOME = "/"
 API = "/api/v4/usage_data"
@@ -79,7 +79,7 @@ def test_a_path_on_the_site_is_kept(site):
 def test_guessing_one_account_is_throttled_and_even_the_right_password_waits(site):
     _, base = site
     session = LiveSession(base)
-    for attempt in range(ACCOUNT_FAILURES):
+    for attempt in range(PAIR_FAILURES):
         assert submit(session, "bob", f"guess-{attempt}").status_code == 401
     refused = submit(session, "bob", "guess-again")
     assert refused.status_code == 429
@@ -94,7 +94,7 @@ def test_past_the_limit_an_unknown_account_answers_like_a_known_one(site):
     answers = {}
     for username in ("bob", "nobody-here"):
         session = LiveSession(base)
-        for attempt in range(ACCOUNT_FAILURES):
+        for attempt in range(PAIR_FAILURES):
             assert submit(session, username, f"guess-{attempt}").status_code == 401
         answers[username] = submit(session, username, "guess-again")
     known, unknown = answers["bob"], answers["nobody-here"]
@@ -115,7 +115,7 @@ def test_signing_in_forgets_the_accounts_earlier_typos(site):
     _, base = site
     for _ in range(2):
         session = LiveSession(base)
-        for attempt in range(ACCOUNT_FAILURES - 1):
+        for attempt in range(PAIR_FAILURES - 1):
             assert submit(session, "bob", f"typo-{attempt}").status_code == 401
         assert submit(session, "bob", "bob-demo").status_code == 302
 
@@ -125,12 +125,57 @@ def test_throttled_attempts_cost_no_password_hashing(demo, monkeypatch):
     real = users.check_password_hash
     monkeypatch.setattr(users, "check_password_hash", lambda *args: hashed.append(1) or real(*args))
     client = demo.test_client()
-    for attempt in range(ACCOUNT_FAILURES):
+    for attempt in range(PAIR_FAILURES):
         submit_sign_in(client, "bob", f"guess-{attempt}")
-    assert len(hashed) == ACCOUNT_FAILURES
+    assert len(hashed) == PAIR_FAILURES
     for attempt in range(20):
         assert submit_sign_in(client, "bob", f"more-{attempt}").status_code == 429
-    assert len(hashed) == ACCOUNT_FAILURES
+    assert len(hashed) == PAIR_FAILURES
+
+
+@pytest.fixture
+def behind_proxy(make_demo):
+    """The demo behind one reverse proxy (WEBAPP_PROXIES=1), over real HTTP: the client is whom X-Forwarded-For names."""
+    server = AppServer(make_demo(WEBAPP_PROXIES=1)).start()
+    yield server.app, server.url
+    server.stop()
+
+
+def client_at(base, address):
+    session = LiveSession(base)
+    session.headers["X-Forwarded-For"] = address
+    return session
+
+
+def test_guesses_from_one_client_do_not_lock_the_owner_out(behind_proxy):
+    _, base = behind_proxy
+    guesser = client_at(base, "203.0.113.9")
+    for attempt in range(PAIR_FAILURES):
+        assert submit(guesser, "bob", f"guess-{attempt}").status_code == 401
+    assert submit(guesser, "bob", "bob-demo").status_code == 429  # that client waits, even with the password
+    assert submit(client_at(base, "198.51.100.7"), "bob", "bob-demo").status_code == 302  # the owner does not
+
+
+def test_past_the_account_ceiling_each_client_gets_one_guess_and_the_owner_still_signs_in(behind_proxy):
+    app, base = behind_proxy
+    with app.app_context():  # guesses from many clients, counted as the sign-in form counts them
+        events = app.extensions["internal_events"]
+        throttle = SignInThrottle(events.counters.redis, events.counters.keys.prefix)
+        for client in range(ACCOUNT_CEILING):
+            throttle.failed("bob", f"10.0.{client // 250}.{client % 250}")
+    assert submit(client_at(base, "10.0.0.1"), "bob", "bob-demo").status_code == 429  # it had its guess
+    newcomer = client_at(base, "192.0.2.50")
+    assert submit(newcomer, "bob", "guess").status_code == 401
+    refused = submit(newcomer, "bob", "guess-again")
+    assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= WINDOW_SECONDS
+    assert submit(client_at(base, "198.51.100.7"), "bob", "bob-demo").status_code == 302
+
+
+def test_without_proxies_set_a_forwarded_address_is_not_believed(site):
+    _, base = site
+    for attempt in range(PAIR_FAILURES):
+        assert submit(client_at(base, f"203.0.113.{attempt}"), "bob", f"guess-{attempt}").status_code == 401
+    assert submit(client_at(base, "198.51.100.7"), "bob", "bob-demo").status_code == 429  # all one client: 127.0.0.1
 
 
 def _flash(html_text):

@@ -7,9 +7,9 @@ reads without any inline script running (so the strict CSP holds):
 
     {"user_id": 3, "signed_in": true, "namespace_id": 5, "project_id": 8,
      "api_url": "/api/v4/usage_data/track_events", "environment": "development",
-     "events": ["admin_area_viewed", ...]}
+     "events": ["clone_button_clicked", ...]}
 
-Ids are null where the page has none. Signed-out visitors (`signed_in` false)
+`events` leaves out the events recorded by the server only. Ids are null where the page has none. Signed-out visitors (`signed_in` false)
 send nothing: the API would answer 401. For a visitor whose browser sends an
 honoured privacy signal (GPC, DNT) the page carries no `user_id` at all: their
 events are still counted, but nothing on the page identifies them.
@@ -39,8 +39,13 @@ def page_context():
         "project_id": project.id if project else None,
         "api_url": url_for("usage_data.track_events"),
         "environment": current_app.config["WEBAPP_ENV"],
-        "events": sorted(current().definitions.events),
+        "events": browser_events(current().definitions),
     }
+
+
+def browser_events(definitions):
+    """The events a page may send: those recorded by the server only are left out, as the API refuses them."""
+    return sorted(name for name, event in definitions.events.items() if not event.server_side_only)
 
 
 def init_app(app):

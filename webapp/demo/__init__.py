@@ -6,6 +6,7 @@ import click
 from flask import Flask
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..errors import http_error
 from .config import PROJECT_ROOT, from_environment
@@ -48,6 +49,9 @@ def create_app(config=None):
     assets.init_app(app)
     Compress(app)  # brotli or gzip (zstd too) for text responses of 500 bytes and more, when the client accepts it
     app.register_error_handler(HTTPException, http_error)
+    # Behind reverse proxies: the client's address, scheme and host as the proxies saw them (the sign-in throttle's client).
+    if proxies := app.config.get("WEBAPP_PROXIES", 0):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     return app
 
 

@@ -82,7 +82,7 @@ def sign_in():
         return render_template(
             "sign_in.html", next=request.form.get("next", ""), username=request.form.get("username", "")[:255]
         ), 401
-    _guarded(lambda: throttle.succeeded(username))
+    _guarded(lambda: throttle.succeeded(username, request.remote_addr))
     session.clear()
     session[SIGN_IN_KEY] = sign_ins.start(user.id, int(current_app.permanent_session_lifetime.total_seconds()))
     return redirect(_safe_next(request.form.get("next")))

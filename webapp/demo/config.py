@@ -25,4 +25,5 @@ def from_environment(environ=None):
         # Edited templates show on the next request in development, like edited definitions.
         "TEMPLATES_AUTO_RELOAD": tracking["WEBAPP_ENV"] == "development",
         "SESSION_COOKIE_SECURE": settings.flag(env.get("SESSION_COOKIE_SECURE"), default=False),
+        "WEBAPP_PROXIES": settings.count(env, "WEBAPP_PROXIES", 0),
     }

@@ -7,7 +7,8 @@ once Redis answers. Batches are numbered per writer and Redis applies a number
 once (see counters.py): a batch in flight when Redis went down keeps its writer
 and number in the spool and its writer retires, so whatever Redis did with it,
 the replay counts it exactly once. The same thread takes over the journals of
-dead processes (journal.py) into the spool, and moves batches Redis refuses
+dead processes (journal.py) into the spool (and hands their batches to
+`taken_over`, for Snowplow), and moves batches Redis refuses
 to the spool's quarantine instead of retrying them for ever.
 
 Events lost for good (neither Redis nor the spool could take them, outside a
@@ -63,6 +64,9 @@ class CounterDelivery:
         self.counters = counters
         self.spool = spool
         self.journal = journal
+        # Called with a dead process's unfinished batches once they are spooled, before its journal goes:
+        # the tracker queues their Snowplow copies.
+        self.taken_over = None
         self.definitions = definitions
         self.retry_after = retry_after
         self.replay_interval = replay_interval
@@ -180,6 +184,8 @@ class CounterDelivery:
             if batches and not self.spool.append_all(batches):
                 log.error("Spool full: the journal of a dead process (%d batches) waits for room", len(batches))
                 continue
+            if batches and self.taken_over is not None:
+                self.taken_over(batches)
             for path in paths:
                 path.unlink(missing_ok=True)
             taken += sum(len(batch[3]) for batch in batches)

@@ -13,6 +13,12 @@ Three kinds of line, one JSON array each:
   ["D", last]                         every event up to `last` is in Redis or in the spool
 A file whose events are all done is emptied.
 
+On a full disk a "B" or "D" line may not fit where the "E" lines before it
+did. What it says then goes to the journal's progress file instead: one
+record, overwritten in place in bytes written when the journal was opened, so
+a full disk cannot refuse it. Without it, a batch Redis had applied would be
+taken over as never begun, under another writer, and counted twice.
+
 A live process holds a POSIX lock on each of its files. A file nobody holds
 belongs to a dead process: `unfinished` reads what it had not finished, and
 the spool takes it over (delivery.py). Files are cut into segments of
@@ -37,6 +43,8 @@ log = logging.getLogger(__name__)
 
 SEGMENT_BYTES = 4 * 1024 * 1024
 SUFFIX = ".journal"
+PROGRESS_SUFFIX = ".progress"
+PROGRESS_BYTES = 512  # room for a record with a long writer name
 _LIVE_OWNERS: dict[int, set[object]] = {}  # pid -> owners of the journals open in that process
 _compact = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: json.dumps with options builds one a call
 
@@ -65,8 +73,16 @@ class Journal:
             return first
 
     def writing(self, writer, number, day, first, last):
+        """Note that events first..last are about to be written as batch `number` of `writer`.
+
+        Raises OSError when neither the file nor the progress file took it: the batch must not be written then.
+        """
+        begun = [writer, number, day.isoformat(), first, last]
         with self._lock:
-            self._append(_line(["B", writer, number, day.isoformat(), first, last]))
+            try:
+                self._append(_line(["B", *begun]))
+            except OSError:
+                self._progress(begun=begun)
 
     def done(self, last):
         """Events up to `last` are stored elsewhere. When that is all of them the journal is emptied (which
@@ -76,14 +92,17 @@ class Journal:
                 os.ftruncate(self._fd, 0)
                 self._size = 0
             else:
-                self._append(_line(["D", last]))
+                try:
+                    self._append(_line(["D", last]))
+                except OSError:
+                    self._progress(done=last)
             while self._sealed and self._sealed[0][1] <= last:
                 path, _, fd = self._sealed.pop(0)
                 path.unlink(missing_ok=True)  # before closing: the lock keeps other processes off it
                 os.close(fd)
 
     def orphans(self):
-        """(owner, [segment paths]) of journals of this target whose processes are gone."""
+        """(owner, [segment paths..., progress file]) of journals of this target whose processes are gone."""
         if not self.folder.is_dir():
             return
         yield from _orphans(self.folder, self.family, _LIVE_OWNERS.get(os.getpid(), set()))
@@ -93,7 +112,11 @@ class Journal:
         with self._lock:
             if self._pid != os.getpid():
                 return
-            for path, _, fd in [*self._sealed, (self._path, None, self._fd)]:
+            for path, _, fd in [
+                *self._sealed,
+                (self._path, None, self._fd),
+                (self._progress_path, None, self._progress_fd),
+            ]:
                 path.unlink(missing_ok=True)
                 os.close(fd)
             _LIVE_OWNERS.get(self._pid, set()).discard(self._owner)
@@ -107,12 +130,21 @@ class Journal:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._owner, self._segment, self._sealed, self._next = secrets.token_hex(8), 0, [], 1
         self._fd = None
+        self._progress_record = {"done": 0, "begun": None}
         live = _LIVE_OWNERS.setdefault(os.getpid(), set())
         live.add(self._owner)  # before the file exists: another thread's takeover must never touch it
+        self._progress_path = progress_file(self.folder, self.family, self._owner)
+        self._progress_fd = None
         try:
+            self._progress_fd = os.open(self._progress_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            if os.write(self._progress_fd, b" " * PROGRESS_BYTES) != PROGRESS_BYTES:  # its room, taken now
+                raise OSError(errno.ENOSPC, f"no room for {self._progress_path}")
             self._rotate()
         except OSError:
             live.discard(self._owner)
+            if self._progress_fd is not None:
+                os.close(self._progress_fd)
+                self._progress_path.unlink(missing_ok=True)
             raise
         self._pid = os.getpid()
 
@@ -125,6 +157,14 @@ class Journal:
         if self._fd is not None:
             self._sealed.append((self._path, self._next - 1, self._fd))
         self._path, self._fd, self._size = path, fd, 0
+
+    def _progress(self, **changes):
+        """Overwrite the progress record in place (see the module's docstring); OSError if even that failed."""
+        record = {**self._progress_record, **changes}
+        data = json.dumps(record, separators=(",", ":")).encode().ljust(PROGRESS_BYTES)
+        if len(data) > PROGRESS_BYTES or os.pwrite(self._progress_fd, data, 0) != PROGRESS_BYTES:
+            raise OSError(errno.ENOSPC, f"journal progress {self._progress_path}: record not written")
+        self._progress_record = record
 
     def _append(self, line):
         data = line.encode()
@@ -139,7 +179,8 @@ class Journal:
 
 
 def _orphans(folder, family, skip):
-    """(owner, [segment paths]) of `family`'s journals whose processes are gone, but those of owners in `skip`.
+    """(owner, [segment paths..., progress file]) of `family`'s journals whose processes are gone, but those of
+    owners in `skip`.
 
     Yields while holding their locks, so two processes never take over the same journal.
     """
@@ -161,21 +202,37 @@ def _orphans(folder, family, skip):
                 os.close(fd)
             continue
         try:
-            yield owner, paths
+            yield owner, [*paths, progress_file(folder, family, owner)]
         finally:
             for fd in held:
                 os.close(fd)
 
 
+def progress_file(folder, family, owner):
+    return Path(folder) / f"{family}-{owner}{PROGRESS_SUFFIX}"
+
+
 def unfinished(paths, owner):
     """The batches a dead journal had not finished, as (writer, number, day, events), and lines it could not read.
 
-    A batch begun ("B") keeps its writer and number, so Redis skips it if it was
-    applied; events never begun get a writer named after the journal and their
-    first number, the same every time, so taking over twice counts them once.
+    A batch begun ("B", in the file or its progress record) keeps its writer and
+    number, so Redis skips it if it was applied; events never begun get a writer
+    named after the journal and their first number, the same every time, so
+    taking over twice counts them once.
     """
     events, batches, done, damaged = {}, [], 0, 0
-    for path in paths:
+    *segments, progress = paths
+    try:
+        record = json.loads(progress.read_bytes().strip() or "{}")  # blank until first needed
+        done = record.get("done", 0)
+        if record.get("begun"):
+            writer, number, day, first, last = record["begun"]
+            batches.append((writer, number, date.fromisoformat(day), first, last))
+    except FileNotFoundError:  # a journal of an older version, or one already half removed
+        pass
+    except (OSError, ValueError, TypeError, AttributeError):
+        damaged += 1
+    for path in segments:
         for raw in path.read_bytes().splitlines():
             try:
                 record = json.loads(raw)
@@ -191,7 +248,7 @@ def unfinished(paths, owner):
             except (ValueError, TypeError, IndexError, KeyError):
                 damaged += 1
     result, begun = [], set()
-    for writer, number, day, first, last in batches:
+    for writer, number, day, first, last in sorted(batches, key=lambda batch: batch[3]):  # in the order written
         if last > done:
             seqs = [seq for seq in range(first, last + 1) if seq in events]
             begun.update(seqs)

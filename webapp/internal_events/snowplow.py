@@ -44,19 +44,19 @@ class OutboxEmitter:
             self._keep([event])
 
     @contextmanager
-    def batch(self):
+    def batch(self, numbered=None):
         self._local.pending = []
         try:
             yield
         finally:
             pending, self._local.pending = self._local.pending, None
-            if pending:
-                self._keep(pending)
+            if pending or numbered:
+                self._keep(pending, numbered)
 
-    def _keep(self, payloads):
+    def _keep(self, payloads, numbered=None):
         """Into the outbox; what it cannot take (a full disk, a broken file) is lost, counted where all processes see it."""
         try:
-            kept = self.outbox.append(payloads)
+            kept = self.outbox.append(payloads, numbered)
         except (sqlite3.Error, OSError) as error:
             self.unkept.add(len(payloads))
             log.error("Snowplow outbox %s cannot take %d event(s), lost: %s", self.outbox.path, len(payloads), error)
@@ -121,9 +121,19 @@ class SnowplowSender:
             )
         )
 
-    def batch(self):
-        """Within it, sent events reach the outbox in one transaction, when it ends (a request's or a batch's events)."""
-        return self.emitter.batch()
+    def batch(self, numbered=None):
+        """Within it, sent events reach the outbox in one transaction, when it ends (a request's or a batch's events).
+
+        `numbered`: the (writer, number) of the batch whose events are sent, noted with them (see snowplow_outbox.py).
+        """
+        return self.emitter.batch(numbered)
+
+    def holds(self, writer, number):
+        """Whether the outbox already has the events of that batch (False when it cannot be read)."""
+        try:
+            return self.outbox.holds(writer, number)
+        except (sqlite3.Error, OSError):
+            return False
 
     def flush(self, timeout=10.0):
         """Try now, back-off or not, to post everything waiting; True when nothing is left.

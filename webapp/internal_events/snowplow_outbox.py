@@ -10,6 +10,13 @@ them, or refused them for good (counted as rejected).
 One file per collector URL: events are only ever sent where they were meant to go.
 The limit counts events; what does not fit is dropped and counted. Totals are
 kept in the file, so `internal-events status` sees every process's figures.
+
+Events written by a numbered batch (write-behind) arrive with the batch's writer
+and number, noted in the same transaction. When a dead process's journal is
+taken over, its batches the outbox already holds are not queued again: each
+event is queued once. (Posting is at least once: a process that dies between a
+POST and removing its events has them posted again, and the collector drops
+event ids it already stored.)
 """
 
 import hashlib
@@ -20,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+from .counters import MARKER_TTL_SECONDS
 from .shared_files import exclusive_lock, immediate_transaction, thread_connection
 
 log = logging.getLogger(__name__)
@@ -34,7 +42,13 @@ CREATE TABLE IF NOT EXISTS totals (
     name TEXT PRIMARY KEY,
     value REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS batches (  -- each writer's last batch whose events were queued
+    writer TEXT PRIMARY KEY,
+    number INTEGER NOT NULL,
+    noted_at REAL NOT NULL
+);
 """
+BATCHES_KEPT_SECONDS = MARKER_TTL_SECONDS  # as long as Redis remembers a batch: a takeover comes long before
 # delivered: the collector took them; dropped: the outbox was full; rejected: the collector refused them for good;
 # failed_posts: POSTs that failed and will be retried; failures_in_row and retry_at: the shared back-off.
 TOTALS = ("delivered", "dropped", "rejected", "failed_posts", "failures_in_row", "retry_at")
@@ -57,11 +71,20 @@ class Outbox:
         except (sqlite3.Error, OSError):
             log.exception("Snowplow outbox %s cannot be opened: events cannot wait for the collector", self.path)
 
-    def append(self, payloads):
-        """Keep events (tracker payloads: dicts of strings) until sent; how many fitted (the rest are dropped)."""
+    def append(self, payloads, batch=None):
+        """Keep events (tracker payloads: dicts of strings) until sent; how many fitted (the rest are dropped).
+
+        `batch`: the (writer, number) whose events these are (all that may be sent of it), noted with them.
+        """
         now = time.time()
         rows = [(json.dumps(payload), now) for payload in payloads]
         with self._transaction() as db:
+            if batch is not None:
+                db.execute(
+                    "INSERT INTO batches VALUES (?, ?, ?) ON CONFLICT (writer) DO UPDATE"
+                    " SET number = max(number, excluded.number), noted_at = excluded.noted_at",
+                    (*batch, now),
+                )
             room = self.limit - self._pending_at_most(db)
             if room < len(rows):
                 room = self.limit - db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
@@ -70,6 +93,11 @@ class Outbox:
             if len(kept) < len(rows):
                 self._add(db, "dropped", len(rows) - len(kept))
             return len(kept)
+
+    def holds(self, writer, number):
+        """Whether the events of batch `number` of `writer` were queued (and perhaps sent) already."""
+        row = self._connection().execute("SELECT number FROM batches WHERE writer = ?", (writer,)).fetchone()
+        return row is not None and row[0] >= number
 
     def oldest(self, count):
         """[(id, payload as JSON text)] of the `count` events waiting longest: encoded once, when kept."""
@@ -147,6 +175,7 @@ class Outbox:
             db = thread_connection(self._local, self.path)
             db.executescript(SCHEMA)
             db.executemany("INSERT OR IGNORE INTO totals VALUES (?, 0)", [(name,) for name in TOTALS])
+            db.execute("DELETE FROM batches WHERE noted_at < ?", (time.time() - BATCHES_KEPT_SECONDS,))
         except (sqlite3.Error, OSError) as error:
             self.error = f"{type(error).__name__}: {error}"
             raise

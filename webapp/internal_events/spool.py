@@ -19,7 +19,6 @@ process can still read through its open connection are copied into the new file.
 """
 
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -31,30 +30,26 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from .model import TrackedEvent
+from .shared_files import connect, exclusive_lock, immediate_transaction
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS batches (
+# The columns a spooled batch and a quarantined one share.
+BATCH_TABLE = """
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     target TEXT NOT NULL,
     writer TEXT NOT NULL,
     number INTEGER NOT NULL,
     day TEXT NOT NULL,
     size INTEGER NOT NULL,
-    events TEXT NOT NULL,
+    events TEXT NOT NULL,"""
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS batches ({BATCH_TABLE}
     spooled_at TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0  -- replays begun and not finished: a replay that died with it
 );
 CREATE INDEX IF NOT EXISTS batches_by_target ON batches (target, id);
-CREATE TABLE IF NOT EXISTS quarantine (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    target TEXT NOT NULL,
-    writer TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    day TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    events TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS quarantine ({BATCH_TABLE}
     reason TEXT NOT NULL,
     quarantined_at TEXT NOT NULL
 );
@@ -212,19 +207,9 @@ class Spool:
             totals = {"batches": 0}
         return {**dict.fromkeys(TOTALS, 0), **totals, "error": self.error}
 
-    @contextmanager
     def replay_lock(self):
         """True for the one process (and thread) allowed to replay now; the others get False at once."""
-        with open(self.path.with_suffix(".lock"), "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return exclusive_lock(self.path.with_suffix(".lock"))
 
     def _add(self, db, name, amount):
         db.execute("UPDATE totals SET value = value + ? WHERE target = ? AND name = ?", (amount, self.target, name))
@@ -263,10 +248,8 @@ class Spool:
 
     def _open(self, local):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = connect(self.path)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)
             if "attempts" not in {column[1] for column in db.execute("PRAGMA table_info(batches)")}:
                 db.execute("ALTER TABLE batches ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")  # older spools
@@ -305,28 +288,14 @@ class Spool:
     def _transaction(self):
         try:
             db = self._connection()
-            db.execute("BEGIN IMMEDIATE")
         except (sqlite3.Error, OSError) as error:
-            self.error = f"{type(error).__name__}: {error}"
+            self._failed(error)
             raise sqlite3.OperationalError(self.error) from error
-        try:
+        with immediate_transaction(db, self._failed):
             yield db
-        except BaseException:
-            _roll_back(db)
-            raise
-        try:
-            db.execute("COMMIT")
-        except sqlite3.Error as error:
-            self.error = f"{type(error).__name__}: {error}"
-            _roll_back(db)
-            raise
 
-
-def _roll_back(db):
-    try:
-        db.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass  # SQLite rolled back by itself
+    def _failed(self, error):
+        self.error = f"{type(error).__name__}: {error}"
 
 
 def _identity(stat):

@@ -56,6 +56,8 @@ class Tracker:
         self.environment = environment
         self.raise_errors = raise_errors
         self.writer = BackgroundWriter(self.write, delivery.next_batch, delivery.journal) if write_behind else None
+        if snowplow is not None:
+            delivery.taken_over = self._taken_over
         self.daily_pass = DailyPass(counters, definitions.current)
         self.errors = Counter()  # kind -> count, for this process
 
@@ -201,20 +203,7 @@ class Tracker:
         stored = self.delivery.write(definitions, events, day, batch, caller_keeps)
         self.daily_pass.day_seen(day)
         if self.snowplow is not None and (stored or not (batch or caller_keeps)):
-            sendable, withheld = self.privacy.allowed([event for event in events if event.send_snowplow])
-            if withheld:
-                self._count_unreadable_opt_outs(withheld)
-            try:
-                with self.snowplow.batch():  # the events reach the outbox on disk in one write
-                    for event in sendable:
-                        try:
-                            self.snowplow.send(event)
-                        except Exception:  # a tracker bug must never break the caller
-                            self.errors["snowplow"] += 1
-                            log.exception("Could not queue event %s for Snowplow", event.name)
-            except Exception:  # the outbox cannot be written: the caller's request still succeeds
-                self.errors["snowplow_outbox"] += len(sendable)
-                log.exception("Could not keep %d event(s) for Snowplow", len(sendable))
+            self._queue_for_snowplow(events, batch)
         return stored
 
     def close(self):
@@ -227,6 +216,32 @@ class Tracker:
             self.snowplow.close()
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _taken_over(self, batches):
+        """A dead process's unfinished batches, now spooled: queue the Snowplow copies its outbox does not hold.
+
+        Each batch is noted in the outbox with its events, so a takeover repeated after a crash queues them once.
+        """
+        for writer, number, _day, events in batches:
+            if not self.snowplow.holds(writer, number):
+                self._queue_for_snowplow(events, (writer, number))
+
+    def _queue_for_snowplow(self, events, batch=None):
+        """Into the outbox, as one write, the events the switches and privacy decisions let go to Snowplow."""
+        sendable, withheld = self.privacy.allowed([event for event in events if event.send_snowplow])
+        if withheld:
+            self._count_unreadable_opt_outs(withheld)
+        try:
+            with self.snowplow.batch(batch):  # the events reach the outbox on disk in one write
+                for event in sendable:
+                    try:
+                        self.snowplow.send(event)
+                    except Exception:  # a tracker bug must never break the caller
+                        self.errors["snowplow"] += 1
+                        log.exception("Could not queue event %s for Snowplow", event.name)
+        except Exception:  # the outbox cannot be written: the caller's request still succeeds
+            self.errors["snowplow_outbox"] += len(sendable)
+            log.exception("Could not keep %d event(s) for Snowplow", len(sendable))
 
     def _with_keyword_properties(self, definition, properties, keywords, strict):
         """GitLab's extract_additional_properties!: declared properties may come as keyword arguments."""

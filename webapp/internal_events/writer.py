@@ -8,7 +8,9 @@ Redis its writer and number are journaled, so a batch in flight when the
 process dies is taken over by another and still counted once.
 
 A batch neither Redis nor the spool could take stays in the journal and is
-tried again every `retry_after` seconds. `flush` cuts the wait short and
+tried again every `retry_after` seconds; so does one whose writer and number
+the journal could not note (see journal.py: the disk would have to be broken,
+not just full). `flush` cuts the wait short and
 returns once everything queued is written; the process flushes at exit. A full
 queue, or a journal that cannot be written, makes callers write themselves.
 """
@@ -155,14 +157,21 @@ class BackgroundWriter:
         first, last = items[0][0], items[-1][0]
         events = [event for _, _, event in items]
         writer, number = self._next_batch()
-        try:
-            self.journal.writing(writer, number, day, first, last)
-        except OSError as error:  # only a crash in the next milliseconds could now count the batch twice
-            self._journal_failed(error)
+        while True:
+            try:
+                self.journal.writing(writer, number, day, first, last)
+                break
+            except OSError as error:  # written unjournaled, a crash could have the takeover count it again
+                self._journal_failed(error)
+                self._wait_to_retry()
         while not self._write(events, day, (writer, number)):
-            self._retry_now.wait(self._retry_after)
-            self._retry_now.clear()
+            self._wait_to_retry()
         try:
             self.journal.done(last)
         except OSError as error:
             self._journal_failed(error)
+
+    def _wait_to_retry(self):
+        """`retry_after` seconds, or until a flush asks for another try at once."""
+        self._retry_now.wait(self._retry_after)
+        self._retry_now.clear()
