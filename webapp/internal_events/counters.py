@@ -166,23 +166,44 @@ for index = 1, #KEYS do
 end
 return redis.call('PFCOUNT', unpack(KEYS))
 """
-# The same count when every window exists (the usual case: a short call), else nil.
-# The counts of many metrics' frames whose windows all exist (the usual case), -1 for one whose do not.
-# One call for hundreds of metrics: at a GitLab-sized service ping the client's cost per command
-# outweighs Redis's. KEYS: the windows of each metric in turn.  ARGV: how many windows each has.
+# The counts of many metrics' frames ending today, from their rules' windows, in one call: at a GitLab-sized
+# service ping the client's cost per command outweighs Redis's. A missing window whose days have no daily
+# key counts nothing (a rule never tracked: nothing to build); a metric with a missing window that has some
+# counts -1, for WINDOW_COUNT_SCRIPT to build it a few metrics at a time.
+# KEYS: the windows of each metric in turn.  ARGV: the number of stamps, the stamps of the longest frame's
+# days (newest first), then per metric the number of its windows and its frame's days, then each window's
+# rule base, in the order of KEYS.
 BUILT_WINDOWS_COUNT_SCRIPT = """
+local stamps = tonumber(ARGV[1])
+local metrics = (#ARGV - 1 - stamps - #KEYS) / 2
+local bases = 1 + stamps + 2 * metrics
 local counts, at = {}, 1
-for index = 1, #ARGV do
-  local last, built = at + tonumber(ARGV[index]) - 1, true
+for index = 1, metrics do
+  local last = at + tonumber(ARGV[stamps + 2 * index]) - 1
+  local days = tonumber(ARGV[stamps + 2 * index + 1])
+  local present, built = {}, true
   for key = at, last do
-    if redis.call('EXISTS', KEYS[key]) == 0 then built = false end
+    if redis.call('EXISTS', KEYS[key]) == 1 then
+      present[#present + 1] = KEYS[key]
+    else
+      local daily = {}
+      for day = 2, days + 1 do daily[#daily + 1] = ARGV[bases + key] .. ':' .. ARGV[day] end
+      if redis.call('EXISTS', unpack(daily)) > 0 then built = false end
+    end
   end
-  counts[index] = built and redis.call('PFCOUNT', unpack(KEYS, at, last)) or -1
+  if not built then
+    counts[index] = -1
+  elseif #present == 0 then
+    counts[index] = 0
+  else
+    counts[index] = redis.call('PFCOUNT', unpack(present))
+  end
   at = last + 1
 end
 return counts
 """
 WINDOW_BATCH = 500
+MGET_CHUNK = 1000  # all-time counters read by one MGET
 MERGE_CHUNK = 500  # daily keys merged by one command (a few ms of Redis at full size)
 # Many totals hashes' amounts on some days, in one call: the dashboard's overview reads every event's
 # own totals per day, which as one HMGET a key costs the client far more than Redis. Sparse: for each
@@ -422,17 +443,24 @@ class CounterStore:
         return self.values([(metric, until)])[0]
 
     def values(self, queries):
-        """The values of many (metric, until) pairs, read in one round trip (two if some window needs building)."""
+        """The values of many (metric, until) pairs, read in one round trip (two if some window needs building).
+
+        Totals, sums and all-time counters are read together in a few commands (see `_queue_sums`): at a
+        GitLab-sized tree, a command per rule cost the client more than Redis spent answering.
+        """
         now = today()
-        windowed = [
-            index
-            for index, (metric, until) in enumerate(queries)
-            if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == now and not self.is_cluster
-        ]
-        others = sorted(set(range(len(queries))) - set(windowed))
+        windowed, summed, others = [], [], []
+        for index, (metric, until) in enumerate(queries):
+            if metric.time_frame == "all" or metric.kind != "unique":
+                summed.append(index)
+            elif metric.time_frame in WINDOW_FRAMES and until == now and not self.is_cluster:
+                windowed.append(index)
+            else:
+                others.append(index)
 
         def queue(pipe):
             finishers = [self._queue_value(pipe, *queries[index]) for index in others]
+            finishers.append(self._queue_sums(pipe, [queries[index] for index in summed]))
             for start in range(0, len(windowed), WINDOW_BATCH):
                 finishers.append(
                     self._queue_built_windows(
@@ -444,7 +472,8 @@ class CounterStore:
         replies = self._read(queue)
         values = [None] * len(queries)
         for index, value in zip(
-            others + windowed, replies[: len(others)] + [count for batch in replies[len(others) :] for count in batch]
+            others + summed + windowed,
+            replies[: len(others)] + [value for batch in replies[len(others) :] for value in batch],
         ):
             values[index] = value
         unbuilt = [index for index, value in enumerate(values) if value is None]
@@ -497,35 +526,16 @@ class CounterStore:
         return _total([self.redis.hget(self.keys.daily_totals(rule), day_number(day))])
 
     def day_totals(self, rules, days):
-        """{day: {rule: amount}} of total or sum rules on `days`, amounts found only: one round trip, exact.
-
-        A single server answers one script call per WINDOW_BATCH rules; a cluster, whose rules
-        live in many slots, one HMGET per rule.
-        """
-        fields = [day_number(day) for day in days]
+        """{day: {rule: amount}} of total or sum rules on `days`, amounts found only: one round trip, exact."""
+        keys = [self.keys.daily_totals(rule) for rule in rules]
         found = {day: {} for day in days}
         if not rules or not days:
             return found
-        if self.is_cluster:
-            amounts = self._read(
-                lambda pipe: [self._queue_fields(pipe, self.keys.daily_totals(r), fields) for r in rules]
-            )
-            for rule, per_day in zip(rules, amounts):
-                for day, amount in zip(days, per_day):
-                    if amount:
-                        found[day][rule] = amount
-            return found
-        batches = [rules[start : start + WINDOW_BATCH] for start in range(0, len(rules), WINDOW_BATCH)]
-
-        def queue(pipe):
-            for batch in batches:
-                keys = [self.keys.daily_totals(rule) for rule in batch]
-                pipe.execute_command("EVALSHA", self._script(DAY_TOTALS_SCRIPT), len(keys), *keys, *fields)
-            return [next] * len(batches)
-
-        for batch, reply in zip(batches, self._read(queue)):
-            for at in range(0, len(reply), 3):
-                found[days[int(reply[at + 1]) - 1]][batch[int(reply[at]) - 1]] = _number(reply[at + 2])
+        (amounts,) = self._read(lambda pipe: [self._queue_totals(pipe, keys, [day_number(day) for day in days])])
+        for rule, key in zip(rules, keys):
+            for at, amount in amounts.get(key, {}).items():
+                if amount:
+                    found[days[at]][rule] = amount
         return found
 
     def _read_in_chunks(self, items, queue_one, size=50):
@@ -551,22 +561,55 @@ class CounterStore:
             return [finish(replies) for finish in finishers]
 
     def _queue_value(self, pipe, metric, until):
-        if metric.time_frame == "all":
-            return self._queue_sum(pipe, [self.keys.all_time(rule) for rule in metric.rules])
-        if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == today():  # cluster
+        """A unique metric's value over a 7d or 28d frame (or one ending after today)."""
+        if metric.time_frame in WINDOW_FRAMES and until == today():  # cluster
             return self._queue_window_count(pipe, metric.rules, metric.time_frame, until)
-        if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until < today():  # a kept count
+        if metric.time_frame in WINDOW_FRAMES and until < today():  # a kept count
             finish = self._queue_frames(pipe, metric.rules, metric.time_frame, [until], today(), True)
             return lambda replies: finish(replies)[0]
-        if metric.kind == "unique":  # a frame ending after today
-            return self._queue_union(
-                pipe,
-                metric.rules,
-                [self.keys.daily(rule, day) for rule in metric.rules for day in days_of(metric.time_frame, until)],
+        return self._queue_union(  # a frame ending after today
+            pipe,
+            metric.rules,
+            [self.keys.daily(rule, day) for rule in metric.rules for day in days_of(metric.time_frame, until)],
+        )
+
+    def _queue_sums(self, pipe, queries):
+        """The values of (metric, until) queries of totals, sums and all-time counters, as a list.
+
+        A key shared by several queries (a 7d and a 28d of one event) is read once: one MGET (a GET a key
+        on a cluster) for every all-time counter, and a `_queue_totals` for each frame read.
+        """
+        wanted = [
+            (
+                "all" if metric.time_frame == "all" else (metric.time_frame, until),
+                [
+                    self.keys.all_time(rule) if metric.time_frame == "all" else self.keys.daily_totals(rule)
+                    for rule in metric.rules
+                ],
             )
-        fields = _frame_fields(metric.time_frame, until)
-        finishers = [self._queue_fields(pipe, self.keys.daily_totals(rule), fields) for rule in metric.rules]
-        return lambda replies: sum(sum(finish(replies)) for finish in finishers)
+            for metric, until in queries
+        ]
+        keys_by_group = {}  # group -> its keys, once each, in order
+        for group, keys in wanted:
+            keys_by_group.setdefault(group, {}).update(dict.fromkeys(keys))
+        reads = {
+            group: self._queue_counters(pipe, list(keys))
+            if group == "all"
+            else self._queue_totals(pipe, list(keys), _frame_fields(*group))
+            for group, keys in keys_by_group.items()
+        }
+
+        def finish(replies):
+            found = {group: read(replies) for group, read in reads.items()}
+            return [
+                sum(
+                    found[group].get(key, 0) if group == "all" else sum(found[group].get(key, {}).values())
+                    for key in keys
+                )
+                for group, keys in wanted
+            ]
+
+        return finish
 
     def _queue_weeks(self, pipe, rules, lasts, until):
         if rules[0].kind != "unique":  # sums of days: the days' fields are the whole history
@@ -598,16 +641,23 @@ class CounterStore:
         return next
 
     def _queue_built_windows(self, pipe, queries):
-        """The frame counts of several (metric, today) queries in one call; None where a window is missing."""
-        keys = [
-            [self.keys.window(rule, metric.time_frame, until) for rule in metric.rules] for metric, until in queries
-        ]
+        """The frame counts of several (metric, today) queries in one call; None where a window must be built."""
+        until = queries[0][1]
+        stamps = [day_stamp(day) for day in days_of(max((m.time_frame for m, _ in queries), key=FRAME_DAYS.get), until)]
+        keys = [[self.keys.window(rule, metric.time_frame, until) for rule in metric.rules] for metric, _ in queries]
         pipe.execute_command(
             "EVALSHA",
             self._script(BUILT_WINDOWS_COUNT_SCRIPT),
             sum(map(len, keys)),
             *(key for group in keys for key in group),
-            *map(len, keys),
+            len(stamps),
+            *stamps,
+            *(
+                number
+                for (metric, _), group in zip(queries, keys)
+                for number in (len(group), FRAME_DAYS[metric.time_frame])
+            ),
+            *(self.keys.rule_base(rule) for metric, _ in queries for rule in metric.rules),
         )
         return lambda replies: [None if count == -1 else count for count in next(replies)]
 
@@ -702,13 +752,46 @@ class CounterStore:
         pipe.execute_command("PFCOUNT", *keys)
         return next
 
-    def _queue_sum(self, pipe, keys):
+    def _queue_counters(self, pipe, keys):
+        """{key: number} of plain counters, those found only."""
         if self.is_cluster:  # a cluster pipeline cannot MGET across slots
             for key in keys:
                 pipe.get(key)
-            return lambda replies: _total(next(replies) for _ in keys)
-        pipe.mget(keys)
-        return lambda replies: _total(next(replies))
+        chunks = [] if self.is_cluster else [keys[at : at + MGET_CHUNK] for at in range(0, len(keys), MGET_CHUNK)]
+        for chunk in chunks:
+            pipe.mget(chunk)
+
+        def numbers(replies):
+            raws = [next(replies) for _ in keys] if self.is_cluster else [raw for _ in chunks for raw in next(replies)]
+            return {key: _number(raw) for key, raw in zip(keys, raws, strict=True) if raw is not None}
+
+        return numbers
+
+    def _queue_totals(self, pipe, keys, fields):
+        """{key: {field's index: amount}} of some days of many totals hashes, amounts found only.
+
+        A single server answers one DAY_TOTALS_SCRIPT call per WINDOW_BATCH keys; a cluster, whose
+        keys live in many slots, one HMGET per key.
+        """
+        if self.is_cluster:
+            for key in keys:
+                pipe.hmget(key, fields)
+            return lambda replies: {
+                key: {at: _number(raw) for at, raw in enumerate(next(replies)) if raw is not None} for key in keys
+            }
+        batches = [keys[start : start + WINDOW_BATCH] for start in range(0, len(keys), WINDOW_BATCH)]
+        for batch in batches:
+            pipe.execute_command("EVALSHA", self._script(DAY_TOTALS_SCRIPT), len(batch), *batch, *fields)
+
+        def sparse(replies):
+            found = {}
+            for batch in batches:
+                reply = next(replies)
+                for at in range(0, len(reply), 3):
+                    found.setdefault(batch[int(reply[at]) - 1], {})[int(reply[at + 1]) - 1] = _number(reply[at + 2])
+            return found
+
+        return sparse
 
     def _queue_fields(self, pipe, key, fields):
         """The amounts of some days of one totals hash, as numbers (0 for a day without any)."""
