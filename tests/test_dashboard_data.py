@@ -25,6 +25,7 @@ from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.model import Rule
 from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.status import status
+from webapp.internal_events.windows import day_number
 from webapp.time_chart import layout, nice_ceiling, short_number
 from webapp.weekly_chart import HEIGHT, WIDTH, bars
 
@@ -151,7 +152,8 @@ def test_polls_read_today_and_remember_completed_days(events, round_trips):
     round_trips.clear()
     second = overview(events.counters, events.definitions, NOW.date(), "28d", memory)
     sent = b"".join(b"".join(c) if isinstance(c, list) else c for c in round_trips)
-    assert len(round_trips) == 1 and len(sent) * 5 < cold  # today's totals only
+    assert len(round_trips) == 1 and len(sent) * 3 < cold  # today's totals only
+    assert sent.count(b"EVALSHA") == 1 and str(day_number(NOW.date())).encode() in sent
     assert b":u:" not in sent, "active users (unique-user keys) are remembered"
     assert [f.value for f in first["figures"][:3]] == [1, 2, 2]
     assert [f.value for f in second["figures"][:3]] == [2, 3, 3]
@@ -331,6 +333,10 @@ def test_every_total_and_sum_is_read_in_one_script_call_per_frame_and_stays_exac
     assert commands_sent(round_trips, "MGET") == 1  # every all-time counter
     # 7d and 28d, now and the period before: a call each over every totals hash, not a command a rule
     assert sum(b"".join(request).count(day_totals_sha) for request in round_trips) == 4
+    # unique metrics' previous periods, kept by the first read: one call, not a script call a metric
+    sent = b"".join(b"".join(request) for request in round_trips)
+    assert sent.count(hashlib.sha1(counters.KEPT_COUNTS_SCRIPT.encode()).hexdigest().encode()) == 1
+    assert hashlib.sha1(counters.FRAME_COUNTS_SCRIPT.encode()).hexdigest().encode() not in sent
     assert read["counts.count_total_project_created"] == {
         "values": {"7d": 2, "28d": 3, "all": 4},
         "change": {"7d": 2 - 1, "28d": 3 - 1},

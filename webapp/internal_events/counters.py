@@ -202,6 +202,26 @@ for index = 1, metrics do
 end
 return counts
 """
+# The kept counts of many unique metrics' complete frames (the dashboard's previous periods) in one call:
+# a kept number, 0 for a frame daily keys no longer cover and nobody kept, -1 for one FRAME_COUNTS_SCRIPT
+# must count (and keep). KEYS: kept-count hashes.  ARGV: today, the oldest day with daily keys, then per
+# key its frame's days and last day (day numbers).
+KEPT_COUNTS_SCRIPT = """
+local today, computable = tonumber(ARGV[1]), tonumber(ARGV[2])
+local counts = {}
+for index = 1, #KEYS do
+  local days, last = tonumber(ARGV[1 + 2 * index]), tonumber(ARGV[2 + 2 * index])
+  local value = last < today and redis.call('HGET', KEYS[index], last)
+  if value then
+    counts[index] = tonumber(value)
+  elseif last - days + 1 < computable then
+    counts[index] = 0
+  else
+    counts[index] = -1
+  end
+end
+return counts
+"""
 WINDOW_BATCH = 500
 MGET_CHUNK = 1000  # all-time counters read by one MGET
 MERGE_CHUNK = 500  # daily keys merged by one command (a few ms of Redis at full size)
@@ -449,41 +469,36 @@ class CounterStore:
         GitLab-sized tree, a command per rule cost the client more than Redis spent answering.
         """
         now = today()
-        windowed, summed, others = [], [], []
+        windowed, kept, summed, others = [], [], [], []
         for index, (metric, until) in enumerate(queries):
             if metric.time_frame == "all" or metric.kind != "unique":
                 summed.append(index)
-            elif metric.time_frame in WINDOW_FRAMES and until == now and not self.is_cluster:
-                windowed.append(index)
-            else:
+            elif metric.time_frame not in WINDOW_FRAMES or self.is_cluster or until > now:
                 others.append(index)
+            else:
+                (windowed if until == now else kept).append(index)
 
         def queue(pipe):
             finishers = [self._queue_value(pipe, *queries[index]) for index in others]
             finishers.append(self._queue_sums(pipe, [queries[index] for index in summed]))
-            for start in range(0, len(windowed), WINDOW_BATCH):
-                finishers.append(
-                    self._queue_built_windows(
-                        pipe, [queries[index] for index in windowed[start : start + WINDOW_BATCH]]
+            for batched, queue_batch in ((windowed, self._queue_built_windows), (kept, self._queue_kept_counts)):
+                for start in range(0, len(batched), WINDOW_BATCH):
+                    finishers.append(
+                        queue_batch(pipe, [queries[index] for index in batched[start : start + WINDOW_BATCH]])
                     )
-                )
             return finishers
 
         replies = self._read(queue)
         values = [None] * len(queries)
         for index, value in zip(
-            others + summed + windowed,
+            others + summed + windowed + kept,
             replies[: len(others)] + [value for batch in replies[len(others) :] for value in batch],
         ):
             values[index] = value
-        unbuilt = [index for index, value in enumerate(values) if value is None]
-        built = self._read_in_chunks(
-            unbuilt,
-            lambda pipe, index: self._queue_window_count(
-                pipe, queries[index][0].rules, queries[index][0].time_frame, queries[index][1]
-            ),
-        )
-        for index, value in zip(unbuilt, built):
+        # windows to build, frames to count and keep: a few metrics at a time
+        missing = [index for index, value in enumerate(values) if value is None]
+        counted = self._read_in_chunks(missing, lambda pipe, index: self._queue_value(pipe, *queries[index]))
+        for index, value in zip(missing, counted):
             values[index] = value
         return values
 
@@ -561,8 +576,9 @@ class CounterStore:
             return [finish(replies) for finish in finishers]
 
     def _queue_value(self, pipe, metric, until):
-        """A unique metric's value over a 7d or 28d frame (or one ending after today)."""
-        if metric.time_frame in WINDOW_FRAMES and until == today():  # cluster
+        """A unique metric's value, for what the batched reads of `values` leave: a cluster's, a window to
+        build, a complete frame to count and keep, a frame ending after today."""
+        if metric.time_frame in WINDOW_FRAMES and until == today():
             return self._queue_window_count(pipe, metric.rules, metric.time_frame, until)
         if metric.time_frame in WINDOW_FRAMES and until < today():  # a kept count
             finish = self._queue_frames(pipe, metric.rules, metric.time_frame, [until], today(), True)
@@ -658,6 +674,21 @@ class CounterStore:
                 for number in (len(group), FRAME_DAYS[metric.time_frame])
             ),
             *(self.keys.rule_base(rule) for metric, _ in queries for rule in metric.rules),
+        )
+        return lambda replies: [None if count == -1 else count for count in next(replies)]
+
+    def _queue_kept_counts(self, pipe, queries):
+        """The kept counts of several (unique metric, day before today) queries in one call; None where a frame
+        must be counted from daily keys first."""
+        number = day_number(today())
+        pipe.execute_command(
+            "EVALSHA",
+            self._script(KEPT_COUNTS_SCRIPT),
+            len(queries),
+            *(self.keys.kept_counts(metric.rules, metric.time_frame) for metric, _ in queries),
+            number,
+            number - DAILY_DAYS + 1,
+            *(n for metric, until in queries for n in (FRAME_DAYS[metric.time_frame], day_number(until))),
         )
         return lambda replies: [None if count == -1 else count for count in next(replies)]
 
