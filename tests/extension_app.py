@@ -43,8 +43,8 @@ def visible_namespace(member, namespace_id):
     return None  # this host has no namespaces of its own to show
 
 
-def create_app(config, instance_path=None):
-    app = Flask(__name__, instance_path=instance_path)
+def create_app(config, **flask_options):
+    app = Flask(__name__, **flask_options)
     app.config.update(config)
     internal_events.init_app(app)
 

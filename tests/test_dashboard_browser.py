@@ -33,6 +33,9 @@ def star_website(page, base):
     tab.goto(f"{base}/acme/website")
     tab.click("text=☆ Star")
     tab.click("text=★ Unstar")
+    # Closing a tab while its navigation commits can hang Chromium's close for good: let the page land first.
+    expect(tab.get_by_text("☆ Star")).to_be_visible()
+    tab.wait_for_load_state()
     tab.close()
 
 

@@ -157,6 +157,15 @@ def test_polls_read_today_and_remember_completed_days(events, round_trips):
     assert [f.value for f in second["figures"][:3]] == [2, 3, 3]
 
 
+def test_remembered_days_are_read_again_once_a_replay_lands(events):
+    track_days_ago(events, 3, name="project_created")
+    memory = OverviewMemory()
+    assert overview(events.counters, events.definitions, NOW.date(), "7d", memory, replayed=0)["points"][3][1] == 1
+    track_days_ago(events, 3, name="project_created")  # a late event: what a replay from the spool writes
+    assert overview(events.counters, events.definitions, NOW.date(), "7d", memory, replayed=0)["points"][3][1] == 1
+    assert overview(events.counters, events.definitions, NOW.date(), "7d", memory, replayed=1)["points"][3][1] == 2
+
+
 def test_day_totals_read_every_rule_s_days_at_once_and_leave_out_days_without_any(events, round_trips, monkeypatch):
     monkeypatch.setattr(counters, "WINDOW_BATCH", 2)  # several script calls, still one round trip
     track_days_ago(events, 0, name="project_created")

@@ -81,6 +81,20 @@ def test_the_host_app_shows_its_administrators_the_dashboard_in_the_extensions_o
     assert "redis_hll_counters.count_distinct_user_id_from_project_viewed" in dictionary.get_data(as_text=True)
 
 
+def test_a_host_restyles_the_dashboard_with_its_own_layout_of_the_same_name(config, tmp_path):
+    layout = tmp_path / "templates" / "internal_events" / "layout.html"
+    layout.parent.mkdir(parents=True)
+    layout.write_text('<body class="ours">{% block content %}{% endblock %}{% block scripts %}{% endblock %}</body>')
+    app = extension_app.create_app(config, template_folder=str(tmp_path / "templates"))
+    try:
+        html = signed_in(app, 7).get("/admin/metrics/", headers=BROWSER).get_data(as_text=True)
+        refused = signed_in(app, 8).get("/admin/metrics/", headers=BROWSER).get_data(as_text=True)
+    finally:
+        app.extensions["internal_events"].close()
+    assert html.startswith('<body class="ours">') and "<h1>Metrics overview</h1>" in html
+    assert refused.startswith('<body class="ours">') and "Error 403" in refused
+
+
 def test_the_host_app_refuses_the_dashboard_to_others_with_its_error_page(host):
     refused = signed_in(host, 8).get("/admin/metrics/dictionary", headers=BROWSER)
     assert refused.status_code == 403 and refused.mimetype == "text/html"
@@ -92,7 +106,7 @@ def test_the_host_apps_members_opt_out_without_a_database_of_its_own_and_every_p
     """Opt-outs live in the extension's own file in the instance folder, shared by the instance's processes."""
     settings = {key: value for key, value in config.items() if key != "INTERNAL_EVENTS_OPT_OUTS_PATH"}
     instance = tmp_path / "host-instance"
-    app = extension_app.create_app(settings, str(instance))
+    app = extension_app.create_app(settings, instance_path=str(instance))
     try:
         assert app.test_client().post("/opt_out").status_code == 401
         assert signed_in(app, 8).post("/opt_out").status_code == 204
@@ -104,7 +118,7 @@ import json, sys
 sys.path.insert(0, {str(PROJECT_ROOT / "tests")!r})
 import extension_app
 from webapp.internal_events import current
-app = extension_app.create_app(json.loads({json.dumps(settings)!r}), {str(instance)!r})
+app = extension_app.create_app(json.loads({json.dumps(settings)!r}), instance_path={str(instance)!r})
 with app.app_context():
     opt_outs = current().privacy.opt_outs
     print(opt_outs.has_opted_out(8), opt_outs.has_opted_out(7))

@@ -1,12 +1,22 @@
 """Pure logic: key names and time windows, no Redis needed."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from redis.crc import key_slot
 
 from webapp.internal_events.keys import KeySpace
 from webapp.internal_events.model import Rule
-from webapp.internal_events.windows import DAILY_DAYS, TOTAL_DAYS, chart_weeks, computable_days, days_of
+from webapp.internal_events.windows import (
+    DAILY_DAYS,
+    KEPT_DAYS,
+    TOTAL_DAYS,
+    chart_weeks,
+    computable_days,
+    day_number,
+    day_stamp,
+    days_of,
+    seconds_until_end_of,
+)
 
 DAY = date(2026, 3, 15)
 
@@ -58,3 +68,22 @@ def test_chart_weeks_end_with_the_7d_frame_and_daily_totals_cover_them():
 def test_daily_unique_keys_live_as_long_as_the_28_day_frame_needs_plus_slack():
     assert 28 < DAILY_DAYS <= 28 + 3  # earlier frames are kept numbers
     assert computable_days("28d") >= 2, "the daily pass may miss a day and still keep every 28-day count"
+
+
+def test_a_days_key_lives_until_that_day_ends_in_utc_whatever_the_hour_now():
+    midnight = datetime(2026, 3, 15, tzinfo=UTC).timestamp()
+    assert seconds_until_end_of(DAY, midnight) == 86400
+    assert seconds_until_end_of(DAY, midnight + 86399.9) == 1
+    assert seconds_until_end_of(DAY, midnight + 86400) == 0  # gone: a write for it comes too late
+    assert seconds_until_end_of(DAY + timedelta(days=DAILY_DAYS - 1), midnight) == DAILY_DAYS * 86400
+
+
+def test_days_are_numbered_from_1970_and_stamped_as_in_key_names():
+    assert day_number(date(1970, 1, 1)) == 0 and day_number(DAY) - day_number(DAY - timedelta(days=1)) == 1
+    assert day_stamp(DAY) == "20260315" and day_stamp(date(2026, 1, 2)) == "20260102"
+
+
+def test_complete_frames_countable_from_daily_keys_are_the_rest_kept_as_numbers():
+    assert computable_days("7d") == DAILY_DAYS - 7 and computable_days("28d") == DAILY_DAYS - 28
+    assert KEPT_DAYS["7d"] >= 7 * 12  # every chart week is kept
+    assert computable_days("28d", daily_days=58) == 30  # an older release's longer-lived keys count more

@@ -5,7 +5,11 @@ tracked; their events still count in the aggregate metrics.
 """
 
 import json
+import shutil
+import sqlite3
+from contextlib import closing
 
+from webapp import create_app
 from webapp.demo.store import projects, users
 from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.tracker import WITHHELD_KEY
@@ -94,3 +98,21 @@ def test_unreadable_opt_outs_send_nothing_personal_and_are_counted(
     assert [e["action"] for e in collector.get("/micro/good").json()] == ["project_viewed"]
     assert tracked_total(events, "admin_area_viewed") == 1
     assert int(redis_client.get(events.counters.keys.internal(WITHHELD_KEY))) == 1
+
+
+def test_opt_outs_an_earlier_release_kept_in_the_demos_database_still_hold(config, demo_database, tmp_path):
+    """They lived in the demo's database; the demo moves them to the extension's own file when it starts."""
+    database = tmp_path / "earlier.sqlite"
+    shutil.copyfile(demo_database, database)
+    with closing(sqlite3.connect(database)) as earlier, earlier:
+        earlier.execute("CREATE TABLE event_level_opt_outs (user_id INTEGER PRIMARY KEY, opted_out_at TEXT NOT NULL)")
+        earlier.execute("INSERT INTO event_level_opt_outs VALUES (5, '2026-01-01T00:00:00+00:00')")
+    for _ in range(2):  # a second start finds nothing left to move and loses nothing
+        app = create_app({**config, "DATABASE": str(database)})
+        try:
+            opt_outs = app.extensions["internal_events"].privacy.opt_outs
+            assert opt_outs.has_opted_out(5) and not opt_outs.has_opted_out(6)
+        finally:
+            app.extensions["internal_events"].close()
+    with closing(sqlite3.connect(database)) as moved:
+        assert not moved.execute("SELECT name FROM sqlite_master WHERE name = 'event_level_opt_outs'").fetchall()

@@ -111,7 +111,9 @@ def _overview_context():
     internal_events, day = current(), today()
     report = status(internal_events)
     memory = current_app.extensions.setdefault("dashboard_overview", data.OverviewMemory())
-    view = data.overview(internal_events.counters, internal_events.definitions, day, period, memory)
+    view = data.overview(
+        internal_events.counters, internal_events.definitions, day, period, memory, report["spool"].get("replayed")
+    )
     weekly = period == "12w"
     return dict(
         day=day,

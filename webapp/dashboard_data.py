@@ -317,27 +317,28 @@ def events_tracked(counters, definitions, day, frame="7d"):
 class OverviewMemory:
     """What one app's overview remembers between polls.
 
-    A completed day moves only when late events are replayed (the spool), so its counts are kept for
-    30 to 60 minutes, each day its own time so that no poll reads them all again; today's are read at
-    every poll. Active users are unions over thousands of keys: one minute.
+    A completed day moves only when late events are replayed (the spool), so its counts are kept until
+    a replay lands (see `overview`) or for 30 to 60 minutes, each day its own time so that no poll reads
+    them all again; today's are read at every poll. Active users are unions over thousands of keys: one
+    minute.
     """
 
     days: Remembered = field(default_factory=lambda: Remembered(1800))
     users: Remembered = field(default_factory=lambda: Remembered(60))
 
 
-def overview(counters, definitions, day, period, memory):
+def overview(counters, definitions, day, period, memory, replayed=None):
     """Top-line figures, the main chart's points and the top events of `period` (one of PERIODS).
 
     Built from each event's own count per day (events with none left out): today's read at every call,
-    earlier days remembered.
+    earlier days remembered while `replayed` (the spool's count of replayed events) stays the same.
     """
     names = tuple(sorted(definitions.events))
     if not names:
         return {"figures": [], "points": [], "top": []}
     span = 84 if period == "12w" else 56  # the chart's 12 weeks, or 28 days and the 28 before
     days = [day - timedelta(days=back) for back in range(span)]
-    daily = _daily_counts(counters, names, days, memory.days)
+    daily = _daily_counts(counters, (names, replayed), days, memory.days)
     per_day = [sum(daily[d].values()) for d in days]  # newest first
 
     def total(first_back, count):
@@ -367,16 +368,17 @@ def overview(counters, definitions, day, period, memory):
     return {"figures": figures_, "points": points, "top": ranked[:TOP_EVENTS]}
 
 
-def _daily_counts(counters, names, days, memory):
+def _daily_counts(counters, kept_under, days, memory):
     """{day: {event: count, events without any left out}} for `days` (newest first): the first read now,
-    earlier ones when not remembered; every day read is one call over every event's totals."""
-    memory.keep_only(lambda key: key[1] == names and key[0] in days)
-    known = {d: memory.recall((d, names)) for d in days[1:]}
+    earlier ones when remembered under `kept_under` (the events' names, and what changes when late events
+    land); every day read is one call over every event's totals."""
+    memory.keep_only(lambda key: key[1] == kept_under and key[0] in days)
+    known = {d: memory.recall((d, kept_under)) for d in days[1:]}
     missing = [days[0]] + [d for d, counts in known.items() if counts is None]
-    read = counters.day_totals([Rule(name) for name in names], missing)
+    read = counters.day_totals([Rule(name) for name in kept_under[0]], missing)
     fresh = {d: {rule.event: amount for rule, amount in read[d].items()} for d in missing}
     for index, d in enumerate(missing[1:]):
-        memory.keep((d, names), fresh[d], stretch=1 + index / len(days))
+        memory.keep((d, kept_under), fresh[d], stretch=1 + index / len(days))
     return {d: fresh[d] if d in fresh else known[d] for d in days}
 
 

@@ -57,8 +57,28 @@ def create_schema(path):
         connection.executescript(SCHEMA.read_text())
 
 
+def carry_over_opt_outs(path, opt_outs):
+    """Opt-outs an earlier release kept in this database move to the extension's own store, once.
+
+    Copied before the old table is dropped, and setting one twice changes nothing, so workers
+    starting together lose none. Returns how many were moved.
+    """
+    with closing(connect(path)) as connection:
+        try:
+            rows = connection.execute("SELECT user_id FROM event_level_opt_outs").fetchall()
+        except sqlite3.OperationalError:  # no such table: nothing was kept here
+            return 0
+        for (user_id,) in rows:
+            opt_outs.set(user_id, True)
+        with connection:
+            connection.execute("DROP TABLE IF EXISTS event_level_opt_outs")
+    return len(rows)
+
+
 def init_app(app):
+    """The schema, and the opt-outs an earlier release kept here (the extension is set up first)."""
     if not app.config.get("DATABASE"):
         app.config["DATABASE"] = str(Path(app.instance_path) / "webapp.sqlite")
     create_schema(app.config["DATABASE"])
+    carry_over_opt_outs(app.config["DATABASE"], app.extensions["internal_events"].privacy.opt_outs)
     app.teardown_appcontext(close_db)

@@ -9,6 +9,7 @@ run on the valid rest. This project's own conventions are `warnings` for lint.
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -38,7 +39,7 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 class DefinitionsError(Exception):
     """The definitions folder has problems; `problems` lists every one of them."""
 
-    def __init__(self, problems):
+    def __init__(self, problems: Iterable[object]) -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{len(self.problems)} problem(s) in the internal events definitions:\n{lines}")
@@ -84,7 +85,7 @@ def yaml_files(folder):
     return found
 
 
-def definition_files(folder):
+def definition_files(folder: str | os.PathLike[str]) -> list[str]:
     """Every file a definitions folder is made of: what a reload has to watch."""
     return yaml_files(Path(folder) / "events") + yaml_files(Path(folder) / "metrics")
 
@@ -97,7 +98,7 @@ def load_definitions(folder: str | os.PathLike[str]) -> Definitions:
     return loaded.definitions
 
 
-def load(folder, cache=None):
+def load(folder: str | os.PathLike[str], cache: str | os.PathLike[str] | None = None) -> Loaded:
     """Every valid definition of `folder`, skipping files with problems (and metrics of skipped events).
 
     `cache`: a file keeping the parsed files between processes (parse_cache.py); without it, every file is parsed.
@@ -105,7 +106,9 @@ def load(folder, cache=None):
     folder = Path(folder)
     if not (folder / "events").is_dir():
         return Loaded(Definitions(events={}, metrics=()), (Problem(str(folder), "", "has no events/ folder"),))
-    problems, warnings, parser = [], [], ParseCache(cache)
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    parser = ParseCache(cache)
 
     def read_all(kind):
         """The valid documents, and {action or file name: file} of the invalid ones."""

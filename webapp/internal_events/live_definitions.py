@@ -13,12 +13,13 @@ import os
 import threading
 import weakref
 
-from .definitions import DefinitionsError, definition_files, load
+from .definitions import DefinitionsError, Loaded, definition_files, load
+from .model import Definitions
 
 log = logging.getLogger(__name__)
 
 
-def _fingerprint(folder):
+def _fingerprint(folder: str | os.PathLike[str]) -> tuple[tuple[str, int, int], ...]:
     stamps = []
     for path in definition_files(folder):
         try:
@@ -30,11 +31,17 @@ def _fingerprint(folder):
 
 
 class LiveDefinitions:
-    def __init__(self, folder, check_interval=1.0, strict=True, cache=None):
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        check_interval: float = 1.0,
+        strict: bool = True,
+        cache: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.folder = folder
         self.cache = cache  # a file keeping parsed files between loads and processes (parse_cache.py)
         self.check_interval = check_interval
-        self.error = None  # the last reload's failure, while the set before it stays in use
+        self.error: Exception | None = None  # the last reload's failure, while the set before it stays in use
         self._lock = threading.Lock()
         self._fingerprint = _fingerprint(folder)
         loaded = load(folder, cache)
@@ -42,28 +49,28 @@ class LiveDefinitions:
             raise DefinitionsError(loaded.problems)
         for problem in loaded.problems:
             log.error("Skipped invalid internal events definition: %s", problem)
-        self.latest = loaded  # what the files said when last read, used or not: problems and lint warnings
-        self.skipped = loaded.problems  # what production started without
-        self._current = loaded.definitions
-        self._watcher_pid = None
+        self.latest: Loaded = loaded  # what the files said when last read, used or not: problems and lint warnings
+        self.skipped: tuple[object, ...] = loaded.problems  # what production started without
+        self._current: Definitions = loaded.definitions
+        self._watcher_pid: int | None = None
         self._stopped = threading.Event()
 
     @property
-    def problems(self):
+    def problems(self) -> tuple[object, ...]:
         """Every problem an operator should see: files skipped at start, or a reload that failed."""
         if self.error is not None:
             return tuple(getattr(self.error, "problems", [self.error]))
         return self.skipped
 
-    def current(self):
+    def current(self) -> Definitions:
         if self._watcher_pid != os.getpid():  # started lazily, so a forked worker gets its own
             self._start_watcher()
         return self._current
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopped.set()
 
-    def _start_watcher(self):
+    def _start_watcher(self) -> None:
         self._watcher_pid = os.getpid()
         if self.check_interval > 0:
             reference = weakref.ref(self)
@@ -75,7 +82,7 @@ class LiveDefinitions:
             )
             thread.start()
 
-    def reload_if_changed(self):
+    def reload_if_changed(self) -> bool:
         """Reload when the files changed; return True when a new valid set is in use."""
         with self._lock:
             fingerprint = _fingerprint(self.folder)
@@ -100,7 +107,7 @@ class LiveDefinitions:
             return True
 
 
-def _watch(reference, interval, stopped):
+def _watch(reference: weakref.ref[LiveDefinitions], interval: float, stopped: threading.Event) -> None:
     """Check for edits until stopped or until the definitions are gone (a test's app, garbage collected)."""
     while not stopped.wait(interval):
         live = reference()

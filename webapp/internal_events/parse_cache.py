@@ -16,6 +16,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -35,12 +36,12 @@ class ParseCache:
     keyed by content, and the least recently used go first once there are more than LIMIT.
     """
 
-    def __init__(self, path=None):
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path else None
-        self._known = _read(self.path) if self.path else {}
-        self._used = {}
+        self._known: dict[str, Any] = _read(self.path) if self.path else {}
+        self._used: dict[str, Any] = {}
 
-    def parse(self, data):
+    def parse(self, data: bytes) -> Any:
         """The document in the file content `data`; raises as `data.decode("utf-8")` and load_yaml do."""
         key = hashlib.blake2b(data, digest_size=16).hexdigest()
         if key in self._known:
@@ -51,7 +52,7 @@ class ParseCache:
             self._used[key] = document
         return document
 
-    def save(self):
+    def save(self) -> None:
         """Keep what this load used first, then what was kept before, up to LIMIT; written only after a parse."""
         if self.path is None or self._used.keys() <= self._known.keys():
             return
@@ -74,7 +75,7 @@ class ParseCache:
                     os.unlink(temporary)
 
 
-def _read(path):
+def _read(path: Path) -> dict[str, Any]:
     try:
         cached = json.loads(path.read_bytes())
     except FileNotFoundError:
@@ -84,12 +85,14 @@ def _read(path):
         return {}
     if not isinstance(cached, dict) or cached.get("format") != FORMAT or not isinstance(cached.get("documents"), dict):
         return {}
-    return cached["documents"]
+    documents: dict[str, Any] = cached["documents"]
+    return documents
 
 
-def _survives_json(document):
+def _survives_json(document: object) -> bool:
     """Whether JSON gives `document` back as it is (only strings, numbers, booleans, null, lists and string keys)."""
     try:
-        return json.loads(json.dumps(document, allow_nan=False)) == document
+        same: bool = json.loads(json.dumps(document, allow_nan=False)) == document
+        return same
     except (TypeError, ValueError, RecursionError):
         return False

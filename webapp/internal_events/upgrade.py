@@ -11,8 +11,10 @@ A marker key records that the upgrade finished; until then every daily pass runs
 """
 
 import re
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
+from .model import Definitions
 from .windows import TOTAL_DAYS, day_number
 
 LAYOUT = "frames-kept-1"
@@ -31,7 +33,7 @@ return 1
 """
 
 
-def upgrade(counters, definitions, day):
+def upgrade(counters: Any, definitions: Definitions, day: date) -> int:
     """Bring an older release's keys to today's layout, unless done before; the number of daily totals moved."""
     marker = counters.keys.internal("layout")
     if counters.redis.get(marker) == LAYOUT.encode():
@@ -42,7 +44,7 @@ def upgrade(counters, definitions, day):
     return moved
 
 
-def move_daily_totals(counters, day):
+def move_daily_totals(counters: Any, day: date) -> int:
     """Add every old per-day total key of the last TOTAL_DAYS into its rule's hash; the number moved."""
     prefix = counters.keys.prefix
     oldest = day_number(day) - TOTAL_DAYS + 1
@@ -60,9 +62,10 @@ def move_daily_totals(counters, day):
     return moved
 
 
-def _day_of(stamp):
+def _day_of(stamp: str) -> int | None:
     """The day number of a `YYYYMMDD` stamp, or None when it is no date."""
     try:
-        return day_number(datetime.strptime(stamp, "%Y%m%d").date())
+        number: int = day_number(datetime.strptime(stamp, "%Y%m%d").date())
     except ValueError:
         return None
+    return number
