@@ -16,13 +16,18 @@ import logging
 import math
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from .keys import KeySpace
+from .model import Definitions, Metric, Rule, TrackedEvent
+from .redis_connection import Client
 from .windows import (
     DAILY_DAYS,
     FRAME_DAYS,
@@ -43,8 +48,15 @@ log = logging.getLogger(__name__)
 # Far above any sum of bounded values (see tracker.MAX_NUMBER), far below what JSON and str() cannot write.
 READABLE_LIMIT = 1e300
 
+Number = int | float
+Arg = str | int | float  # a script's argument
+T = TypeVar("T")
+Item = TypeVar("Item")
+# Takes a read's own replies from its pipeline's, in order. Redis replies are untyped (redis-py says Any).
+Finish = Callable[[Iterator[Any]], T]
 
-def unique_element(rule, event):
+
+def unique_element(rule: Rule, event: TrackedEvent) -> str | None:
     """What a unique rule adds to its HyperLogLog for this event, or None when the event lacks it.
 
     Ids are added as they are; property values are hashed to a fixed size with a
@@ -59,21 +71,21 @@ def unique_element(rule, event):
     return hashlib.blake2b(canonical.encode(), digest_size=12).hexdigest()
 
 
-def _canonical_number(value):
+def _canonical_number(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _total(raw_values):
+def _total(raw_values: Iterable[object]) -> Number:
     return sum(_number(v) for v in raw_values if v is not None)
 
 
 @lru_cache(maxsize=64)
-def _frame_fields(frame, until):
+def _frame_fields(frame: str, until: date) -> list[int]:
     """The totals hash fields of a frame's days: the same few for every metric of a read."""
     return [day_number(day) for day in days_of(frame, until)]
 
 
-def _number(raw):
+def _number(raw: object) -> Number:
     """A stored counter's number; 0 (and a warning) for what no write of ours stores, so reads never raise."""
     text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
     try:
@@ -291,6 +303,43 @@ return values
 """
 
 
+@dataclass(slots=True)
+class UniqueWrite:
+    """PFADD `elements` to a daily HyperLogLog, refresh its `ttl`, and add them to those of `windows` that exist."""
+
+    ttl: int
+    windows: list[str]
+    elements: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CountWrite:
+    """Add `amount` to a day's field (`day_field`) of a totals hash (op h, f), or to an all-time counter (a, A)."""
+
+    op: str
+    day_field: int | None
+    amount: Number = 0
+
+
+@dataclass(slots=True)
+class ForgetWrite:
+    """HDEL the kept frame counts (their last days' `fields`) a late event changed."""
+
+    fields: set[str] = field(default_factory=set)
+
+
+Write = UniqueWrite | CountWrite | ForgetWrite
+WriteKey = tuple[str, int | str | None]  # (key, hash field or None)
+W = TypeVar("W", UniqueWrite, CountWrite, ForgetWrite)
+
+
+def _queued(writes: dict[WriteKey, Write], key: WriteKey, new: W) -> W:
+    """The write already queued under `key`, else `new` (now queued): a key only ever takes one kind of write."""
+    entry = writes.setdefault(key, new)
+    assert isinstance(entry, type(new))  # keys differ by kind: a daily key, a totals field, a kept-counts key
+    return entry
+
+
 class WriteBatch:
     """The Redis writes of a batch of events, merged by key and grouped by hash slot (event).
 
@@ -298,22 +347,23 @@ class WriteBatch:
     adds a hundred elements and increments each counter once.
     """
 
-    def __init__(self, keyspace: KeySpace, definitions, now_seconds=None):
+    def __init__(self, keyspace: KeySpace, definitions: Definitions, now_seconds: float | None = None) -> None:
         self.keys = keyspace
         self.definitions = definitions
         self.now = time.time() if now_seconds is None else now_seconds
         self.today = datetime.fromtimestamp(self.now, UTC).date()
-        # event name -> {(key, hash field or None): [op, payload, (ttl, windows) or hash field]}
-        self.slots: dict[str, dict[tuple[str, str | None], list[object]]] = {}
+        # event name -> {(key, hash field or None): write}
+        self.slots: dict[str, dict[WriteKey, Write]] = {}
         # (rule, day) -> where its events' writes go: built once per batch, not once per event
-        self._targets: dict[tuple[object, object], object] = {}
+        self._unique_targets: dict[tuple[Rule, date], list[str] | None] = {}
+        self._count_targets: dict[tuple[Rule, date], list[CountWrite]] = {}
 
-    def add(self, rules, event, day):
+    def add(self, rules: Iterable[Rule], event: TrackedEvent, day: date) -> None:
         """Queue the writes of `event`'s rules; a rule lacking its data is left out (`prepare` reports it)."""
         writes = self.slots.get(event.name)
         if writes is None:
             writes = self.slots[event.name] = {}
-        properties, targets = event.properties, self._targets
+        properties, unique_targets, count_targets = event.properties, self._unique_targets, self._count_targets
         for rule in rules:
             if rule.filter and not rule.matches(properties):
                 continue
@@ -322,33 +372,32 @@ class WriteBatch:
                 element = unique_element(rule, event)
                 if element is None:
                     continue
-                elements = targets.get((rule, day), False)
-                if elements is False:
-                    elements = targets[rule, day] = self._unique_target(writes, rule, day)
+                try:
+                    elements = unique_targets[rule, day]
+                except KeyError:
+                    elements = unique_targets[rule, day] = self._unique_target(writes, rule, day)
                 if elements is not None:
                     elements.append(element)
             elif kind == "total" or "value" in properties:
-                entries = targets.get((rule, day))
+                entries = count_targets.get((rule, day))
                 if entries is None:
-                    entries = targets[rule, day] = self._count_targets(writes, rule, day)
+                    entries = count_targets[rule, day] = self._counts(writes, rule, day)
                 amount = 1 if kind == "total" else properties["value"]
                 for entry in entries:
-                    entry[1] += amount
+                    entry.amount += amount
 
-    def _unique_target(self, writes, rule, day):
+    def _unique_target(self, writes: dict[WriteKey, Write], rule: Rule, day: date) -> list[str] | None:
         """The element list of a unique rule's daily key; None when that day's key is already gone
         (too late for any window or chart week that could show it)."""
         ttl = seconds_until_end_of(day + timedelta(days=DAILY_DAYS - 1), self.now)
         if ttl <= 0:
             return None
-        entry = writes.setdefault(
-            (self.keys.daily(rule, day), None), ["u", [], (ttl, self._windows_holding(rule, day))]
-        )
+        entry = _queued(writes, (self.keys.daily(rule, day), None), UniqueWrite(ttl, self._windows_holding(rule, day)))
         if day < self.today:
             self._forget_frames(rule, day)
-        return entry[1]
+        return entry.elements
 
-    def _windows_holding(self, rule, day):
+    def _windows_holding(self, rule: Rule, day: date) -> list[str]:
         """Today's frame windows that hold `day`, and tomorrow's, for a process whose clock is already there."""
         return [
             self.keys.window(rule, frame, until)
@@ -357,7 +406,7 @@ class WriteBatch:
             if 0 <= (until - day).days < FRAME_DAYS[frame]
         ]
 
-    def _forget_frames(self, rule, day):
+    def _forget_frames(self, rule: Rule, day: date) -> None:
         """A late event (replayed from the spool) changes the kept frame counts holding its day: drop them.
 
         Only counts the next read or daily pass can still count again from daily keys are dropped (a frame
@@ -368,67 +417,70 @@ class WriteBatch:
             ends = (day + timedelta(days=n) for n in range(FRAME_DAYS[frame]))
             lasts = [str(day_number(last)) for last in ends if oldest <= last < self.today]
             for rules in self.definitions.unique_rule_sets(rule) if lasts else ():
-                entry = self.slots.setdefault(rules[0].event, {}).setdefault(
-                    (self.keys.kept_counts(rules, frame), "x"), ["x", set(), None]
-                )
-                entry[1].update(lasts)
+                writes = self.slots.setdefault(rules[0].event, {})
+                _queued(writes, (self.keys.kept_counts(rules, frame), "x"), ForgetWrite()).fields.update(lasts)
 
-    def _count_targets(self, writes, rule, day):
+    def _counts(self, writes: dict[WriteKey, Write], rule: Rule, day: date) -> list[CountWrite]:
         """The entries a total or sum rule adds to: its day's field (while charts show that day) and its all-time counter."""
         daily_op, all_op = ("h", "a") if rule.kind == "total" else ("f", "A")
         entries = []
         if (self.today - day).days < TOTAL_DAYS:
             field = day_number(day)
-            entries.append(writes.setdefault((self.keys.daily_totals(rule), field), [daily_op, 0, field]))
-        entries.append(writes.setdefault((self.keys.all_time(rule), None), [all_op, 0, None]))
+            entries.append(_queued(writes, (self.keys.daily_totals(rule), field), CountWrite(daily_op, field)))
+        entries.append(_queued(writes, (self.keys.all_time(rule), None), CountWrite(all_op, None)))
         return entries
 
-    def script_calls(self):
+    def script_calls(self) -> Iterator[tuple[str, list[str], list[Arg]]]:
         """(event, keys, args) for one script call per slot."""
         oldest_total = day_number(self.today) - TOTAL_DAYS + 1
         for event, writes in self.slots.items():
             if not writes:
                 continue
-            keys, args = [], []
-            for (key, _field), (op, payload, detail) in writes.items():
+            keys: list[str] = []
+            args: list[Arg] = []
+            for (key, _field), write in writes.items():
                 keys.append(key)
-                if op == "u":
-                    ttl, windows = detail
-                    keys += windows
-                    args += ["u", ttl, len(windows), len(payload), *payload]
-                elif op in "hf":
-                    args += [op, detail, payload, oldest_total]
-                elif op == "x":
-                    args += ["x", len(payload), *sorted(payload)]
+                if isinstance(write, UniqueWrite):
+                    keys += write.windows
+                    args += ["u", write.ttl, len(write.windows), len(write.elements), *write.elements]
+                elif isinstance(write, ForgetWrite):
+                    args += ["x", len(write.fields), *sorted(write.fields)]
+                elif write.day_field is not None:  # h, f
+                    args += [write.op, write.day_field, write.amount, oldest_total]
                 else:
-                    args += [op, payload]
+                    args += [write.op, write.amount]
             yield event, keys, args
 
 
+def _listed(finish: Finish[T]) -> Finish[list[T]]:
+    """A read's value as a list of one, to be read beside reads of several values."""
+    return lambda replies: [finish(replies)]
+
+
 class CounterStore:
-    def __init__(self, redis, keyspace: KeySpace):
+    def __init__(self, redis: Client, keyspace: KeySpace) -> None:
         self.redis = redis
         self.keys = keyspace
         self.is_cluster = isinstance(redis, RedisCluster)
-        self._script_sha = None
+        self._script_sha: str | None = None
         self._read_shas: dict[str, str] = {}  # script -> sha
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def write_batch(self, definitions):
+    def write_batch(self, definitions: Definitions) -> WriteBatch:
         """An empty write batch; `definitions` name the charts a late event's unique writes change."""
         return WriteBatch(self.keys, definitions)
 
-    def write(self, write_batch, writer, number):
+    def write(self, write_batch: WriteBatch, writer: str, number: int) -> list[str]:
         """Apply a write batch as batch `number` of `writer`, in one round trip (one script call per slot, pipelined).
 
         Returns the markers used. Safe to call again with the same writer and number.
         """
         return self.write_many([(write_batch, writer, number)])
 
-    def write_many(self, batches):
+    def write_many(self, batches: Iterable[tuple[WriteBatch, str, int]]) -> list[str]:
         """`write` for several (write batch, writer, number) in one round trip."""
-        calls = [
+        calls: list[tuple[list[str], list[Arg]]] = [
             ([self.keys.writer_marker(event, writer), *keys], [number, MARKER_TTL_SECONDS, *args])
             for write_batch, writer, number in batches
             for event, keys, args in write_batch.script_calls()
@@ -441,7 +493,7 @@ class CounterStore:
                 self._run(calls)
         return [keys[0] for keys, args in calls]
 
-    def _run(self, calls):
+    def _run(self, calls: list[tuple[list[str], list[Arg]]]) -> None:
         if self._script_sha is None:
             self._script_sha = self.redis.script_load(APPLY_WRITES)
         if len(calls) == 1:  # the common case; a pipeline would only add overhead
@@ -454,22 +506,26 @@ class CounterStore:
             pipe.execute_command("EVALSHA", self._script_sha, len(keys), *keys, *args)
         pipe.execute()
 
-    def pipeline(self):
+    def pipeline(self) -> Client:
         return self.redis.pipeline(transaction=False)
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def value(self, metric, until):
+    def value(self, metric: Metric, until: date) -> Number:
         return self.values([(metric, until)])[0]
 
-    def values(self, queries):
+    def values(self, queries: Sequence[tuple[Metric, date]]) -> list[Number]:
         """The values of many (metric, until) pairs, read in one round trip (two if some window needs building).
 
-        Totals, sums and all-time counters are read together in a few commands (see `_queue_sums`): at a
-        GitLab-sized tree, a command per rule cost the client more than Redis spent answering.
+        Totals, sums and all-time counters are read together in a few commands (see `_queue_sums`), and
+        unique metrics' windows and kept counts a script call per WINDOW_BATCH metrics: at a GitLab-sized
+        tree, a command per rule or metric cost the client more than Redis spent answering.
         """
         now = today()
-        windowed, kept, summed, others = [], [], [], []
+        windowed: list[int] = []
+        kept: list[int] = []
+        summed: list[int] = []
+        others: list[int] = []
         for index, (metric, until) in enumerate(queries):
             if metric.time_frame == "all" or metric.kind != "unique":
                 summed.append(index)
@@ -477,42 +533,45 @@ class CounterStore:
                 others.append(index)
             else:
                 (windowed if until == now else kept).append(index)
+        batched = (
+            (windowed, self._queue_built_windows),
+            (kept, self._queue_kept_counts),
+        )
 
-        def queue(pipe):
-            finishers = [self._queue_value(pipe, *queries[index]) for index in others]
+        def queue(pipe: Client) -> list[Finish[Sequence[Number | None]]]:
+            finishers: list[Finish[Sequence[Number | None]]] = [
+                _listed(self._queue_value(pipe, *queries[index])) for index in others
+            ]
             finishers.append(self._queue_sums(pipe, [queries[index] for index in summed]))
-            for batched, queue_batch in ((windowed, self._queue_built_windows), (kept, self._queue_kept_counts)):
-                for start in range(0, len(batched), WINDOW_BATCH):
+            for indexes, queue_batch in batched:
+                for start in range(0, len(indexes), WINDOW_BATCH):
                     finishers.append(
-                        queue_batch(pipe, [queries[index] for index in batched[start : start + WINDOW_BATCH]])
+                        queue_batch(pipe, [queries[index] for index in indexes[start : start + WINDOW_BATCH]])
                     )
             return finishers
 
-        replies = self._read(queue)
-        values = [None] * len(queries)
-        for index, value in zip(
-            others + summed + windowed + kept,
-            replies[: len(others)] + [value for batch in replies[len(others) :] for value in batch],
-        ):
+        values: list[Number | None] = [None] * len(queries)
+        read = (value for batch in self._read(queue) for value in batch)
+        for index, value in zip(others + summed + windowed + kept, read):
             values[index] = value
         # windows to build, frames to count and keep: a few metrics at a time
         missing = [index for index, value in enumerate(values) if value is None]
-        counted = self._read_in_chunks(missing, lambda pipe, index: self._queue_value(pipe, *queries[index]))
-        for index, value in zip(missing, counted):
-            values[index] = value
-        return values
+        counted = dict(
+            zip(missing, self._read_in_chunks(missing, lambda pipe, index: self._queue_value(pipe, *queries[index])))
+        )
+        return [counted[index] if value is None else value for index, value in enumerate(values)]
 
-    def weekly_values(self, metric, until):
+    def weekly_values(self, metric: Metric, until: date) -> list[tuple[date, Number]]:
         """[(last day of week, value)] for the chart's rolling weeks; `all` metrics chart their weekly totals."""
         return self.weekly_series([metric], until)[0]
 
-    def weekly_series(self, metrics, until):
+    def weekly_series(self, metrics: Iterable[Metric], until: date) -> list[list[tuple[date, Number]]]:
         """`weekly_values` of many metrics, read in one round trip."""
         lasts = [last for first, last in chart_weeks(until)]
         series = self._read(lambda pipe: [self._queue_weeks(pipe, metric.rules, lasts, until) for metric in metrics])
         return [list(zip(lasts, values)) for values in series]
 
-    def keep_frames(self, rule_sets, day, daily_days=DAILY_DAYS):
+    def keep_frames(self, rule_sets: Iterable[Sequence[Rule]], day: date, daily_days: int = DAILY_DAYS) -> None:
         """Count and keep every complete 7d and 28d frame of these unique rule sets that daily keys still allow.
 
         Run once a day (see history.py), so a chart keeps its weeks and the dashboard its previous 28 days
@@ -531,19 +590,19 @@ class CounterStore:
             size=10,
         )
 
-    def build_windows(self, rule_sets, day):
+    def build_windows(self, rule_sets: Iterable[Sequence[Rule]], day: date) -> None:
         """Build the frame windows of `day` ahead of the first read (the daily pass does, see history.py)."""
         queries = [(rules, frame) for rules in rule_sets for frame in WINDOW_FRAMES]
         self._read_in_chunks(queries, lambda pipe, query: self._queue_window_count(pipe, *query, day))
 
-    def day_total(self, rule, day):
+    def day_total(self, rule: Rule, day: date) -> Number:
         """A total or sum rule's count on one day."""
         return _total([self.redis.hget(self.keys.daily_totals(rule), day_number(day))])
 
-    def day_totals(self, rules, days):
+    def day_totals(self, rules: Sequence[Rule], days: Sequence[date]) -> dict[date, dict[Rule, Number]]:
         """{day: {rule: amount}} of total or sum rules on `days`, amounts found only: one round trip, exact."""
         keys = [self.keys.daily_totals(rule) for rule in rules]
-        found = {day: {} for day in days}
+        found: dict[date, dict[Rule, Number]] = {day: {} for day in days}
         if not rules or not days:
             return found
         (amounts,) = self._read(lambda pipe: [self._queue_totals(pipe, keys, [day_number(day) for day in days])])
@@ -553,29 +612,31 @@ class CounterStore:
                     found[days[at]][rule] = amount
         return found
 
-    def _read_in_chunks(self, items, queue_one, size=50):
+    def _read_in_chunks(
+        self, items: Sequence[Item], queue_one: Callable[[Client, Item], Finish[T]], size: int = 50
+    ) -> list[T]:
         """`_read` for heavy reads (merging full-size HyperLogLogs takes about a millisecond each):
         pipelines short enough for Redis to answer other clients, and this one, within its timeout."""
-        values = []
+        values: list[T] = []
         for start in range(0, len(items), size):
             values += self._read(lambda pipe: [queue_one(pipe, item) for item in items[start : start + size]])
         return values
 
-    def _read(self, queue):
+    def _read(self, queue: Callable[[Client], list[Finish[T]]]) -> list[T]:
         """Run `queue(pipe)`, which returns a function per read that takes its own replies from the pipeline's."""
-        for attempt in (1, 2):
+        pipe = self.pipeline()
+        finishers = queue(pipe)
+        try:
+            replies = pipe.execute()
+        except NoScriptError:  # the server restarted or flushed its scripts: load them again, once
+            self._read_shas.clear()
             pipe = self.pipeline()
             finishers = queue(pipe)
-            try:
-                replies = iter(pipe.execute())
-            except NoScriptError:  # the server restarted or flushed its scripts
-                if attempt == 2:
-                    raise
-                self._read_shas.clear()
-                continue
-            return [finish(replies) for finish in finishers]
+            replies = pipe.execute()
+        unread = iter(replies)
+        return [finish(unread) for finish in finishers]
 
-    def _queue_value(self, pipe, metric, until):
+    def _queue_value(self, pipe: Client, metric: Metric, until: date) -> Finish[Number]:
         """A unique metric's value, for what the batched reads of `values` leave: a cluster's, a window to
         build, a complete frame to count and keep, a frame ending after today."""
         if metric.time_frame in WINDOW_FRAMES and until == today():
@@ -589,15 +650,15 @@ class CounterStore:
             [self.keys.daily(rule, day) for rule in metric.rules for day in days_of(metric.time_frame, until)],
         )
 
-    def _queue_sums(self, pipe, queries):
-        """The values of (metric, until) queries of totals, sums and all-time counters, as a list.
+    def _queue_sums(self, pipe: Client, queries: Sequence[tuple[Metric, date]]) -> Finish[list[Number]]:
+        """The values of (metric, until) queries of totals, sums and all-time counters.
 
         A key shared by several queries (a 7d and a 28d of one event) is read once: one MGET (a GET a key
         on a cluster) for every all-time counter, and a `_queue_totals` for each frame read.
         """
         wanted = [
             (
-                "all" if metric.time_frame == "all" else (metric.time_frame, until),
+                None if metric.time_frame == "all" else (metric.time_frame, until),
                 [
                     self.keys.all_time(rule) if metric.time_frame == "all" else self.keys.daily_totals(rule)
                     for rule in metric.rules
@@ -605,35 +666,36 @@ class CounterStore:
             )
             for metric, until in queries
         ]
-        keys_by_group = {}  # group -> its keys, once each, in order
+        all_time: dict[str, None] = {}  # keys once each, in order
+        by_frame: dict[tuple[str, date], dict[str, None]] = {}
         for group, keys in wanted:
-            keys_by_group.setdefault(group, {}).update(dict.fromkeys(keys))
-        reads = {
-            group: self._queue_counters(pipe, list(keys))
-            if group == "all"
-            else self._queue_totals(pipe, list(keys), _frame_fields(*group))
-            for group, keys in keys_by_group.items()
+            (all_time if group is None else by_frame.setdefault(group, {})).update(dict.fromkeys(keys))
+        counters = self._queue_counters(pipe, list(all_time))
+        frames = {
+            group: self._queue_totals(pipe, list(keys), _frame_fields(*group)) for group, keys in by_frame.items()
         }
 
-        def finish(replies):
-            found = {group: read(replies) for group, read in reads.items()}
+        def finish(replies: Iterator[Any]) -> list[Number]:
+            counted = counters(replies)
+            found = {group: read(replies) for group, read in frames.items()}
             return [
-                sum(
-                    found[group].get(key, 0) if group == "all" else sum(found[group].get(key, {}).values())
-                    for key in keys
-                )
+                sum(counted.get(key, 0) for key in keys)
+                if group is None
+                else sum(sum(found[group].get(key, {}).values()) for key in keys)
                 for group, keys in wanted
             ]
 
         return finish
 
-    def _queue_weeks(self, pipe, rules, lasts, until):
+    def _queue_weeks(
+        self, pipe: Client, rules: Sequence[Rule], lasts: list[date], until: date
+    ) -> Finish[Sequence[Number]]:
         if rules[0].kind != "unique":  # sums of days: the days' fields are the whole history
             first = lasts[0] - timedelta(days=6)
             fields = [day_number(first + timedelta(days=n)) for n in range((lasts[-1] - first).days + 1)]
             finishers = [self._queue_fields(pipe, self.keys.daily_totals(rule), fields) for rule in rules]
 
-            def weekly_sums(replies):
+            def weekly_sums(replies: Iterator[Any]) -> list[Number]:
                 per_day = [sum(amounts) for amounts in zip(*(finish(replies) for finish in finishers))]
                 return [sum(per_day[end - 6 : end + 1]) for end in (7 * n + 6 for n in range(len(lasts)))]
 
@@ -641,7 +703,16 @@ class CounterStore:
         # Only a chart of today keeps its weeks: as of a past day, keys that expired since would look countable.
         return self._queue_frames(pipe, rules, "7d", lasts, until, until >= today())
 
-    def _queue_frames(self, pipe, rules, frame, lasts, now, keep, daily_days=DAILY_DAYS):
+    def _queue_frames(
+        self,
+        pipe: Client,
+        rules: Sequence[Rule],
+        frame: str,
+        lasts: Sequence[date],
+        now: date,
+        keep: bool,
+        daily_days: int = DAILY_DAYS,
+    ) -> Finish[list[int]]:
         """The counts of `frame`s ending on `lasts` as of day `now`: kept numbers, or counted from daily keys
         (and kept when `keep`)."""
         if len(rules) * FRAME_DAYS[frame] > MERGE_CHUNK or (self.is_cluster and len({r.event for r in rules}) > 1):
@@ -656,10 +727,11 @@ class CounterStore:
         )
         return next
 
-    def _queue_built_windows(self, pipe, queries):
+    def _queue_built_windows(self, pipe: Client, queries: Sequence[tuple[Metric, date]]) -> Finish[list[int | None]]:
         """The frame counts of several (metric, today) queries in one call; None where a window must be built."""
         until = queries[0][1]
-        stamps = [day_stamp(day) for day in days_of(max((m.time_frame for m, _ in queries), key=FRAME_DAYS.get), until)]
+        longest = max((metric.time_frame for metric, _ in queries), key=FRAME_DAYS.__getitem__)
+        stamps = [day_stamp(day) for day in days_of(longest, until)]
         keys = [[self.keys.window(rule, metric.time_frame, until) for rule in metric.rules] for metric, _ in queries]
         pipe.execute_command(
             "EVALSHA",
@@ -668,16 +740,12 @@ class CounterStore:
             *(key for group in keys for key in group),
             len(stamps),
             *stamps,
-            *(
-                number
-                for (metric, _), group in zip(queries, keys)
-                for number in (len(group), FRAME_DAYS[metric.time_frame])
-            ),
+            *(n for (metric, _), group in zip(queries, keys) for n in (len(group), FRAME_DAYS[metric.time_frame])),
             *(self.keys.rule_base(rule) for metric, _ in queries for rule in metric.rules),
         )
         return lambda replies: [None if count == -1 else count for count in next(replies)]
 
-    def _queue_kept_counts(self, pipe, queries):
+    def _queue_kept_counts(self, pipe: Client, queries: Sequence[tuple[Metric, date]]) -> Finish[list[int | None]]:
         """The kept counts of several (unique metric, day before today) queries in one call; None where a frame
         must be counted from daily keys first."""
         number = day_number(today())
@@ -692,10 +760,10 @@ class CounterStore:
         )
         return lambda replies: [None if count == -1 else count for count in next(replies)]
 
-    def _queue_window_count(self, pipe, rules, frame, until):
+    def _queue_window_count(self, pipe: Client, rules: Sequence[Rule], frame: str, until: date) -> Finish[int]:
         ttl = seconds_until_end_of(until, time.time()) + WINDOW_GRACE_SECONDS
         stamps = [day_stamp(day) for day in days_of(frame, until)]
-        by_slot = {}  # a single server runs one script over every event's keys
+        by_slot: dict[str | None, list[Rule]] = {}  # a single server runs one script over every event's keys
         for rule in rules:
             by_slot.setdefault(rule.event if self.is_cluster else None, []).append(rule)
         calls = [
@@ -714,7 +782,9 @@ class CounterStore:
         pipe.execute_command("EVALSHA", self._script(WINDOW_COUNT_SCRIPT), len(keys), *keys, *args)
         return next
 
-    def _frames_arguments(self, rules, frame, lasts, now, keep, daily_days):
+    def _frames_arguments(
+        self, rules: Sequence[Rule], frame: str, lasts: Sequence[date], now: date, keep: bool, daily_days: int
+    ) -> list[Arg]:
         length = FRAME_DAYS[frame]
         first = min(lasts) - timedelta(days=length - 1)
         days = [first + timedelta(days=n) for n in range((max(lasts) - first).days + 1)]
@@ -732,7 +802,9 @@ class CounterStore:
             *(day_number(last) for last in lasts),
         ]
 
-    def _frames_one_by_one(self, rules, frame, lasts, now, keep, daily_days):
+    def _frames_one_by_one(
+        self, rules: Sequence[Rule], frame: str, lasts: Sequence[date], now: date, keep: bool, daily_days: int
+    ) -> list[int]:
         """FRAME_COUNTS_SCRIPT, a frame at a time, for rule sets one script call cannot count: too many daily
         keys to merge without holding Redis (the dashboard's active users), or keys in several cluster slots."""
         key = self.keys.kept_counts(rules, frame)
@@ -755,7 +827,7 @@ class CounterStore:
             self.redis.hdel(key, *stale)
         return values
 
-    def _union_count(self, rules, keys):
+    def _union_count(self, rules: Sequence[Rule], keys: list[str]) -> int:
         """The distinct count of many HyperLogLogs, merged into a scratch key in their slot a chunk per command,
         so other clients are served in between (one command over 35,000 full-size keys holds Redis ~1 s)."""
         if self.is_cluster and len({rule.event for rule in rules}) > 1:
@@ -767,15 +839,15 @@ class CounterStore:
         pipe.expire(scratch, 60)  # should this process die right here
         pipe.execute_command("PFCOUNT", scratch)
         pipe.delete(scratch)
-        return pipe.execute()[-2]
+        return int(pipe.execute()[-2])
 
-    def _script(self, script):
+    def _script(self, script: str) -> str:
         sha = self._read_shas.get(script)
         if sha is None:
             sha = self._read_shas[script] = self.redis.script_load(script)
         return sha
 
-    def _queue_union(self, pipe, rules, keys):
+    def _queue_union(self, pipe: Client, rules: Sequence[Rule], keys: list[str]) -> Finish[int]:
         if self.is_cluster and len({rule.event for rule in rules}) > 1:
             union = self._union_count_across_slots(keys)
             return lambda replies: union
@@ -783,7 +855,7 @@ class CounterStore:
         pipe.execute_command("PFCOUNT", *keys)
         return next
 
-    def _queue_counters(self, pipe, keys):
+    def _queue_counters(self, pipe: Client, keys: list[str]) -> Finish[dict[str, Number]]:
         """{key: number} of plain counters, those found only."""
         if self.is_cluster:  # a cluster pipeline cannot MGET across slots
             for key in keys:
@@ -792,13 +864,13 @@ class CounterStore:
         for chunk in chunks:
             pipe.mget(chunk)
 
-        def numbers(replies):
+        def numbers(replies: Iterator[Any]) -> dict[str, Number]:
             raws = [next(replies) for _ in keys] if self.is_cluster else [raw for _ in chunks for raw in next(replies)]
             return {key: _number(raw) for key, raw in zip(keys, raws, strict=True) if raw is not None}
 
         return numbers
 
-    def _queue_totals(self, pipe, keys, fields):
+    def _queue_totals(self, pipe: Client, keys: list[str], fields: list[int]) -> Finish[dict[str, dict[int, Number]]]:
         """{key: {field's index: amount}} of some days of many totals hashes, amounts found only.
 
         A single server answers one DAY_TOTALS_SCRIPT call per WINDOW_BATCH keys; a cluster, whose
@@ -814,8 +886,8 @@ class CounterStore:
         for batch in batches:
             pipe.execute_command("EVALSHA", self._script(DAY_TOTALS_SCRIPT), len(batch), *batch, *fields)
 
-        def sparse(replies):
-            found = {}
+        def sparse(replies: Iterator[Any]) -> dict[str, dict[int, Number]]:
+            found: dict[str, dict[int, Number]] = {}
             for batch in batches:
                 reply = next(replies)
                 for at in range(0, len(reply), 3):
@@ -824,12 +896,12 @@ class CounterStore:
 
         return sparse
 
-    def _queue_fields(self, pipe, key, fields):
+    def _queue_fields(self, pipe: Client, key: str, fields: list[int]) -> Finish[list[Number]]:
         """The amounts of some days of one totals hash, as numbers (0 for a day without any)."""
         pipe.hmget(key, fields)
         return lambda replies: [_number(raw) if raw is not None else 0 for raw in next(replies)]
 
-    def _union_count_across_slots(self, keys):
+    def _union_count_across_slots(self, keys: list[str]) -> int:
         """A cluster cannot union HLLs across slots: copy them into one scratch slot first."""
         pipe = self.pipeline()
         for key in keys:
@@ -844,6 +916,6 @@ class CounterStore:
             pipe.set(copy, sketch, ex=60)
         pipe.execute()
         try:
-            return self.redis.pfcount(*copies)
+            return int(self.redis.pfcount(*copies))
         finally:
             self.redis.delete(*copies)
