@@ -29,6 +29,7 @@ import requests
 
 from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.assembly import build
+from webapp.internal_events.counters import UniqueWrite
 from webapp.internal_events.windows import today
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -85,14 +86,18 @@ def naive_track(events, call):
     write_batch.add(events.definitions.rules_for(event.name), event, today())
     client = events.counters.redis
     for writes in write_batch.slots.values():
-        for (key, field), (op, payload, detail) in writes.items():
-            if op == "u":
-                client.pfadd(key, *payload)
-                client.expire(key, detail[0])
-            elif op in "hf":
-                client.hincrby(key, field, payload) if op == "h" else client.hincrbyfloat(key, field, payload)
+        for (key, field), write in writes.items():
+            if isinstance(write, UniqueWrite):
+                client.pfadd(key, *write.elements)
+                client.expire(key, write.ttl)
+            elif write.op == "h":
+                client.hincrby(key, field, write.amount)
+            elif write.op == "f":
+                client.hincrbyfloat(key, field, write.amount)
+            elif write.op == "a":
+                client.incrby(key, write.amount)
             else:
-                client.incrby(key, payload) if op == "a" else client.incrbyfloat(key, payload)
+                client.incrbyfloat(key, write.amount)
 
 
 def rate(function, count):

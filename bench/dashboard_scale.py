@@ -85,6 +85,8 @@ def track_some(events):
             "user_id": rng.randint(1, 500),
             "namespace_id": rng.randint(1, 50),
             "project_id": rng.randint(1, 200),
+            # Metrics that count distinct labels, properties or values, or sum values, need them.
+            "additional_properties": {"label": f"l{rng.randint(1, 9)}", "property": "p", "value": rng.randint(1, 5)},
         }
         for _ in range(TRACKED)
     ]

@@ -49,7 +49,9 @@ test('an invalid call warns and sends nothing', () => {
   const { internalEvents, sent, warnings } = tracker(SIGNED_IN);
   internalEvents.trackEvent('project_stared');
   assert.deepEqual(sent, []);
-  assert.deepEqual(warnings, ['unknown event "project_stared": define it in definitions/events/']);
+  assert.deepEqual(warnings, [
+    'unknown event "project_stared": define it in definitions/events/ (a page cannot send an event recorded by the server only)',
+  ]);
 });
 
 test('properties are copied at call time, and what JSON cannot carry warns instead of throwing', () => {

@@ -20,7 +20,7 @@ test('the event name must be a non-empty string', () => {
 test("an event missing from the page's definitions is refused with a hint where to define it", () => {
   assert.equal(
     callProblem('project_stared', {}, KNOWN),
-    'unknown event "project_stared": define it in definitions/events/',
+    'unknown event "project_stared": define it in definitions/events/ (a page cannot send an event recorded by the server only)',
   );
 });
 

@@ -16,13 +16,18 @@ import logging
 import math
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from .keys import KeySpace
+from .model import Definitions, Metric, Rule, TrackedEvent
+from .redis_connection import Client
 from .windows import (
     DAILY_DAYS,
     FRAME_DAYS,
@@ -43,8 +48,15 @@ log = logging.getLogger(__name__)
 # Far above any sum of bounded values (see tracker.MAX_NUMBER), far below what JSON and str() cannot write.
 READABLE_LIMIT = 1e300
 
+Number = int | float
+Arg = str | int | float  # a script's argument
+T = TypeVar("T")
+Item = TypeVar("Item")
+# Takes a read's own replies from its pipeline's, in order. Redis replies are untyped (redis-py says Any).
+Finish = Callable[[Iterator[Any]], T]
 
-def unique_element(rule, event):
+
+def unique_element(rule: Rule, event: TrackedEvent) -> str | None:
     """What a unique rule adds to its HyperLogLog for this event, or None when the event lacks it.
 
     Ids are added as they are; property values are hashed to a fixed size with a
@@ -59,21 +71,21 @@ def unique_element(rule, event):
     return hashlib.blake2b(canonical.encode(), digest_size=12).hexdigest()
 
 
-def _canonical_number(value):
+def _canonical_number(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _total(raw_values):
+def _total(raw_values: Iterable[object]) -> Number:
     return sum(_number(v) for v in raw_values if v is not None)
 
 
 @lru_cache(maxsize=64)
-def _frame_fields(frame, until):
+def _frame_fields(frame: str, until: date) -> list[int]:
     """The totals hash fields of a frame's days: the same few for every metric of a read."""
     return [day_number(day) for day in days_of(frame, until)]
 
 
-def _number(raw):
+def _number(raw: object) -> Number:
     """A stored counter's number; 0 (and a warning) for what no write of ours stores, so reads never raise."""
     text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
     try:
@@ -250,6 +262,43 @@ return values
 """
 
 
+@dataclass(slots=True)
+class UniqueWrite:
+    """PFADD `elements` to a daily HyperLogLog, refresh its `ttl`, and add them to those of `windows` that exist."""
+
+    ttl: int
+    windows: list[str]
+    elements: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CountWrite:
+    """Add `amount` to a day's field (`day_field`) of a totals hash (op h, f), or to an all-time counter (a, A)."""
+
+    op: str
+    day_field: int | None
+    amount: Number = 0
+
+
+@dataclass(slots=True)
+class ForgetWrite:
+    """HDEL the kept frame counts (their last days' `fields`) a late event changed."""
+
+    fields: set[str] = field(default_factory=set)
+
+
+Write = UniqueWrite | CountWrite | ForgetWrite
+WriteKey = tuple[str, int | str | None]  # (key, hash field or None)
+W = TypeVar("W", UniqueWrite, CountWrite, ForgetWrite)
+
+
+def _queued(writes: dict[WriteKey, Write], key: WriteKey, new: W) -> W:
+    """The write already queued under `key`, else `new` (now queued): a key only ever takes one kind of write."""
+    entry = writes.setdefault(key, new)
+    assert isinstance(entry, type(new))  # keys differ by kind: a daily key, a totals field, a kept-counts key
+    return entry
+
+
 class WriteBatch:
     """The Redis writes of a batch of events, merged by key and grouped by hash slot (event).
 
@@ -257,22 +306,23 @@ class WriteBatch:
     adds a hundred elements and increments each counter once.
     """
 
-    def __init__(self, keyspace: KeySpace, definitions, now_seconds=None):
+    def __init__(self, keyspace: KeySpace, definitions: Definitions, now_seconds: float | None = None) -> None:
         self.keys = keyspace
         self.definitions = definitions
         self.now = time.time() if now_seconds is None else now_seconds
         self.today = datetime.fromtimestamp(self.now, UTC).date()
-        # event name -> {(key, hash field or None): [op, payload, (ttl, windows) or hash field]}
-        self.slots: dict[str, dict[tuple[str, str | None], list[object]]] = {}
+        # event name -> {(key, hash field or None): write}
+        self.slots: dict[str, dict[WriteKey, Write]] = {}
         # (rule, day) -> where its events' writes go: built once per batch, not once per event
-        self._targets: dict[tuple[object, object], object] = {}
+        self._unique_targets: dict[tuple[Rule, date], list[str] | None] = {}
+        self._count_targets: dict[tuple[Rule, date], list[CountWrite]] = {}
 
-    def add(self, rules, event, day):
+    def add(self, rules: Iterable[Rule], event: TrackedEvent, day: date) -> None:
         """Queue the writes of `event`'s rules; a rule lacking its data is left out (`prepare` reports it)."""
         writes = self.slots.get(event.name)
         if writes is None:
             writes = self.slots[event.name] = {}
-        properties, targets = event.properties, self._targets
+        properties, unique_targets, count_targets = event.properties, self._unique_targets, self._count_targets
         for rule in rules:
             if rule.filter and not rule.matches(properties):
                 continue
@@ -281,33 +331,32 @@ class WriteBatch:
                 element = unique_element(rule, event)
                 if element is None:
                     continue
-                elements = targets.get((rule, day), False)
-                if elements is False:
-                    elements = targets[rule, day] = self._unique_target(writes, rule, day)
+                try:
+                    elements = unique_targets[rule, day]
+                except KeyError:
+                    elements = unique_targets[rule, day] = self._unique_target(writes, rule, day)
                 if elements is not None:
                     elements.append(element)
             elif kind == "total" or "value" in properties:
-                entries = targets.get((rule, day))
+                entries = count_targets.get((rule, day))
                 if entries is None:
-                    entries = targets[rule, day] = self._count_targets(writes, rule, day)
+                    entries = count_targets[rule, day] = self._counts(writes, rule, day)
                 amount = 1 if kind == "total" else properties["value"]
                 for entry in entries:
-                    entry[1] += amount
+                    entry.amount += amount
 
-    def _unique_target(self, writes, rule, day):
+    def _unique_target(self, writes: dict[WriteKey, Write], rule: Rule, day: date) -> list[str] | None:
         """The element list of a unique rule's daily key; None when that day's key is already gone
         (too late for any window or chart week that could show it)."""
         ttl = seconds_until_end_of(day + timedelta(days=DAILY_DAYS - 1), self.now)
         if ttl <= 0:
             return None
-        entry = writes.setdefault(
-            (self.keys.daily(rule, day), None), ["u", [], (ttl, self._windows_holding(rule, day))]
-        )
+        entry = _queued(writes, (self.keys.daily(rule, day), None), UniqueWrite(ttl, self._windows_holding(rule, day)))
         if day < self.today:
             self._forget_frames(rule, day)
-        return entry[1]
+        return entry.elements
 
-    def _windows_holding(self, rule, day):
+    def _windows_holding(self, rule: Rule, day: date) -> list[str]:
         """Today's frame windows that hold `day`, and tomorrow's, for a process whose clock is already there."""
         return [
             self.keys.window(rule, frame, until)
@@ -316,7 +365,7 @@ class WriteBatch:
             if 0 <= (until - day).days < FRAME_DAYS[frame]
         ]
 
-    def _forget_frames(self, rule, day):
+    def _forget_frames(self, rule: Rule, day: date) -> None:
         """A late event (replayed from the spool) changes the kept frame counts holding its day: drop them.
 
         Only counts the next read or daily pass can still count again from daily keys are dropped (a frame
@@ -327,67 +376,70 @@ class WriteBatch:
             ends = (day + timedelta(days=n) for n in range(FRAME_DAYS[frame]))
             lasts = [str(day_number(last)) for last in ends if oldest <= last < self.today]
             for rules in self.definitions.unique_rule_sets(rule) if lasts else ():
-                entry = self.slots.setdefault(rules[0].event, {}).setdefault(
-                    (self.keys.kept_counts(rules, frame), "x"), ["x", set(), None]
-                )
-                entry[1].update(lasts)
+                writes = self.slots.setdefault(rules[0].event, {})
+                _queued(writes, (self.keys.kept_counts(rules, frame), "x"), ForgetWrite()).fields.update(lasts)
 
-    def _count_targets(self, writes, rule, day):
+    def _counts(self, writes: dict[WriteKey, Write], rule: Rule, day: date) -> list[CountWrite]:
         """The entries a total or sum rule adds to: its day's field (while charts show that day) and its all-time counter."""
         daily_op, all_op = ("h", "a") if rule.kind == "total" else ("f", "A")
         entries = []
         if (self.today - day).days < TOTAL_DAYS:
             field = day_number(day)
-            entries.append(writes.setdefault((self.keys.daily_totals(rule), field), [daily_op, 0, field]))
-        entries.append(writes.setdefault((self.keys.all_time(rule), None), [all_op, 0, None]))
+            entries.append(_queued(writes, (self.keys.daily_totals(rule), field), CountWrite(daily_op, field)))
+        entries.append(_queued(writes, (self.keys.all_time(rule), None), CountWrite(all_op, None)))
         return entries
 
-    def script_calls(self):
+    def script_calls(self) -> Iterator[tuple[str, list[str], list[Arg]]]:
         """(event, keys, args) for one script call per slot."""
         oldest_total = day_number(self.today) - TOTAL_DAYS + 1
         for event, writes in self.slots.items():
             if not writes:
                 continue
-            keys, args = [], []
-            for (key, _field), (op, payload, detail) in writes.items():
+            keys: list[str] = []
+            args: list[Arg] = []
+            for (key, _field), write in writes.items():
                 keys.append(key)
-                if op == "u":
-                    ttl, windows = detail
-                    keys += windows
-                    args += ["u", ttl, len(windows), len(payload), *payload]
-                elif op in "hf":
-                    args += [op, detail, payload, oldest_total]
-                elif op == "x":
-                    args += ["x", len(payload), *sorted(payload)]
+                if isinstance(write, UniqueWrite):
+                    keys += write.windows
+                    args += ["u", write.ttl, len(write.windows), len(write.elements), *write.elements]
+                elif isinstance(write, ForgetWrite):
+                    args += ["x", len(write.fields), *sorted(write.fields)]
+                elif write.day_field is not None:  # h, f
+                    args += [write.op, write.day_field, write.amount, oldest_total]
                 else:
-                    args += [op, payload]
+                    args += [write.op, write.amount]
             yield event, keys, args
 
 
+def _listed(finish: Finish[T]) -> Finish[list[T]]:
+    """A read's value as a list of one, to be read beside reads of several values."""
+    return lambda replies: [finish(replies)]
+
+
 class CounterStore:
-    def __init__(self, redis, keyspace: KeySpace):
+    def __init__(self, redis: Client, keyspace: KeySpace) -> None:
         self.redis = redis
         self.keys = keyspace
         self.is_cluster = isinstance(redis, RedisCluster)
-        self._script_sha = None
+        self._script_sha: str | None = None
         self._read_shas: dict[str, str] = {}  # script -> sha
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def write_batch(self, definitions):
+    def write_batch(self, definitions: Definitions) -> WriteBatch:
         """An empty write batch; `definitions` name the charts a late event's unique writes change."""
         return WriteBatch(self.keys, definitions)
 
-    def write(self, write_batch, writer, number):
+    def write(self, write_batch: WriteBatch, writer: str, number: int) -> list[str]:
         """Apply a write batch as batch `number` of `writer`, in one round trip (one script call per slot, pipelined).
 
         Returns the markers used. Safe to call again with the same writer and number.
         """
         return self.write_many([(write_batch, writer, number)])
 
-    def write_many(self, batches):
+    def write_many(self, batches: Iterable[tuple[WriteBatch, str, int]]) -> list[str]:
         """`write` for several (write batch, writer, number) in one round trip."""
-        calls = [
+        calls: list[tuple[list[str], list[Arg]]] = [
             ([self.keys.writer_marker(event, writer), *keys], [number, MARKER_TTL_SECONDS, *args])
             for write_batch, writer, number in batches
             for event, keys, args in write_batch.script_calls()
@@ -400,7 +452,7 @@ class CounterStore:
                 self._run(calls)
         return [keys[0] for keys, args in calls]
 
-    def _run(self, calls):
+    def _run(self, calls: list[tuple[list[str], list[Arg]]]) -> None:
         if self._script_sha is None:
             self._script_sha = self.redis.script_load(APPLY_WRITES)
         if len(calls) == 1:  # the common case; a pipeline would only add overhead
@@ -413,15 +465,15 @@ class CounterStore:
             pipe.execute_command("EVALSHA", self._script_sha, len(keys), *keys, *args)
         pipe.execute()
 
-    def pipeline(self):
+    def pipeline(self) -> Client:
         return self.redis.pipeline(transaction=False)
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def value(self, metric, until):
+    def value(self, metric: Metric, until: date) -> Number:
         return self.values([(metric, until)])[0]
 
-    def values(self, queries):
+    def values(self, queries: Sequence[tuple[Metric, date]]) -> list[Number]:
         """The values of many (metric, until) pairs, read in one round trip (two if some window needs building)."""
         now = today()
         windowed = [
@@ -431,8 +483,10 @@ class CounterStore:
         ]
         others = sorted(set(range(len(queries))) - set(windowed))
 
-        def queue(pipe):
-            finishers = [self._queue_value(pipe, *queries[index]) for index in others]
+        def queue(pipe: Client) -> list[Finish[Sequence[Number | None]]]:
+            finishers: list[Finish[Sequence[Number | None]]] = [
+                _listed(self._queue_value(pipe, *queries[index])) for index in others
+            ]
             for start in range(0, len(windowed), WINDOW_BATCH):
                 finishers.append(
                     self._queue_built_windows(
@@ -441,11 +495,8 @@ class CounterStore:
                 )
             return finishers
 
-        replies = self._read(queue)
-        values = [None] * len(queries)
-        for index, value in zip(
-            others + windowed, replies[: len(others)] + [count for batch in replies[len(others) :] for count in batch]
-        ):
+        values: list[Number | None] = [None] * len(queries)
+        for index, value in zip(others + windowed, (value for batch in self._read(queue) for value in batch)):
             values[index] = value
         unbuilt = [index for index, value in enumerate(values) if value is None]
         built = self._read_in_chunks(
@@ -454,21 +505,20 @@ class CounterStore:
                 pipe, queries[index][0].rules, queries[index][0].time_frame, queries[index][1]
             ),
         )
-        for index, value in zip(unbuilt, built):
-            values[index] = value
-        return values
+        counted = dict(zip(unbuilt, built))
+        return [counted[index] if value is None else value for index, value in enumerate(values)]
 
-    def weekly_values(self, metric, until):
+    def weekly_values(self, metric: Metric, until: date) -> list[tuple[date, Number]]:
         """[(last day of week, value)] for the chart's rolling weeks; `all` metrics chart their weekly totals."""
         return self.weekly_series([metric], until)[0]
 
-    def weekly_series(self, metrics, until):
+    def weekly_series(self, metrics: Iterable[Metric], until: date) -> list[list[tuple[date, Number]]]:
         """`weekly_values` of many metrics, read in one round trip."""
         lasts = [last for first, last in chart_weeks(until)]
         series = self._read(lambda pipe: [self._queue_weeks(pipe, metric.rules, lasts, until) for metric in metrics])
         return [list(zip(lasts, values)) for values in series]
 
-    def keep_frames(self, rule_sets, day, daily_days=DAILY_DAYS):
+    def keep_frames(self, rule_sets: Iterable[Sequence[Rule]], day: date, daily_days: int = DAILY_DAYS) -> None:
         """Count and keep every complete 7d and 28d frame of these unique rule sets that daily keys still allow.
 
         Run once a day (see history.py), so a chart keeps its weeks and the dashboard its previous 28 days
@@ -487,23 +537,23 @@ class CounterStore:
             size=10,
         )
 
-    def build_windows(self, rule_sets, day):
+    def build_windows(self, rule_sets: Iterable[Sequence[Rule]], day: date) -> None:
         """Build the frame windows of `day` ahead of the first read (the daily pass does, see history.py)."""
         queries = [(rules, frame) for rules in rule_sets for frame in WINDOW_FRAMES]
         self._read_in_chunks(queries, lambda pipe, query: self._queue_window_count(pipe, *query, day))
 
-    def day_total(self, rule, day):
+    def day_total(self, rule: Rule, day: date) -> Number:
         """A total or sum rule's count on one day."""
         return _total([self.redis.hget(self.keys.daily_totals(rule), day_number(day))])
 
-    def day_totals(self, rules, days):
+    def day_totals(self, rules: Sequence[Rule], days: Sequence[date]) -> dict[date, dict[Rule, Number]]:
         """{day: {rule: amount}} of total or sum rules on `days`, amounts found only: one round trip, exact.
 
         A single server answers one script call per WINDOW_BATCH rules; a cluster, whose rules
         live in many slots, one HMGET per rule.
         """
         fields = [day_number(day) for day in days]
-        found = {day: {} for day in days}
+        found: dict[date, dict[Rule, Number]] = {day: {} for day in days}
         if not rules or not days:
             return found
         if self.is_cluster:
@@ -517,7 +567,7 @@ class CounterStore:
             return found
         batches = [rules[start : start + WINDOW_BATCH] for start in range(0, len(rules), WINDOW_BATCH)]
 
-        def queue(pipe):
+        def queue(pipe: Client) -> list[Finish[Any]]:
             for batch in batches:
                 keys = [self.keys.daily_totals(rule) for rule in batch]
                 pipe.execute_command("EVALSHA", self._script(DAY_TOTALS_SCRIPT), len(keys), *keys, *fields)
@@ -528,29 +578,31 @@ class CounterStore:
                 found[days[int(reply[at + 1]) - 1]][batch[int(reply[at]) - 1]] = _number(reply[at + 2])
         return found
 
-    def _read_in_chunks(self, items, queue_one, size=50):
+    def _read_in_chunks(
+        self, items: Sequence[Item], queue_one: Callable[[Client, Item], Finish[T]], size: int = 50
+    ) -> list[T]:
         """`_read` for heavy reads (merging full-size HyperLogLogs takes about a millisecond each):
         pipelines short enough for Redis to answer other clients, and this one, within its timeout."""
-        values = []
+        values: list[T] = []
         for start in range(0, len(items), size):
             values += self._read(lambda pipe: [queue_one(pipe, item) for item in items[start : start + size]])
         return values
 
-    def _read(self, queue):
+    def _read(self, queue: Callable[[Client], list[Finish[T]]]) -> list[T]:
         """Run `queue(pipe)`, which returns a function per read that takes its own replies from the pipeline's."""
-        for attempt in (1, 2):
+        pipe = self.pipeline()
+        finishers = queue(pipe)
+        try:
+            replies = pipe.execute()
+        except NoScriptError:  # the server restarted or flushed its scripts: load them again, once
+            self._read_shas.clear()
             pipe = self.pipeline()
             finishers = queue(pipe)
-            try:
-                replies = iter(pipe.execute())
-            except NoScriptError:  # the server restarted or flushed its scripts
-                if attempt == 2:
-                    raise
-                self._read_shas.clear()
-                continue
-            return [finish(replies) for finish in finishers]
+            replies = pipe.execute()
+        unread = iter(replies)
+        return [finish(unread) for finish in finishers]
 
-    def _queue_value(self, pipe, metric, until):
+    def _queue_value(self, pipe: Client, metric: Metric, until: date) -> Finish[Number]:
         if metric.time_frame == "all":
             return self._queue_sum(pipe, [self.keys.all_time(rule) for rule in metric.rules])
         if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == today():  # cluster
@@ -568,13 +620,15 @@ class CounterStore:
         finishers = [self._queue_fields(pipe, self.keys.daily_totals(rule), fields) for rule in metric.rules]
         return lambda replies: sum(sum(finish(replies)) for finish in finishers)
 
-    def _queue_weeks(self, pipe, rules, lasts, until):
+    def _queue_weeks(
+        self, pipe: Client, rules: Sequence[Rule], lasts: list[date], until: date
+    ) -> Finish[Sequence[Number]]:
         if rules[0].kind != "unique":  # sums of days: the days' fields are the whole history
             first = lasts[0] - timedelta(days=6)
             fields = [day_number(first + timedelta(days=n)) for n in range((lasts[-1] - first).days + 1)]
             finishers = [self._queue_fields(pipe, self.keys.daily_totals(rule), fields) for rule in rules]
 
-            def weekly_sums(replies):
+            def weekly_sums(replies: Iterator[Any]) -> list[Number]:
                 per_day = [sum(amounts) for amounts in zip(*(finish(replies) for finish in finishers))]
                 return [sum(per_day[end - 6 : end + 1]) for end in (7 * n + 6 for n in range(len(lasts)))]
 
@@ -582,7 +636,16 @@ class CounterStore:
         # Only a chart of today keeps its weeks: as of a past day, keys that expired since would look countable.
         return self._queue_frames(pipe, rules, "7d", lasts, until, until >= today())
 
-    def _queue_frames(self, pipe, rules, frame, lasts, now, keep, daily_days=DAILY_DAYS):
+    def _queue_frames(
+        self,
+        pipe: Client,
+        rules: Sequence[Rule],
+        frame: str,
+        lasts: Sequence[date],
+        now: date,
+        keep: bool,
+        daily_days: int = DAILY_DAYS,
+    ) -> Finish[list[int]]:
         """The counts of `frame`s ending on `lasts` as of day `now`: kept numbers, or counted from daily keys
         (and kept when `keep`)."""
         if len(rules) * FRAME_DAYS[frame] > MERGE_CHUNK or (self.is_cluster and len({r.event for r in rules}) > 1):
@@ -597,7 +660,7 @@ class CounterStore:
         )
         return next
 
-    def _queue_built_windows(self, pipe, queries):
+    def _queue_built_windows(self, pipe: Client, queries: Sequence[tuple[Metric, date]]) -> Finish[list[int | None]]:
         """The frame counts of several (metric, today) queries in one call; None where a window is missing."""
         keys = [
             [self.keys.window(rule, metric.time_frame, until) for rule in metric.rules] for metric, until in queries
@@ -611,10 +674,10 @@ class CounterStore:
         )
         return lambda replies: [None if count == -1 else count for count in next(replies)]
 
-    def _queue_window_count(self, pipe, rules, frame, until):
+    def _queue_window_count(self, pipe: Client, rules: Sequence[Rule], frame: str, until: date) -> Finish[int]:
         ttl = seconds_until_end_of(until, time.time()) + WINDOW_GRACE_SECONDS
         stamps = [day_stamp(day) for day in days_of(frame, until)]
-        by_slot = {}  # a single server runs one script over every event's keys
+        by_slot: dict[str | None, list[Rule]] = {}  # a single server runs one script over every event's keys
         for rule in rules:
             by_slot.setdefault(rule.event if self.is_cluster else None, []).append(rule)
         calls = [
@@ -633,7 +696,9 @@ class CounterStore:
         pipe.execute_command("EVALSHA", self._script(WINDOW_COUNT_SCRIPT), len(keys), *keys, *args)
         return next
 
-    def _frames_arguments(self, rules, frame, lasts, now, keep, daily_days):
+    def _frames_arguments(
+        self, rules: Sequence[Rule], frame: str, lasts: Sequence[date], now: date, keep: bool, daily_days: int
+    ) -> list[Arg]:
         length = FRAME_DAYS[frame]
         first = min(lasts) - timedelta(days=length - 1)
         days = [first + timedelta(days=n) for n in range((max(lasts) - first).days + 1)]
@@ -651,7 +716,9 @@ class CounterStore:
             *(day_number(last) for last in lasts),
         ]
 
-    def _frames_one_by_one(self, rules, frame, lasts, now, keep, daily_days):
+    def _frames_one_by_one(
+        self, rules: Sequence[Rule], frame: str, lasts: Sequence[date], now: date, keep: bool, daily_days: int
+    ) -> list[int]:
         """FRAME_COUNTS_SCRIPT, a frame at a time, for rule sets one script call cannot count: too many daily
         keys to merge without holding Redis (the dashboard's active users), or keys in several cluster slots."""
         key = self.keys.kept_counts(rules, frame)
@@ -674,7 +741,7 @@ class CounterStore:
             self.redis.hdel(key, *stale)
         return values
 
-    def _union_count(self, rules, keys):
+    def _union_count(self, rules: Sequence[Rule], keys: list[str]) -> int:
         """The distinct count of many HyperLogLogs, merged into a scratch key in their slot a chunk per command,
         so other clients are served in between (one command over 35,000 full-size keys holds Redis ~1 s)."""
         if self.is_cluster and len({rule.event for rule in rules}) > 1:
@@ -686,15 +753,15 @@ class CounterStore:
         pipe.expire(scratch, 60)  # should this process die right here
         pipe.execute_command("PFCOUNT", scratch)
         pipe.delete(scratch)
-        return pipe.execute()[-2]
+        return int(pipe.execute()[-2])
 
-    def _script(self, script):
+    def _script(self, script: str) -> str:
         sha = self._read_shas.get(script)
         if sha is None:
             sha = self._read_shas[script] = self.redis.script_load(script)
         return sha
 
-    def _queue_union(self, pipe, rules, keys):
+    def _queue_union(self, pipe: Client, rules: Sequence[Rule], keys: list[str]) -> Finish[int]:
         if self.is_cluster and len({rule.event for rule in rules}) > 1:
             union = self._union_count_across_slots(keys)
             return lambda replies: union
@@ -702,7 +769,7 @@ class CounterStore:
         pipe.execute_command("PFCOUNT", *keys)
         return next
 
-    def _queue_sum(self, pipe, keys):
+    def _queue_sum(self, pipe: Client, keys: list[str]) -> Finish[Number]:
         if self.is_cluster:  # a cluster pipeline cannot MGET across slots
             for key in keys:
                 pipe.get(key)
@@ -710,12 +777,12 @@ class CounterStore:
         pipe.mget(keys)
         return lambda replies: _total(next(replies))
 
-    def _queue_fields(self, pipe, key, fields):
+    def _queue_fields(self, pipe: Client, key: str, fields: list[int]) -> Finish[list[Number]]:
         """The amounts of some days of one totals hash, as numbers (0 for a day without any)."""
         pipe.hmget(key, fields)
         return lambda replies: [_number(raw) if raw is not None else 0 for raw in next(replies)]
 
-    def _union_count_across_slots(self, keys):
+    def _union_count_across_slots(self, keys: list[str]) -> int:
         """A cluster cannot union HLLs across slots: copy them into one scratch slot first."""
         pipe = self.pipeline()
         for key in keys:
@@ -730,6 +797,6 @@ class CounterStore:
             pipe.set(copy, sketch, ex=60)
         pipe.execute()
         try:
-            return self.redis.pfcount(*copies)
+            return int(self.redis.pfcount(*copies))
         finally:
             self.redis.delete(*copies)

@@ -16,8 +16,11 @@ import os
 import random
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
 
+from .counters import CounterStore
+from .model import Definitions
 from .upgrade import LAYOUT, upgrade
 from .windows import day_stamp, seconds_until_end_of, today
 
@@ -28,19 +31,19 @@ MIDNIGHT_SPREAD_SECONDS = 60  # processes wake at random within this, so they do
 
 
 class DailyPass:
-    def __init__(self, counters, definitions):
+    def __init__(self, counters: CounterStore, definitions: Callable[[], Definitions]) -> None:
         """`definitions` returns the definitions in use (they may be edited while the process runs)."""
         self.counters = counters
         self.definitions = definitions
-        self._day = None  # the newest day a write of this process was seen on
-        self._finished = None  # the day of the last pass this process's thread finished (or skipped)
+        self._day: date | None = None  # the newest day a write of this process was seen on
+        self._finished: date | None = None  # the day of the last pass this process's thread finished (or skipped)
         self._changed = threading.Condition()
         self._wake = threading.Event()
         self._stopped = False
-        self._thread = None
-        self._thread_pid = None
+        self._thread: threading.Thread | None = None
+        self._thread_pid: int | None = None
 
-    def day_seen(self, day):
+    def day_seen(self, day: date) -> None:
         """Called with every write: a date comparison, and on the first write of a new day the pass, in the
         background thread. A late batch (a day before today) starts nothing."""
         if self._day is not None and day <= self._day:
@@ -56,21 +59,21 @@ class DailyPass:
             else:
                 self._wake.set()
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: float | None = None) -> bool:
         """Wait until the pass of the newest day seen has finished in this process (or was another's); True if so."""
         with self._changed:
             return self._changed.wait_for(
                 lambda: self._day is None or (self._finished is not None and self._finished >= self._day), timeout
             )
 
-    def stop(self, timeout=5.0):
+    def stop(self, timeout: float = 5.0) -> None:
         """End the thread; a pass cut short is caught up by the next day's, or by reads."""
         self._stopped = True
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def run(self, definitions, day):
+    def run(self, definitions: Definitions, day: date) -> bool:
         """The pass of `day`, unless a process already ran it; True when this call ran it."""
         counters = self.counters
         lock = counters.keys.internal(f"daily-pass:{day_stamp(day)}")
@@ -82,7 +85,7 @@ class DailyPass:
         counters.build_windows(rule_sets, day)
         return True
 
-    def status(self):
+    def status(self) -> dict[str, bool]:
         """Whether a process took today's and yesterday's pass, and whether an older release's keys are upgraded."""
         keys, day = self.counters.keys, today()
         pipe = self.counters.pipeline()
@@ -92,7 +95,7 @@ class DailyPass:
         ran_today, ran_yesterday, layout = pipe.execute()
         return {"today": bool(ran_today), "yesterday": bool(ran_yesterday), "upgraded": layout == LAYOUT.encode()}
 
-    def _loop(self):
+    def _loop(self) -> None:
         while not self._stopped:
             self._wake.clear()  # a day seen during the pass wakes the next round at once
             day = today()

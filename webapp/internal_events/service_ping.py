@@ -1,10 +1,14 @@
 """The service ping: every reported metric's current value, nested by its key path, as GitLab lays it out."""
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Protocol
 
+from .counters import CounterStore, Number
 from .delivery import REDIS_FAILURES
+from .model import Definitions
 from .windows import today
 
 log = logging.getLogger(__name__)
@@ -15,9 +19,20 @@ SERVICE_PING_OFF = (
 )
 
 
-def nest(flat):
+class PingSource(Protocol):
+    """What a service ping reads from a Tracker: its counters and definitions, after pending writes land."""
+
+    counters: CounterStore
+
+    @property
+    def definitions(self) -> Definitions: ...
+
+    def flush(self, timeout: float = ...) -> bool: ...
+
+
+def nest(flat: Mapping[str, object]) -> dict[str, Any]:
     """{"a.b.c": 1} -> {"a": {"b": {"c": 1}}}, as GitLab's service ping lays out key paths."""
-    tree = {}
+    tree: dict[str, Any] = {}  # a JSON object nested as deep as the key paths go
     for key_path, value in flat.items():
         *parents, leaf = key_path.split(".")
         node = tree
@@ -27,7 +42,7 @@ def nest(flat):
     return tree
 
 
-def metric_values(tracker, until=None):
+def metric_values(tracker: PingSource, until: date | None = None) -> dict[str, Number]:
     """{key_path: value} for every reported metric (active and broken; removed ones are never loaded)."""
     until = until or today()
     tracker.flush()
@@ -36,7 +51,7 @@ def metric_values(tracker, until=None):
     return {metric.key_path: value for metric, value in zip(metrics, values)}
 
 
-def reported_values(tracker, until=None):
+def reported_values(tracker: PingSource, until: date | None = None) -> dict[str, Number]:
     """metric_values with GitLab's types (sums are floats), or -1 for every metric when Redis cannot be read."""
     metrics = tracker.definitions.metrics
     try:
@@ -50,7 +65,9 @@ def reported_values(tracker, until=None):
     }
 
 
-def service_ping(tracker, instance_uuid, until=None, now=None):
+def service_ping(
+    tracker: PingSource, instance_uuid: str, until: date | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """GitLab's payload: the metadata that applies here, then the metrics by key path."""
     payload = nest(reported_values(tracker, until))
     payload.update(
@@ -61,7 +78,7 @@ def service_ping(tracker, instance_uuid, until=None, now=None):
     return payload
 
 
-def product_version():
+def product_version() -> str:
     try:
         return version("internal-events-flask")
     except PackageNotFoundError:  # a source tree that was never installed

@@ -12,8 +12,8 @@ A marker key records that the upgrade finished; until then every daily pass runs
 
 import re
 from datetime import date, datetime
-from typing import Any
 
+from .counters import CounterStore
 from .model import Definitions
 from .windows import TOTAL_DAYS, day_number
 
@@ -33,7 +33,7 @@ return 1
 """
 
 
-def upgrade(counters: Any, definitions: Definitions, day: date) -> int:
+def upgrade(counters: CounterStore, definitions: Definitions, day: date) -> int:
     """Bring an older release's keys to today's layout, unless done before; the number of daily totals moved."""
     marker = counters.keys.internal("layout")
     if counters.redis.get(marker) == LAYOUT.encode():
@@ -44,7 +44,7 @@ def upgrade(counters: Any, definitions: Definitions, day: date) -> int:
     return moved
 
 
-def move_daily_totals(counters: Any, day: date) -> int:
+def move_daily_totals(counters: CounterStore, day: date) -> int:
     """Add every old per-day total key of the last TOTAL_DAYS into its rule's hash; the number moved."""
     prefix = counters.keys.prefix
     oldest = day_number(day) - TOTAL_DAYS + 1

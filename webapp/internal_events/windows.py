@@ -22,25 +22,25 @@ KEPT_DAYS = {"7d": TOTAL_DAYS, "28d": DAILY_DAYS}
 EPOCH = date(1970, 1, 1)
 
 
-def today():
+def today() -> date:
     return datetime.now(UTC).date()
 
 
-def days_of(frame, until):
+def days_of(frame: str, until: date) -> list[date]:
     """The UTC days of a `7d` or `28d` frame ending on `until` (included), newest first."""
     return days_back(until, FRAME_DAYS[frame])
 
 
-def computable_days(frame, daily_days=DAILY_DAYS):
+def computable_days(frame: str, daily_days: int = DAILY_DAYS) -> int:
     """How many complete frames (ending yesterday and before) daily keys can still count; older ones are kept numbers."""
     return daily_days - FRAME_DAYS[frame]
 
 
-def days_back(until, count):
+def days_back(until: date, count: int) -> list[date]:
     return [until - timedelta(days=offset) for offset in range(count)]
 
 
-def chart_weeks(until, weeks=CHART_WEEKS):
+def chart_weeks(until: date, weeks: int = CHART_WEEKS) -> list[tuple[date, date]]:
     """(first day, last day) of the rolling 7-day weeks ending `until`, oldest first.
 
     The newest week is exactly the `7d` frame, so the last chart point equals the metric.
@@ -49,16 +49,16 @@ def chart_weeks(until, weeks=CHART_WEEKS):
 
 
 @lru_cache(maxsize=1024)
-def day_stamp(day: date):
+def day_stamp(day: date) -> str:
     """`20260315`: cached, since every key of every event and read needs one (strftime costs 1.6 µs)."""
     return day.strftime("%Y%m%d")
 
 
-def day_number(day: date):
+def day_number(day: date) -> int:
     """Days since 1970-01-01: a short hash field name (a small integer in Redis's compact encoding)."""
     return (day - EPOCH).days
 
 
-def seconds_until_end_of(day: date, now_seconds):
+def seconds_until_end_of(day: date, now_seconds: float) -> int:
     """Seconds from the Unix time `now_seconds` until `day` ends (UTC): a key's TTL as a relative EXPIRE."""
     return (day_number(day) + 1) * 86400 - int(now_seconds)

@@ -7,7 +7,7 @@ const BASE_PROPERTY_TYPES = { label: 'string', property: 'string', value: 'numbe
 export function callProblem(event, properties, knownEvents) {
   if (!event || typeof event !== 'string') return `event name must be a non-empty string, got ${event}`;
   if (knownEvents?.length && !knownEvents.includes(event)) {
-    return `unknown event "${event}": define it in definitions/events/`;
+    return `unknown event "${event}": define it in definitions/events/ (a page cannot send an event recorded by the server only)`;
   }
   if (!properties || typeof properties !== 'object' || Array.isArray(properties)) {
     return `additional properties of "${event}" must be an object`;
