@@ -214,3 +214,14 @@ def test_only_a_served_app_watches_the_files(code, watched, tmp_path, redis_url,
     threads = next(line for line in result.stderr.splitlines() if line.startswith("threads:")).split()
     assert "MainThread" in threads
     assert ("internal-events-definitions" in threads) is watched, threads
+
+
+def test_the_start_stamps_the_files_as_a_check_does(definitions_dir, monkeypatch):
+    """The start takes each file's stamp as it reads it (no second walk); the first check must agree, not reload."""
+    live = LiveDefinitions(definitions_dir, check_interval=0, strict=True)
+    loads = []
+    monkeypatch.setattr(live_definitions, "load", lambda *args: loads.append(args))
+    assert live.latest.stamps == live_definitions._fingerprint(definitions_dir)
+    assert len(live.latest.stamps) == len(list(definitions_dir.rglob("*.yml")))
+    assert live.reload_if_changed() is False
+    assert loads == []
