@@ -1,16 +1,24 @@
 """What an operator needs to see about tracking: can it reach Redis, what waits in the spool, are the definitions valid."""
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from .delivery import REDIS_FAILURES
 from .privacy_status import privacy_status
+from .redis_connection import Client
+from .tracker import Tracker
+
+# A JSON object: the spool's, journal's and Snowplow outbox's own reports nest inside it as they come.
+Report = dict[str, Any]
 
 
-def status(tracker):
+def status(tracker: Tracker) -> Report:
     """A JSON-ready report; `problems` says what needs a person's attention, and `healthy` is False when anything does."""
     live = tracker.live_definitions
     definitions_error = live.error
     spool = _safely(tracker.delivery.status)
     redis_error = _redis_error(tracker.counters.redis)
-    report = {
+    report: Report = {
         "redis": {"reachable": redis_error is None, "error": redis_error},
         "spool": spool,
         "definitions": {
@@ -32,7 +40,7 @@ def status(tracker):
     return report
 
 
-def attention_needed(report):
+def attention_needed(report: Mapping[str, Any]) -> list[str]:
     """What in a `status` report needs a person's attention, in words (the CLI and the dashboard show them)."""
     found = []
     if report["redis"]["error"]:
@@ -68,7 +76,7 @@ def attention_needed(report):
     return found
 
 
-def _safely(report):
+def _safely(report: Callable[[], Report]) -> Report:
     """A part of the report, or the error that kept it from being read: `status` itself never fails."""
     try:
         return report()
@@ -76,7 +84,7 @@ def _safely(report):
         return {"error": f"{type(error).__name__}: {error}"}
 
 
-def _redis_error(client):
+def _redis_error(client: Client) -> str | None:
     try:
         client.ping()
     except REDIS_FAILURES as error:
