@@ -3,7 +3,7 @@
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .counters import CounterStore
 from .delivery import REDIS_FAILURES, CounterDelivery
@@ -25,6 +25,9 @@ from .settings import (
 from .spool import Spool
 from .switches import Switches
 from .tracker import Tracker
+
+if TYPE_CHECKING:
+    from .snowplow import SnowplowSender
 
 # Edited definitions are picked up within this many seconds by a background check. Tests reload when they
 # edit (0: no background thread outliving each test's app and folder).
@@ -63,7 +66,13 @@ def build(config: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> T
     )
 
 
-def _snowplow(config, collector, counters, instance_path, key):
+def _snowplow(
+    config: Mapping[str, Any],
+    collector: str,
+    counters: CounterStore,
+    instance_path: str | os.PathLike[str],
+    key: str,
+) -> "SnowplowSender":
     # Imported here: the Snowplow tracker and requests take ~0.1 s to import, which an app without a collector
     # (and every `flask internal-events` command it runs) would pay at start.
     from .snowplow import SnowplowSender
@@ -87,7 +96,9 @@ def _snowplow(config, collector, counters, instance_path, key):
     )
 
 
-def _privacy(config, counters, instance_path, key):
+def _privacy(
+    config: Mapping[str, Any], counters: CounterStore, instance_path: str | os.PathLike[str], key: str
+) -> EventLevel:
     try:
         policy = check_policy(config.get("INTERNAL_EVENTS_PRIVACY_SIGNALS") or DEFAULT_POLICY)
     except ValueError as error:
