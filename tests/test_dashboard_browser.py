@@ -10,6 +10,7 @@ from webapp.internal_events.instance_uuid import instance_uuid
 from webapp.internal_events.service_ping import service_ping
 
 from helpers import sign_in_page
+from servers import RedisServer, serving
 
 STARS = "counts.count_total_project_starred"
 
@@ -121,3 +122,27 @@ def test_the_vue_widget_s_copy_button_reverts_like_the_others(page, collecting_s
     expect(copy).to_have_text("Copied")
     expect(copy).to_have_text("Copy", timeout=3000)
     assert page.evaluate("navigator.clipboard.readText()").startswith("git clone ")
+
+
+def test_with_redis_down_the_delivery_panel_says_so_and_the_live_update_goes_on(page, make_demo, tmp_path):
+    redis_server = RedisServer(tmp_path / "redis", persistent=True).start()
+    try:
+        app = make_demo(REDIS_URL=redis_server.url)
+        app.config["INTERNAL_EVENTS_DASHBOARD_POLL_SECONDS"] = 0.3
+        with serving(app) as server:
+            base = f"http://127.0.0.1:{server.server_port}"
+            sign_in_page(page, base, "admin")
+            page.goto(f"{base}/admin/metrics/")
+            redis_fact = page.locator("#delivery-health dt:text-is('Redis') + dd")
+            expect(redis_fact).to_have_text("reachable")
+
+            redis_server.stop()
+            expect(redis_fact).to_have_text("unreachable")
+            expect(page.locator("#delivery-health [role=alert]")).to_contain_text("Redis cannot be reached")
+            expect(page.locator("#dashboard-status")).to_contain_text("Redis cannot be reached")
+
+            redis_server.start()
+            expect(redis_fact).to_have_text("reachable")
+            expect(page.locator("#dashboard-status")).to_contain_text("Updated")
+    finally:
+        redis_server.stop()

@@ -329,3 +329,22 @@ def test_a_real_loss_shows_on_the_admin_dashboard_and_its_live_update(make_demo,
     assert "1 event(s) quarantined" in alert[: alert.index("</div>")] and "Nothing lost" not in page
     update = admin.get("/admin/metrics/data.json").get_json()["regions"]["delivery-health"]
     assert "1 event(s) quarantined" in update and re.search(r"<dt>Quarantined</dt><dd>1</dd>", update)
+
+
+def test_with_redis_down_the_overview_s_live_update_says_so_in_its_delivery_panel(make_demo, redis_server):
+    app = make_demo(REDIS_URL=redis_server.url)
+    admin = sign_in(app.test_client(), "admin")
+    assert admin.get("/admin/metrics/data.json").status_code == 200
+
+    redis_server.stop()
+    answer = admin.get("/admin/metrics/data.json")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    body = answer.get_json()
+    assert "Redis cannot be reached" in body["error"] and set(body["regions"]) == {"delivery-health"}
+    panel = body["regions"]["delivery-health"]
+    assert re.search(r"<dt>Redis</dt><dd>unreachable</dd>", panel) and "Redis cannot be reached" in panel
+    assert admin.get("/admin/metrics/", headers={"Accept": "text/html"}).status_code == 503  # the page: its 503
+
+    redis_server.start()
+    panel = admin.get("/admin/metrics/data.json").get_json()["regions"]["delivery-health"]
+    assert re.search(r"<dt>Redis</dt><dd>reachable</dd>", panel)

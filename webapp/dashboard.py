@@ -17,6 +17,7 @@ from .assets import asset_url
 from .collector import stored_events
 from .errors import http_error
 from .internal_events import current
+from .internal_events.delivery import REDIS_FAILURES
 from .internal_events.extension import admin_page, admin_required, extension
 from .internal_events.status import status
 from .internal_events.windows import today
@@ -88,10 +89,11 @@ def _poll_seconds():
     return current_app.config.get("INTERNAL_EVENTS_DASHBOARD_POLL_SECONDS", POLL_SECONDS)
 
 
-def _regions(template, **context):
-    """A page's live regions ({element id: html}): each macro named in the regions template's `live_regions`."""
+def _regions(template, names=None, **context):
+    """A page's live regions ({element id: html}): each macro named in `names`, by default every one in the
+    regions template's `live_regions`."""
     module = current_app.jinja_env.get_template(template).make_module(context)
-    return {name.replace("_", "-"): str(getattr(module, name)()) for name in module.live_regions.split()}
+    return {name.replace("_", "-"): str(getattr(module, name)()) for name in names or module.live_regions.split()}
 
 
 def _unit(entry):
@@ -153,8 +155,20 @@ def index():
 @bp.get("/data.json")
 @admin_required
 def overview_data():
-    """The overview's live regions, for its poller."""
-    return jsonify(day=today().isoformat(), regions=_regions("dashboard/_overview_regions.html", **_overview_context()))
+    """The overview's live regions, for its poller. Without Redis no count can be read, but the delivery
+    panel still can (the status report reads the spool, not Redis): a 503 carries it, saying Redis is down."""
+    try:
+        context = _overview_context()
+    except REDIS_FAILURES as error:
+        current_app.logger.warning("Redis unavailable while answering %s: %s", request.path, error)
+        delivery = data.delivery(status(current()))
+        answer = jsonify(
+            error="counts are unavailable right now (Redis cannot be reached): try again shortly",
+            status=503,
+            regions=_regions("dashboard/_overview_regions.html", ["delivery_health"], delivery=delivery),
+        )
+        return answer, 503, {"Retry-After": "5"}
+    return jsonify(day=today().isoformat(), regions=_regions("dashboard/_overview_regions.html", **context))
 
 
 def _recent():

@@ -32,9 +32,10 @@ function start(dashboard) {
         return;
       }
       const data = await response.json();
-      if (!response.ok) throw new Error(data.error || `the server answered ${response.status}`);
       if (ask !== asked) return; // a newer search answered first
-      for (const [id, html] of Object.entries(data.regions)) swap(document.getElementById(id), html);
+      // A 503 for Redis being down still carries the delivery panel, which says so.
+      for (const [id, html] of Object.entries(data.regions || {})) swap(document.getElementById(id), html);
+      if (!response.ok) throw new Error(data.error || `the server answered ${response.status}`);
       const day = document.getElementById('dashboard-day');
       if (day) day.textContent = data.day;
       status.textContent = `Updated ${new Date().toISOString().slice(11, 19)} UTC.`;
