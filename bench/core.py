@@ -158,10 +158,10 @@ class Version:
             self.process.wait(120)
 
 
-def before_tree(folder):
-    """The webapp package and definitions of BEFORE, unpacked from git into `folder`; None outside a git checkout."""
+def before_tree(folder, commit=BEFORE):
+    """The webapp package and definitions of `commit`, unpacked from git into `folder`; None outside a git checkout."""
     archive = subprocess.run(
-        ["git", "archive", BEFORE, "webapp", "definitions"], cwd=PROJECT_ROOT, capture_output=True, check=False
+        ["git", "archive", commit, "webapp", "definitions"], cwd=PROJECT_ROOT, capture_output=True, check=False
     )
     if archive.returncode:
         return None

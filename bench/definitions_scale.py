@@ -6,7 +6,8 @@
 - YAML: the tree parsed by PyYAML's pure-Python loader, its C loader, and ours (C parser, lean builder);
 - request path: what a request pays to get the current definitions, beside one background check for edits;
 - lint and service-ping: the `flask` commands end to end in a fresh process (start-up included), with the
-  instance's cache of parsed files, and service-ping also without it (the first start after an upgrade).
+  instance's cache of parsed files, and service-ping also without it (the first start after an upgrade),
+  beside the code issue 12 (the first start) was filed on, unpacked from git.
 """
 
 import os
@@ -28,11 +29,14 @@ from webapp.internal_events.definitions import definition_files, load
 from webapp.internal_events.live_definitions import LiveDefinitions, _fingerprint
 from webapp.internal_events.yaml_reader import load_yaml
 
+from .core import before_tree
 from .synthetic_definitions import write_tree
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROUNDS = 5
 COMMAND_ROUNDS = 5
+# The last commit before issue 12's changes (a flask command's watcher thread, the second walk at start).
+BEFORE_FIRST_START = "983f6d682c3b2a2d06f222b113b05fdd30d40d80"
 # Seconds, for the GitLab-sized tree: each figure named here against its target.
 TARGETS = {
     "load: GitLab-sized, parsing every file": 1.0,
@@ -60,8 +64,9 @@ def alternate(contenders, rounds):
     return figures
 
 
-def flask_command(folder, prefix, instance, *args, cached=True):
-    """The command in a fresh process; `cached=False` removes the instance's parsed files first."""
+def flask_command(folder, prefix, instance, *args, cached=True, code=PROJECT_ROOT):
+    """The command in a fresh process, run with the webapp package in `code`; `cached=False` removes the
+    instance's parsed files first."""
     env = {
         **os.environ,
         "WEBAPP_ENV": "production",
@@ -72,15 +77,14 @@ def flask_command(folder, prefix, instance, *args, cached=True):
         "WEBAPP_INSTANCE_PATH": str(instance),
     }
     env.pop("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL", None)
-    flask = str(Path(sys.executable).parent / "flask")
 
     def run():
         if not cached:
             (instance / PARSE_CACHE_FILE).unlink(missing_ok=True)
-        subprocess.run(
-            [flask, "--app", "webapp", "internal-events", *args],
+        subprocess.run(  # `python -m flask`: the working folder's webapp comes first
+            [sys.executable, "-m", "flask", "--app", "webapp", "internal-events", *args],
             env=env,
-            cwd=PROJECT_ROOT,
+            cwd=code,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             check=args[0] != "lint",
@@ -142,6 +146,11 @@ def measure(tree, starter, prefix, scratch):
             contenders[f"{command}: GitLab-sized, no cache"] = flask_command(
                 tree, prefix, instance, command, cached=False
             )
+            before = before_tree(str(scratch / "before"), BEFORE_FIRST_START)
+            if before:
+                contenders[f"{command}: GitLab-sized, no cache, before issue 12"] = flask_command(
+                    tree, prefix, scratch / "before-instance", command, cached=False, code=before
+                )
         figures.update(alternate(contenders, COMMAND_ROUNDS))
     return figures
 
@@ -162,6 +171,11 @@ def report(tree, starter, figures):
         f"YAML: ours is {pure / ours:.1f}x the pure-Python loader, "
         f"{medians['YAML: PyYAML C loader'] / ours:.1f}x PyYAML's C loader"
     )
+    before = medians.get("service-ping: GitLab-sized, no cache, before issue 12")
+    if before:
+        print(
+            f"first start: {before / medians['service-ping: GitLab-sized, no cache']:.2f}x as fast as before issue 12"
+        )
     for name, limit in TARGETS.items():
         verdict = "met" if medians[name] < limit else f"NOT met, by {medians[name] - limit:.2f} s"
         print(f"target: {name} {medians[name]:.2f} s < {limit:g} s ({verdict})")

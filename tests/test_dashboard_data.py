@@ -25,6 +25,7 @@ from webapp.internal_events.contexts import STANDARD_CONTEXT
 from webapp.internal_events.model import Rule
 from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.status import status
+from webapp.internal_events.windows import day_number
 from webapp.time_chart import layout, nice_ceiling, short_number
 from webapp.weekly_chart import HEIGHT, WIDTH, bars
 
@@ -151,7 +152,8 @@ def test_polls_read_today_and_remember_completed_days(events, round_trips):
     round_trips.clear()
     second = overview(events.counters, events.definitions, NOW.date(), "28d", memory)
     sent = b"".join(b"".join(c) if isinstance(c, list) else c for c in round_trips)
-    assert len(round_trips) == 1 and len(sent) * 5 < cold  # today's totals only
+    assert len(round_trips) == 1 and len(sent) * 3 < cold  # today's totals only
+    assert sent.count(b"EVALSHA") == 1 and str(day_number(NOW.date())).encode() in sent
     assert b":u:" not in sent, "active users (unique-user keys) are remembered"
     assert [f.value for f in first["figures"][:3]] == [1, 2, 2]
     assert [f.value for f in second["figures"][:3]] == [2, 3, 3]
@@ -306,3 +308,37 @@ def test_delivery_shows_a_status_report_s_problems_and_the_figures_behind_them(e
     assert facts["Waiting for Snowplow"] == "3 (oldest 2026-03-15 12:00:00)"
     assert facts["Sent to Snowplow"] == "unknown" and facts["Not sent to Snowplow"] == 5
     assert dict(delivery({**report, "snowplow": None})["facts"])["Snowplow"] == "not configured"
+
+
+def commands_sent(sent, name):
+    """How many `name` commands the requests in `sent` (as the round_trips fixture records them) carry."""
+    token = f"${len(name)}\r\n{name}\r\n".encode()
+    return sum(b"".join(request if isinstance(request, list) else [request]).count(token) for request in sent)
+
+
+def test_every_total_and_sum_is_read_in_one_script_call_per_frame_and_stays_exact(events, round_trips, on_the_day):
+    for days, count in ((0, 2), (10, 1), (40, 1)):
+        for _ in range(count):
+            track_days_ago(events, days, name="project_created")
+    metrics, _ = catalogue(events.definitions)
+    summed = {rule for entry in metrics for m in entry.metrics.values() if m.kind != "unique" for rule in m.rules}
+    figures(events.counters, metrics, NOW.date())  # connects and loads the read scripts
+    round_trips.clear()
+    read = dict(zip((m.key_path for m in metrics), figures(events.counters, metrics, NOW.date())))
+
+    day_totals_sha = hashlib.sha1(counters.DAY_TOTALS_SCRIPT.encode()).hexdigest().encode()
+    # one round trip, though most unique metrics were never tracked (their windows were never built)
+    assert len(round_trips) == 1 and len(summed) > 4
+    assert commands_sent(round_trips, "HMGET") == commands_sent(round_trips, "GET") == 0
+    assert commands_sent(round_trips, "MGET") == 1  # every all-time counter
+    # 7d and 28d, now and the period before: a call each over every totals hash, not a command a rule
+    assert sum(b"".join(request).count(day_totals_sha) for request in round_trips) == 4
+    # unique metrics' previous periods, kept by the first read: one call, not a script call a metric
+    sent = b"".join(b"".join(request) for request in round_trips)
+    assert sent.count(hashlib.sha1(counters.KEPT_COUNTS_SCRIPT.encode()).hexdigest().encode()) == 1
+    assert hashlib.sha1(counters.FRAME_COUNTS_SCRIPT.encode()).hexdigest().encode() not in sent
+    assert read["counts.count_total_project_created"] == {
+        "values": {"7d": 2, "28d": 3, "all": 4},
+        "change": {"7d": 2 - 1, "28d": 3 - 1},
+    }
+    assert read["counts.count_total_issue_created"]["values"] == {"7d": 0, "28d": 0, "all": 0}

@@ -2,6 +2,8 @@
 
 import logging
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from webapp import create_app
+from webapp.demo.config import PROJECT_ROOT
 from webapp.internal_events import live_definitions
 from webapp.internal_events.definitions import Definitions
 from webapp.internal_events.live_definitions import LiveDefinitions
@@ -153,7 +156,8 @@ def test_no_edit_ever_breaks_tracking(live_events, definitions_dir, edit):
 def test_edits_are_noticed_in_the_background_and_the_request_path_never_stats(definitions_dir, monkeypatch):
     live = LiveDefinitions(definitions_dir, check_interval=0.05, strict=True)
     try:
-        assert "noticed_later" not in live.current().events  # starts the watcher
+        live.watch()
+        assert "noticed_later" not in live.current().events
         write(definitions_dir / "events" / "noticed_later.yml", "action: noticed_later\ndescription: new\n")
         deadline = time.monotonic() + 10
         while "noticed_later" not in live.current().events and time.monotonic() < deadline:
@@ -168,3 +172,56 @@ def test_edits_are_noticed_in_the_background_and_the_request_path_never_stats(de
     monkeypatch.setattr(live_definitions, "_fingerprint", no_stat)
     for _ in range(1000):
         assert "noticed_later" in live.current().events
+
+
+# Prints the process's threads as it exits (daemon threads are still there), after running the code below it.
+COMMAND = ["flask", "--app", "webapp", "internal-events", "service-ping"]
+THREADS_AT_EXIT = """
+import atexit, sys, threading
+atexit.register(lambda: print("threads:", *sorted(t.name for t in threading.enumerate()), file=sys.stderr))
+"""
+
+
+@pytest.mark.parametrize(
+    "code, watched",
+    [
+        (f"from flask.cli import main; sys.argv = {COMMAND!r}; main()", False),
+        ('from webapp import create_app; assert create_app().test_client().get("/").status_code == 200', True),
+    ],
+    ids=["flask command", "served request"],
+)
+def test_only_a_served_app_watches_the_files(code, watched, tmp_path, redis_url, key_prefix):
+    """A one-shot `flask` command, in a real process in development (1 s checks), never starts the watcher thread;
+    the same app serving a request does, which shows the probe would see it."""
+    env = {
+        **os.environ,
+        "WEBAPP_ENV": "development",
+        "INTERNAL_EVENTS_DEFINITIONS": str(PROJECT_ROOT / "definitions"),
+        "REDIS_URL": redis_url,
+        "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
+        "WEBAPP_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    env.pop("INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", THREADS_AT_EXIT + code],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    threads = next(line for line in result.stderr.splitlines() if line.startswith("threads:")).split()
+    assert "MainThread" in threads
+    assert ("internal-events-definitions" in threads) is watched, threads
+
+
+def test_the_start_stamps_the_files_as_a_check_does(definitions_dir, monkeypatch):
+    """The start takes each file's stamp as it reads it (no second walk); the first check must agree, not reload."""
+    live = LiveDefinitions(definitions_dir, check_interval=0, strict=True)
+    loads = []
+    monkeypatch.setattr(live_definitions, "load", lambda *args: loads.append(args))
+    assert live.latest.stamps == live_definitions._fingerprint(definitions_dir)
+    assert len(live.latest.stamps) == len(list(definitions_dir.rglob("*.yml")))
+    assert live.reload_if_changed() is False
+    assert loads == []

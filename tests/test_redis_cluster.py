@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from redis.cluster import RedisCluster
 
-from webapp.dashboard_data import OverviewMemory, overview
+from webapp.dashboard_data import OverviewMemory, catalogue, figures, overview
 from webapp.internal_events.service_ping import metric_values
 
 from helpers import csrf_token_of, sign_in
@@ -137,6 +137,12 @@ def test_every_metric_matches_a_single_server(cluster, make_events, definitions_
             overview(events.counters, events.definitions, NOW.date(), "28d", OverviewMemory())
             for events in (on_server, on_cluster)
         )
+        # the dictionary's values and changes: batched totals reads on the server, a read per key on the cluster
+        figures_server, figures_cluster = (
+            dict(zip((e.key_path for e in entries), figures(events.counters, entries, NOW.date())))
+            for events in (on_server, on_cluster)
+            for entries in [catalogue(events.definitions)[0]]
+        )
 
     assert not on_cluster.errors and not on_server.errors
     assert actual == expected
@@ -146,6 +152,9 @@ def test_every_metric_matches_a_single_server(cluster, make_events, definitions_
     assert isinstance(expected["counts.sum_value_from_dashboard_chart_viewed"], float)
     assert weekly_cluster == weekly_server
     assert any(value for _, value in weekly_server)
+    assert figures_cluster == figures_server
+    assert figures_server["counts.count_total_project_starred_or_created"]["change"]["28d"] != 0
+    assert isinstance(figures_server["counts.sum_value_from_dashboard_chart_viewed"]["values"]["all"], float)
     assert overview_cluster == overview_server  # each event's totals per day, read per key on a cluster
     assert (overview_server["figures"][2].value, overview_server["figures"][2].previous) == (7 * 120, 120)  # 28 days
 

@@ -53,6 +53,7 @@ def current():
             config = from_environment()
             config["INTERNAL_EVENTS_DEFINITIONS"] = config["INTERNAL_EVENTS_DEFINITIONS"] or "definitions"
             _standalone = build(config, Path("instance").resolve())
+        _standalone.live_definitions.watch()  # a worker outside an app follows edits from its first call on
         return _standalone
 
 

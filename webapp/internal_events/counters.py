@@ -178,23 +178,64 @@ for index = 1, #KEYS do
 end
 return redis.call('PFCOUNT', unpack(KEYS))
 """
-# The same count when every window exists (the usual case: a short call), else nil.
-# The counts of many metrics' frames whose windows all exist (the usual case), -1 for one whose do not.
-# One call for hundreds of metrics: at a GitLab-sized service ping the client's cost per command
-# outweighs Redis's. KEYS: the windows of each metric in turn.  ARGV: how many windows each has.
+# The counts of many metrics' frames ending today, from their rules' windows, in one call: at a GitLab-sized
+# service ping the client's cost per command outweighs Redis's. A missing window whose days have no daily
+# key counts nothing (a rule never tracked: nothing to build); a metric with a missing window that has some
+# counts -1, for WINDOW_COUNT_SCRIPT to build it a few metrics at a time.
+# KEYS: the windows of each metric in turn.  ARGV: the number of stamps, the stamps of the longest frame's
+# days (newest first), then per metric the number of its windows and its frame's days, then each window's
+# rule base, in the order of KEYS.
 BUILT_WINDOWS_COUNT_SCRIPT = """
+local stamps = tonumber(ARGV[1])
+local metrics = (#ARGV - 1 - stamps - #KEYS) / 2
+local bases = 1 + stamps + 2 * metrics
 local counts, at = {}, 1
-for index = 1, #ARGV do
-  local last, built = at + tonumber(ARGV[index]) - 1, true
+for index = 1, metrics do
+  local last = at + tonumber(ARGV[stamps + 2 * index]) - 1
+  local days = tonumber(ARGV[stamps + 2 * index + 1])
+  local present, built = {}, true
   for key = at, last do
-    if redis.call('EXISTS', KEYS[key]) == 0 then built = false end
+    if redis.call('EXISTS', KEYS[key]) == 1 then
+      present[#present + 1] = KEYS[key]
+    else
+      local daily = {}
+      for day = 2, days + 1 do daily[#daily + 1] = ARGV[bases + key] .. ':' .. ARGV[day] end
+      if redis.call('EXISTS', unpack(daily)) > 0 then built = false end
+    end
   end
-  counts[index] = built and redis.call('PFCOUNT', unpack(KEYS, at, last)) or -1
+  if not built then
+    counts[index] = -1
+  elseif #present == 0 then
+    counts[index] = 0
+  else
+    counts[index] = redis.call('PFCOUNT', unpack(present))
+  end
   at = last + 1
 end
 return counts
 """
+# The kept counts of many unique metrics' complete frames (the dashboard's previous periods) in one call:
+# a kept number, 0 for a frame daily keys no longer cover and nobody kept, -1 for one FRAME_COUNTS_SCRIPT
+# must count (and keep). KEYS: kept-count hashes.  ARGV: today, the oldest day with daily keys, then per
+# key its frame's days and last day (day numbers).
+KEPT_COUNTS_SCRIPT = """
+local today, computable = tonumber(ARGV[1]), tonumber(ARGV[2])
+local counts = {}
+for index = 1, #KEYS do
+  local days, last = tonumber(ARGV[1 + 2 * index]), tonumber(ARGV[2 + 2 * index])
+  local value = last < today and redis.call('HGET', KEYS[index], last)
+  if value then
+    counts[index] = tonumber(value)
+  elseif last - days + 1 < computable then
+    counts[index] = 0
+  else
+    counts[index] = -1
+  end
+end
+return counts
+"""
 WINDOW_BATCH = 500
+MGET_CHUNK = 1000  # all-time counters read by one MGET
 MERGE_CHUNK = 500  # daily keys merged by one command (a few ms of Redis at full size)
 # Many totals hashes' amounts on some days, in one call: the dashboard's overview reads every event's
 # own totals per day, which as one HMGET a key costs the client far more than Redis. Sparse: for each
@@ -474,38 +515,50 @@ class CounterStore:
         return self.values([(metric, until)])[0]
 
     def values(self, queries: Sequence[tuple[Metric, date]]) -> list[Number]:
-        """The values of many (metric, until) pairs, read in one round trip (two if some window needs building)."""
+        """The values of many (metric, until) pairs, read in one round trip (two if some window needs building).
+
+        Totals, sums and all-time counters are read together in a few commands (see `_queue_sums`), and
+        unique metrics' windows and kept counts a script call per WINDOW_BATCH metrics: at a GitLab-sized
+        tree, a command per rule or metric cost the client more than Redis spent answering.
+        """
         now = today()
-        windowed = [
-            index
-            for index, (metric, until) in enumerate(queries)
-            if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == now and not self.is_cluster
-        ]
-        others = sorted(set(range(len(queries))) - set(windowed))
+        windowed: list[int] = []
+        kept: list[int] = []
+        summed: list[int] = []
+        others: list[int] = []
+        for index, (metric, until) in enumerate(queries):
+            if metric.time_frame == "all" or metric.kind != "unique":
+                summed.append(index)
+            elif metric.time_frame not in WINDOW_FRAMES or self.is_cluster or until > now:
+                others.append(index)
+            else:
+                (windowed if until == now else kept).append(index)
+        batched = (
+            (windowed, self._queue_built_windows),
+            (kept, self._queue_kept_counts),
+        )
 
         def queue(pipe: Client) -> list[Finish[Sequence[Number | None]]]:
             finishers: list[Finish[Sequence[Number | None]]] = [
                 _listed(self._queue_value(pipe, *queries[index])) for index in others
             ]
-            for start in range(0, len(windowed), WINDOW_BATCH):
-                finishers.append(
-                    self._queue_built_windows(
-                        pipe, [queries[index] for index in windowed[start : start + WINDOW_BATCH]]
+            finishers.append(self._queue_sums(pipe, [queries[index] for index in summed]))
+            for indexes, queue_batch in batched:
+                for start in range(0, len(indexes), WINDOW_BATCH):
+                    finishers.append(
+                        queue_batch(pipe, [queries[index] for index in indexes[start : start + WINDOW_BATCH]])
                     )
-                )
             return finishers
 
         values: list[Number | None] = [None] * len(queries)
-        for index, value in zip(others + windowed, (value for batch in self._read(queue) for value in batch)):
+        read = (value for batch in self._read(queue) for value in batch)
+        for index, value in zip(others + summed + windowed + kept, read):
             values[index] = value
-        unbuilt = [index for index, value in enumerate(values) if value is None]
-        built = self._read_in_chunks(
-            unbuilt,
-            lambda pipe, index: self._queue_window_count(
-                pipe, queries[index][0].rules, queries[index][0].time_frame, queries[index][1]
-            ),
+        # windows to build, frames to count and keep: a few metrics at a time
+        missing = [index for index, value in enumerate(values) if value is None]
+        counted = dict(
+            zip(missing, self._read_in_chunks(missing, lambda pipe, index: self._queue_value(pipe, *queries[index])))
         )
-        counted = dict(zip(unbuilt, built))
         return [counted[index] if value is None else value for index, value in enumerate(values)]
 
     def weekly_values(self, metric: Metric, until: date) -> list[tuple[date, Number]]:
@@ -547,35 +600,16 @@ class CounterStore:
         return _total([self.redis.hget(self.keys.daily_totals(rule), day_number(day))])
 
     def day_totals(self, rules: Sequence[Rule], days: Sequence[date]) -> dict[date, dict[Rule, Number]]:
-        """{day: {rule: amount}} of total or sum rules on `days`, amounts found only: one round trip, exact.
-
-        A single server answers one script call per WINDOW_BATCH rules; a cluster, whose rules
-        live in many slots, one HMGET per rule.
-        """
-        fields = [day_number(day) for day in days]
+        """{day: {rule: amount}} of total or sum rules on `days`, amounts found only: one round trip, exact."""
+        keys = [self.keys.daily_totals(rule) for rule in rules]
         found: dict[date, dict[Rule, Number]] = {day: {} for day in days}
         if not rules or not days:
             return found
-        if self.is_cluster:
-            amounts = self._read(
-                lambda pipe: [self._queue_fields(pipe, self.keys.daily_totals(r), fields) for r in rules]
-            )
-            for rule, per_day in zip(rules, amounts):
-                for day, amount in zip(days, per_day):
-                    if amount:
-                        found[day][rule] = amount
-            return found
-        batches = [rules[start : start + WINDOW_BATCH] for start in range(0, len(rules), WINDOW_BATCH)]
-
-        def queue(pipe: Client) -> list[Finish[Any]]:
-            for batch in batches:
-                keys = [self.keys.daily_totals(rule) for rule in batch]
-                pipe.execute_command("EVALSHA", self._script(DAY_TOTALS_SCRIPT), len(keys), *keys, *fields)
-            return [next] * len(batches)
-
-        for batch, reply in zip(batches, self._read(queue)):
-            for at in range(0, len(reply), 3):
-                found[days[int(reply[at + 1]) - 1]][batch[int(reply[at]) - 1]] = _number(reply[at + 2])
+        (amounts,) = self._read(lambda pipe: [self._queue_totals(pipe, keys, [day_number(day) for day in days])])
+        for rule, key in zip(rules, keys):
+            for at, amount in amounts.get(key, {}).items():
+                if amount:
+                    found[days[at]][rule] = amount
         return found
 
     def _read_in_chunks(
@@ -603,22 +637,55 @@ class CounterStore:
         return [finish(unread) for finish in finishers]
 
     def _queue_value(self, pipe: Client, metric: Metric, until: date) -> Finish[Number]:
-        if metric.time_frame == "all":
-            return self._queue_sum(pipe, [self.keys.all_time(rule) for rule in metric.rules])
-        if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until == today():  # cluster
+        """A unique metric's value, for what the batched reads of `values` leave: a cluster's, a window to
+        build, a complete frame to count and keep, a frame ending after today."""
+        if metric.time_frame in WINDOW_FRAMES and until == today():
             return self._queue_window_count(pipe, metric.rules, metric.time_frame, until)
-        if metric.kind == "unique" and metric.time_frame in WINDOW_FRAMES and until < today():  # a kept count
+        if metric.time_frame in WINDOW_FRAMES and until < today():  # a kept count
             finish = self._queue_frames(pipe, metric.rules, metric.time_frame, [until], today(), True)
             return lambda replies: finish(replies)[0]
-        if metric.kind == "unique":  # a frame ending after today
-            return self._queue_union(
-                pipe,
-                metric.rules,
-                [self.keys.daily(rule, day) for rule in metric.rules for day in days_of(metric.time_frame, until)],
+        return self._queue_union(  # a frame ending after today
+            pipe,
+            metric.rules,
+            [self.keys.daily(rule, day) for rule in metric.rules for day in days_of(metric.time_frame, until)],
+        )
+
+    def _queue_sums(self, pipe: Client, queries: Sequence[tuple[Metric, date]]) -> Finish[list[Number]]:
+        """The values of (metric, until) queries of totals, sums and all-time counters.
+
+        A key shared by several queries (a 7d and a 28d of one event) is read once: one MGET (a GET a key
+        on a cluster) for every all-time counter, and a `_queue_totals` for each frame read.
+        """
+        wanted = [
+            (
+                None if metric.time_frame == "all" else (metric.time_frame, until),
+                [
+                    self.keys.all_time(rule) if metric.time_frame == "all" else self.keys.daily_totals(rule)
+                    for rule in metric.rules
+                ],
             )
-        fields = _frame_fields(metric.time_frame, until)
-        finishers = [self._queue_fields(pipe, self.keys.daily_totals(rule), fields) for rule in metric.rules]
-        return lambda replies: sum(sum(finish(replies)) for finish in finishers)
+            for metric, until in queries
+        ]
+        all_time: dict[str, None] = {}  # keys once each, in order
+        by_frame: dict[tuple[str, date], dict[str, None]] = {}
+        for group, keys in wanted:
+            (all_time if group is None else by_frame.setdefault(group, {})).update(dict.fromkeys(keys))
+        counters = self._queue_counters(pipe, list(all_time))
+        frames = {
+            group: self._queue_totals(pipe, list(keys), _frame_fields(*group)) for group, keys in by_frame.items()
+        }
+
+        def finish(replies: Iterator[Any]) -> list[Number]:
+            counted = counters(replies)
+            found = {group: read(replies) for group, read in frames.items()}
+            return [
+                sum(counted.get(key, 0) for key in keys)
+                if group is None
+                else sum(sum(found[group].get(key, {}).values()) for key in keys)
+                for group, keys in wanted
+            ]
+
+        return finish
 
     def _queue_weeks(
         self, pipe: Client, rules: Sequence[Rule], lasts: list[date], until: date
@@ -661,16 +728,35 @@ class CounterStore:
         return next
 
     def _queue_built_windows(self, pipe: Client, queries: Sequence[tuple[Metric, date]]) -> Finish[list[int | None]]:
-        """The frame counts of several (metric, today) queries in one call; None where a window is missing."""
-        keys = [
-            [self.keys.window(rule, metric.time_frame, until) for rule in metric.rules] for metric, until in queries
-        ]
+        """The frame counts of several (metric, today) queries in one call; None where a window must be built."""
+        until = queries[0][1]
+        longest = max((metric.time_frame for metric, _ in queries), key=FRAME_DAYS.__getitem__)
+        stamps = [day_stamp(day) for day in days_of(longest, until)]
+        keys = [[self.keys.window(rule, metric.time_frame, until) for rule in metric.rules] for metric, _ in queries]
         pipe.execute_command(
             "EVALSHA",
             self._script(BUILT_WINDOWS_COUNT_SCRIPT),
             sum(map(len, keys)),
             *(key for group in keys for key in group),
-            *map(len, keys),
+            len(stamps),
+            *stamps,
+            *(n for (metric, _), group in zip(queries, keys) for n in (len(group), FRAME_DAYS[metric.time_frame])),
+            *(self.keys.rule_base(rule) for metric, _ in queries for rule in metric.rules),
+        )
+        return lambda replies: [None if count == -1 else count for count in next(replies)]
+
+    def _queue_kept_counts(self, pipe: Client, queries: Sequence[tuple[Metric, date]]) -> Finish[list[int | None]]:
+        """The kept counts of several (unique metric, day before today) queries in one call; None where a frame
+        must be counted from daily keys first."""
+        number = day_number(today())
+        pipe.execute_command(
+            "EVALSHA",
+            self._script(KEPT_COUNTS_SCRIPT),
+            len(queries),
+            *(self.keys.kept_counts(metric.rules, metric.time_frame) for metric, _ in queries),
+            number,
+            number - DAILY_DAYS + 1,
+            *(n for metric, until in queries for n in (FRAME_DAYS[metric.time_frame], day_number(until))),
         )
         return lambda replies: [None if count == -1 else count for count in next(replies)]
 
@@ -769,13 +855,46 @@ class CounterStore:
         pipe.execute_command("PFCOUNT", *keys)
         return next
 
-    def _queue_sum(self, pipe: Client, keys: list[str]) -> Finish[Number]:
+    def _queue_counters(self, pipe: Client, keys: list[str]) -> Finish[dict[str, Number]]:
+        """{key: number} of plain counters, those found only."""
         if self.is_cluster:  # a cluster pipeline cannot MGET across slots
             for key in keys:
                 pipe.get(key)
-            return lambda replies: _total(next(replies) for _ in keys)
-        pipe.mget(keys)
-        return lambda replies: _total(next(replies))
+        chunks = [] if self.is_cluster else [keys[at : at + MGET_CHUNK] for at in range(0, len(keys), MGET_CHUNK)]
+        for chunk in chunks:
+            pipe.mget(chunk)
+
+        def numbers(replies: Iterator[Any]) -> dict[str, Number]:
+            raws = [next(replies) for _ in keys] if self.is_cluster else [raw for _ in chunks for raw in next(replies)]
+            return {key: _number(raw) for key, raw in zip(keys, raws, strict=True) if raw is not None}
+
+        return numbers
+
+    def _queue_totals(self, pipe: Client, keys: list[str], fields: list[int]) -> Finish[dict[str, dict[int, Number]]]:
+        """{key: {field's index: amount}} of some days of many totals hashes, amounts found only.
+
+        A single server answers one DAY_TOTALS_SCRIPT call per WINDOW_BATCH keys; a cluster, whose
+        keys live in many slots, one HMGET per key.
+        """
+        if self.is_cluster:
+            for key in keys:
+                pipe.hmget(key, fields)
+            return lambda replies: {
+                key: {at: _number(raw) for at, raw in enumerate(next(replies)) if raw is not None} for key in keys
+            }
+        batches = [keys[start : start + WINDOW_BATCH] for start in range(0, len(keys), WINDOW_BATCH)]
+        for batch in batches:
+            pipe.execute_command("EVALSHA", self._script(DAY_TOTALS_SCRIPT), len(batch), *batch, *fields)
+
+        def sparse(replies: Iterator[Any]) -> dict[str, dict[int, Number]]:
+            found: dict[str, dict[int, Number]] = {}
+            for batch in batches:
+                reply = next(replies)
+                for at in range(0, len(reply), 3):
+                    found.setdefault(batch[int(reply[at]) - 1], {})[int(reply[at + 1]) - 1] = _number(reply[at + 2])
+            return found
+
+        return sparse
 
     def _queue_fields(self, pipe: Client, key: str, fields: list[int]) -> Finish[list[Number]]:
         """The amounts of some days of one totals hash, as numbers (0 for a day without any)."""

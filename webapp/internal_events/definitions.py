@@ -50,11 +50,16 @@ class DefinitionsError(Exception):
 
 @dataclass(frozen=True)
 class Loaded:
-    """What a folder yields: the valid definitions, the problems of the files left out, and lint warnings."""
+    """What a folder yields: the valid definitions, the problems of the files left out, and lint warnings.
+
+    `stamps`: (path, mtime_ns, size) of every file as it was read, so a watcher starts from them without
+    walking the tree again.
+    """
 
     definitions: Definitions
     problems: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
+    stamps: tuple[tuple[str, int, int], ...] = ()
 
 
 @cache
@@ -94,6 +99,18 @@ def definition_files(folder: str | os.PathLike[str]) -> list[str]:
     return yaml_files(Path(folder) / "events") + yaml_files(Path(folder) / "metrics")
 
 
+def stamps(paths: Iterable[str]) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime_ns, size) of each file still there: what tells a reload that something was edited."""
+    found = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except OSError:  # removed while we looked
+            continue
+        found.append((path, stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
 def load_definitions(folder: str | os.PathLike[str]) -> Definitions:
     """The definitions of `folder` (`events/` and `metrics/`, recursively); DefinitionsError on any problem."""
     loaded = load(folder)
@@ -109,9 +126,11 @@ def load(folder: str | os.PathLike[str], cache: str | os.PathLike[str] | None = 
     """
     folder = Path(folder)
     if not (folder / "events").is_dir():
-        return Loaded(Definitions(events={}, metrics=()), (Problem(str(folder), "", "has no events/ folder"),))
+        problem = Problem(str(folder), "", "has no events/ folder")
+        return Loaded(Definitions(events={}, metrics=()), (problem,), stamps=stamps(definition_files(folder)))
     problems: list[Problem] = []
     warnings: list[Problem] = []
+    read: list[tuple[str, int, int]] = []  # the stamps of the files as read
     parser = ParseCache(cache)
 
     def read_all(kind: str) -> tuple[Documents, dict[str, str]]:
@@ -121,7 +140,7 @@ def load(folder: str | os.PathLike[str], cache: str | os.PathLike[str] | None = 
         parent = 0 if str(folder.parent) == "." else len(str(folder.parent)) + 1
         for path in yaml_files(folder / kind):
             shown = path[parent:]  # as the developer sees it: relative to the definitions' parent
-            document = _read_yaml(parser, path, shown, problems)
+            document = _read_yaml(parser, path, shown, problems, read)
             if document is not None and _schema_ok(document, kind[:-1], shown, problems):
                 documents.append((shown, document))
             else:
@@ -137,12 +156,24 @@ def load(folder: str | os.PathLike[str], cache: str | os.PathLike[str] | None = 
     warnings += definition_warnings.of_events(event_documents)
     warnings += definition_warnings.of_metrics(metric_documents)
     definitions = Definitions(events=events, metrics=tuple(metrics), ignored_metrics=ignored)
-    return Loaded(definitions, tuple(problems), tuple(warnings))
+    return Loaded(definitions, tuple(problems), tuple(warnings), tuple(read))
 
 
-def _read_yaml(parser: ParseCache, path: str, shown: str, problems: list[Problem]) -> Document | None:
+def _read_yaml(
+    parser: ParseCache, path: str, shown: str, problems: list[Problem], read: list[tuple[str, int, int]]
+) -> Document | None:
+    """The document of `path`, or None with its problem. Its stamp goes to `read`, taken before the content so
+    an edit racing the read is seen as a change by the next check."""
     try:
-        with open(path, "rb") as file:
+        file = open(path, "rb")
+    except OSError as error:
+        read.extend(stamps([path]))  # as a check for edits sees it: unreadable but there, or already gone
+        problems.append(Problem(shown, "", f"cannot be read ({error})"))
+        return None
+    try:
+        with file:
+            stat = os.fstat(file.fileno())
+            read.append((path, stat.st_mtime_ns, stat.st_size))
             document = parser.parse(file.read())
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)

@@ -123,6 +123,7 @@ class InternalEvents:
         tracker = build(app.config, app.instance_path)
         app.extensions[TRACKER] = tracker
         app.extensions[EXTENSION] = self
+        app.before_request(tracker.live_definitions.watch)  # served apps follow edits; `flask` commands need not
         # Teardown: at process exit the writer flushes and Snowplow sends what waits (their own atexit hooks);
         # `app.extensions["internal_events"].close()` does both, and ends the tracker's threads, sooner.
 

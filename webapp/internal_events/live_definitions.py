@@ -2,7 +2,9 @@
 
 A background thread looks for changed files every `check_interval` seconds and
 swaps in the new set, so the request path only reads an attribute: it never
-stats 3,000 files nor waits on a reload. At start, files with problems either
+stats 3,000 files nor waits on a reload. The thread starts with `watch()`, which
+a served app calls before each request (a `flask` command serves none, so it
+never pays for one) and the tracker outside an app on its first use. At start, files with problems either
 stop the app (`strict`, development and test) or are skipped and reported
 (production). A bad edit later keeps the last set in use and is reported
 through `problems`, so a typo in YAML cannot take tracking down.
@@ -13,21 +15,14 @@ import os
 import threading
 import weakref
 
-from .definitions import DefinitionsError, Loaded, definition_files, load
+from .definitions import DefinitionsError, Loaded, definition_files, load, stamps
 from .model import Definitions
 
 log = logging.getLogger(__name__)
 
 
 def _fingerprint(folder: str | os.PathLike[str]) -> tuple[tuple[str, int, int], ...]:
-    stamps = []
-    for path in definition_files(folder):
-        try:
-            stat = os.stat(path)
-        except OSError:  # removed while we looked
-            continue
-        stamps.append((path, stat.st_mtime_ns, stat.st_size))
-    return tuple(stamps)
+    return stamps(definition_files(folder))
 
 
 class LiveDefinitions:
@@ -43,8 +38,8 @@ class LiveDefinitions:
         self.check_interval = check_interval
         self.error: Exception | None = None  # the last reload's failure, while the set before it stays in use
         self._lock = threading.Lock()
-        self._fingerprint = _fingerprint(folder)
         loaded = load(folder, cache)
+        self._fingerprint = loaded.stamps  # the files as read: no second walk of the tree
         if loaded.problems and strict:
             raise DefinitionsError(loaded.problems)
         for problem in loaded.problems:
@@ -53,6 +48,7 @@ class LiveDefinitions:
         self.skipped: tuple[object, ...] = loaded.problems  # what production started without
         self._current: Definitions = loaded.definitions
         self._watcher_pid: int | None = None
+        self._watch_lock = threading.Lock()
         self._stopped = threading.Event()
 
     @property
@@ -63,15 +59,19 @@ class LiveDefinitions:
         return self.skipped
 
     def current(self) -> Definitions:
-        if self._watcher_pid != os.getpid():  # started lazily, so a forked worker gets its own
-            self._start_watcher()
         return self._current
 
     def stop(self) -> None:
         self._stopped.set()
 
-    def _start_watcher(self) -> None:
-        self._watcher_pid = os.getpid()
+    def watch(self) -> None:
+        """Check for edits in the background from now on, once per process (a forked worker gets its own)."""
+        if self._watcher_pid == os.getpid():
+            return
+        with self._watch_lock:  # requests in several threads: one watcher
+            if self._watcher_pid == os.getpid():
+                return
+            self._watcher_pid = os.getpid()
         if self.check_interval > 0:
             reference = weakref.ref(self)
             thread = threading.Thread(

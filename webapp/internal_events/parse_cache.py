@@ -65,8 +65,8 @@ class ParseCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump({"format": FORMAT, "documents": kept}, file)
+            with os.fdopen(handle, "wb") as file:  # dumps, not dump: one C-encoded string, not Python's chunks
+                file.write(json.dumps({"format": FORMAT, "documents": kept}).encode())
             os.replace(temporary, self.path)
         except OSError as error:  # a read-only instance folder: loading works, only slower next time
             log.warning("Could not keep parsed definitions in %s: %s", self.path, error)
