@@ -1,6 +1,10 @@
 """Helpers shared by the tests: signing in to the demo, sessions on live servers, the collector's token."""
 
+import os
 import re
+import shutil
+import sqlite3
+from contextlib import closing
 
 import requests
 
@@ -66,3 +70,27 @@ class LiveSession(requests.Session):
         kwargs.setdefault("timeout", 10)
         kwargs.setdefault("allow_redirects", False)
         return super().request(method, self.base + url, *args, **kwargs)
+
+
+def demo_environment(folder, redis_url, key_prefix, demo_database, **settings):
+    """Environment for the demo app in another process (gunicorn): its own copy of the seeded database in `folder`."""
+    shutil.copyfile(demo_database, folder / "webapp.sqlite")
+    return {
+        **os.environ,
+        "WEBAPP_ENV": "test",
+        "SECRET_KEY": "test-" + key_prefix,
+        "REDIS_URL": redis_url,
+        "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
+        "DATABASE_PATH": str(folder / "webapp.sqlite"),
+        "WEBAPP_INSTANCE_PATH": str(folder),
+        **settings,
+    }
+
+
+def website_id(database):
+    """The id of the demo's public project acme/website in a seeded database."""
+    with closing(sqlite3.connect(database)) as db:
+        return db.execute(
+            "SELECT p.id FROM projects p JOIN namespaces n ON n.id = p.namespace_id"
+            " WHERE n.path = 'acme' AND p.path = 'website'"
+        ).fetchone()[0]

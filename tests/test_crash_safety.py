@@ -3,7 +3,6 @@ SIGTERM, a multiprocessing child) or a gunicorn worker killed under load loses n
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from webapp.internal_events.model import Rule
 from webapp.internal_events.settings import collector_token
 from webapp.internal_events.writer import RETRY_AFTER
 
-from helpers import TEST_SECRET_KEY, LiveSession, sign_in
+from helpers import TEST_SECRET_KEY, LiveSession, sign_in, website_id
 from servers import free_port, gunicorn, seed_demo, wait_until, workers_of
 
 EVENTS = 20_000
@@ -299,7 +298,7 @@ def test_killing_gunicorn_workers_under_load_sends_every_counted_event_to_snowpl
 def kill_workers_under_load(server, base, environment):
     """SIGKILL a worker KILLS times while six clients send single and batched events; the clients' tally once
     gunicorn has stopped: events accepted (200) and unanswered (cut off by a kill: they may or may not count)."""
-    event = {**EVENT, "project_id": _website_id(environment["DATABASE_PATH"])}
+    event = {**EVENT, "project_id": website_id(environment["DATABASE_PATH"])}
     sessions = [_same_origin(sign_in(LiveSession(base), name)) for name in ("alice", "bob", "admin")]
     tally, lock, stop = {"accepted": 0, "unanswered": 0}, threading.Lock(), threading.Event()
 
@@ -345,11 +344,3 @@ def kill_workers_under_load(server, base, environment):
 def _same_origin(session):
     session.headers.update({"Origin": session.base, "Sec-Fetch-Site": "same-origin"})
     return session
-
-
-def _website_id(database):
-    with closing(sqlite3.connect(database)) as db:
-        return db.execute(
-            "SELECT p.id FROM projects p JOIN namespaces n ON n.id = p.namespace_id"
-            " WHERE n.path = 'acme' AND p.path = 'website'"
-        ).fetchone()[0]

@@ -1,9 +1,7 @@
 """Signing in and out against a real server: no open redirect, throttled guessing, revoked cookies."""
 
 import html
-import os
 import re
-import shutil
 
 import pytest
 from test_pages import page_context
@@ -11,7 +9,7 @@ from test_pages import page_context
 from webapp.demo.sign_in_throttle import ACCOUNT_CEILING, CLIENT_FAILURES, PAIR_FAILURES, WINDOW_SECONDS, SignInThrottle
 from webapp.demo.store import users
 
-from helpers import LiveSession, csrf_token_of, submit_sign_in
+from helpers import LiveSession, csrf_token_of, demo_environment, submit_sign_in
 from servers import AppServer, Gunicorn
 
 HOME = "/"
@@ -188,20 +186,10 @@ def _flash(html_text):
 @pytest.fixture
 def workers(tmp_path, redis_url, key_prefix, demo_database):
     """Three gunicorn workers, each with its own session-cookie cache."""
-    shutil.copyfile(demo_database, tmp_path / "webapp.sqlite")
-    server = Gunicorn(
-        {
-            **os.environ,
-            "WEBAPP_ENV": "test",
-            "SECRET_KEY": "test-" + key_prefix,
-            "REDIS_URL": redis_url,
-            "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
-            "DATABASE_PATH": str(tmp_path / "webapp.sqlite"),
-            "WEBAPP_INSTANCE_PATH": str(tmp_path),
-            "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "0",
-        },
-        3,
+    environment = demo_environment(
+        tmp_path, redis_url, key_prefix, demo_database, INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT="0"
     )
+    server = Gunicorn(environment, 3)
     try:
         yield server.start().url
     finally:

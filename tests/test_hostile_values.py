@@ -6,8 +6,6 @@ other users' events in flight). It runs here through the real API of a real
 gunicorn server.
 """
 
-import os
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,7 +14,7 @@ from webapp.internal_events import InvalidPropertyError, current
 from webapp.internal_events.model import Rule
 from webapp.internal_events.tracker import MAX_NUMBER
 
-from helpers import LiveSession, sign_in
+from helpers import LiveSession, demo_environment, sign_in
 from servers import Gunicorn
 
 API = "/api/v4/usage_data"
@@ -47,20 +45,16 @@ def with_sum_metric(definitions_dir):
 @pytest.fixture
 def gunicorn(tmp_path, redis_url, key_prefix, with_sum_metric, demo_database):
     """The app under gunicorn (one worker) with the demo data and the sum metric."""
-    shutil.copyfile(demo_database, tmp_path / "webapp.sqlite")
     server = Gunicorn(
-        {
-            **os.environ,
-            "WEBAPP_ENV": "test",
-            "SECRET_KEY": "test-" + key_prefix,
-            "REDIS_URL": redis_url,
-            "INTERNAL_EVENTS_KEY_PREFIX": key_prefix,
-            "DATABASE_PATH": str(tmp_path / "webapp.sqlite"),
-            "WEBAPP_INSTANCE_PATH": str(tmp_path),
-            "INTERNAL_EVENTS_DEFINITIONS": str(with_sum_metric),
-            "INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT": "0",
-            "INTERNAL_EVENTS_WRITE_BEHIND": "1",
-        }
+        demo_environment(
+            tmp_path,
+            redis_url,
+            key_prefix,
+            demo_database,
+            INTERNAL_EVENTS_DEFINITIONS=str(with_sum_metric),
+            INTERNAL_EVENTS_USAGE_DATA_RATE_LIMIT="0",
+            INTERNAL_EVENTS_WRITE_BEHIND="1",
+        )
     )
     try:
         yield server.start()

@@ -3,12 +3,10 @@
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from webapp.demo.config import PROJECT_ROOT, from_environment
 from webapp.internal_events.assembly import build
 from webapp.internal_events.model import Rule
 
-from helpers import LiveSession, sign_in
+from helpers import LiveSession, sign_in, website_id
 from servers import free_port, wait_until
 
 WORKERS = 3
@@ -97,7 +95,7 @@ def test_counts_are_exact_across_workers_and_the_rate_limit_is_shared(served):
     base, env = served
     started = time.time()
     users = {name: same_origin(sign_in(LiveSession(base), name)) for name in ("alice", "bob", "admin")}
-    event = {"event": "project_viewed", "project_id": _website_id(env["DATABASE_PATH"])}
+    event = {"event": "project_viewed", "project_id": website_id(env["DATABASE_PATH"])}
 
     # 150 events per user, single and batched, all users at once: every worker gets some.
     work = [(session, [event] * size) for session in users.values() for size in [1] * 50 + [10] * 10]
@@ -141,15 +139,6 @@ def test_counts_are_exact_across_workers_and_the_rate_limit_is_shared(served):
 
     wait_until(lambda: len(arrived()) >= counted, timeout=60, interval=0.5, message="Snowplow events delivered")
     assert len({event["event_id"] for event in arrived()}) == counted
-
-
-def _website_id(database):
-    """The demo's public project acme/website, as make serve seeded it."""
-    with closing(sqlite3.connect(database)) as db:
-        return db.execute(
-            "SELECT p.id FROM projects p JOIN namespaces n ON n.id = p.namespace_id"
-            " WHERE n.path = 'acme' AND p.path = 'website'"
-        ).fetchone()[0]
 
 
 def test_idle_connections_do_not_stall_the_workers(served):

@@ -9,10 +9,11 @@ run on the valid rest. This project's own conventions are `warnings` for lint.
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jsonschema_rs
 import yaml
@@ -34,6 +35,8 @@ from .parse_cache import ParseCache
 from .problems import Problem
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
+Document = dict[str, Any]  # a parsed YAML file: its fields' types are what the JSON Schema checked
+Documents = list[tuple[str, Document]]  # (the file as shown, its document)
 
 
 class DefinitionsError(Exception):
@@ -54,18 +57,19 @@ class Loaded:
     """
 
     definitions: Definitions
-    problems: tuple = ()
-    warnings: tuple = ()
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
     stamps: tuple[tuple[str, int, int], ...] = ()
 
 
 @cache
-def schema(name):
-    return json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+def schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+    return loaded
 
 
 @cache
-def validator(name):
+def validator(name: str) -> Any:  # jsonschema ships no type information
     """The validator that explains what is wrong (jsonschema's messages); imported only when a file is invalid."""
     from jsonschema import Draft202012Validator
 
@@ -73,12 +77,12 @@ def validator(name):
 
 
 @cache
-def fast_validator(name):
+def fast_validator(name: str) -> jsonschema_rs.Validator:
     """The validator that only says whether a file is valid: ~200x faster, so a GitLab-sized tree loads in time."""
     return jsonschema_rs.validator_for(schema(name))
 
 
-def yaml_files(folder):
+def yaml_files(folder: str | os.PathLike[str]) -> list[str]:
     """The paths (strings) of the YAML files below `folder`, in a stable order.
 
     os.walk and strings: pathlib's objects cost ~0.1 s over GitLab's tree, a third of a load.
@@ -129,9 +133,10 @@ def load(folder: str | os.PathLike[str], cache: str | os.PathLike[str] | None = 
     read: list[tuple[str, int, int]] = []  # the stamps of the files as read
     parser = ParseCache(cache)
 
-    def read_all(kind):
+    def read_all(kind: str) -> tuple[Documents, dict[str, str]]:
         """The valid documents, and {action or file name: file} of the invalid ones."""
-        documents, invalid = [], {}
+        documents: Documents = []
+        invalid: dict[str, str] = {}
         parent = 0 if str(folder.parent) == "." else len(str(folder.parent)) + 1
         for path in yaml_files(folder / kind):
             shown = path[parent:]  # as the developer sees it: relative to the definitions' parent
@@ -154,7 +159,9 @@ def load(folder: str | os.PathLike[str], cache: str | os.PathLike[str] | None = 
     return Loaded(definitions, tuple(problems), tuple(warnings), tuple(read))
 
 
-def _read_yaml(parser, path, shown, problems, read):
+def _read_yaml(
+    parser: ParseCache, path: str, shown: str, problems: list[Problem], read: list[tuple[str, int, int]]
+) -> Document | None:
     """The document of `path`, or None with its problem. Its stamp goes to `read`, taken before the content so
     an edit racing the read is seen as a change by the next check."""
     try:
@@ -185,7 +192,7 @@ def _read_yaml(parser, path, shown, problems, read):
     return document
 
 
-def _schema_ok(document, schema_name, shown, problems):
+def _schema_ok(document: Document, schema_name: str, shown: str, problems: list[Problem]) -> bool:
     try:
         if fast_validator(schema_name).is_valid(document):
             return True
@@ -200,13 +207,13 @@ def _schema_ok(document, schema_name, shown, problems):
     return False
 
 
-def _field_name(path):
+def _field_name(path: Iterable[str | int]) -> str:
     return ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in path).replace(".[", "[")
 
 
-def _build_events(documents, problems, warnings):
+def _build_events(documents: Documents, problems: list[Problem], warnings: list[Problem]) -> dict[str, EventDefinition]:
     """Events by action. Only `internal_events: true` events need unique actions, as in GitLab."""
-    events = {}
+    events: dict[str, EventDefinition] = {}
     for shown, doc in documents:
         event = _event(shown, doc)
         earlier = events.get(event.name)
@@ -225,7 +232,7 @@ def _build_events(documents, problems, warnings):
     return events
 
 
-def _event(shown, doc):
+def _event(shown: str, doc: Document) -> EventDefinition:
     # GitLab drops additional properties named like an identifier.
     properties = frozenset(doc.get("additional_properties") or ()) - set(IDENTIFIERS)
     return EventDefinition(
@@ -241,9 +248,17 @@ def _event(shown, doc):
     )
 
 
-def _build_metrics(documents, events, skipped, problems, warnings):
+def _build_metrics(
+    documents: Documents,
+    events: Mapping[str, EventDefinition],
+    skipped: Mapping[str, str],
+    problems: list[Problem],
+    warnings: list[Problem],
+) -> tuple[list[Metric], int]:
     """Metrics per time frame. `removed` ones are never loaded, as in GitLab, but keep their key paths."""
-    metrics, key_paths, ignored = [], {}, 0
+    metrics: list[Metric] = []
+    key_paths: dict[str, str] = {}  # key path -> the file defining it
+    ignored = 0
     for shown, doc in documents:
         frames = doc["time_frame"] if isinstance(doc["time_frame"], list) else [doc["time_frame"]]
         reported = [(frame, _key_path(doc, frame)) for frame in frames]
@@ -274,12 +289,13 @@ def _build_metrics(documents, events, skipped, problems, warnings):
     return metrics, ignored
 
 
-def _key_path(doc, frame):
+def _key_path(doc: Document, frame: str) -> str:
     """GitLab suffixes every frame of a list, `[7d]` included; a single frame keeps the key path as written."""
-    return doc["key_path"] + (TIME_FRAME_SUFFIX[frame] if isinstance(doc["time_frame"], list) else "")
+    key_path: str = doc["key_path"]
+    return key_path + (TIME_FRAME_SUFFIX[frame] if isinstance(doc["time_frame"], list) else "")
 
 
-def _frames_ok(frames, rules, shown, problems):
+def _frames_ok(frames: Iterable[str], rules: Sequence[Rule], shown: str, problems: list[Problem]) -> bool:
     if rules[0].kind == "unique" and not set(frames) <= {"7d", "28d"}:
         problems.append(
             Problem(
@@ -292,9 +308,17 @@ def _frames_ok(frames, rules, shown, problems):
     return True
 
 
-def _metric_rules(doc, events, skipped, shown, problems, warnings):
+def _metric_rules(
+    doc: Document,
+    events: Mapping[str, EventDefinition],
+    skipped: Mapping[str, str],
+    shown: str,
+    problems: list[Problem],
+    warnings: list[Problem],
+) -> list[Rule]:
     """The counting rules of one metric, or [] after recording why it has none."""
-    rules, before = [], len(problems)
+    rules: list[Rule] = []
+    before = len(problems)
     for index, entry in enumerate(doc["events"]):
         field = f"events[{index}]"
         event = events.get(entry["name"])

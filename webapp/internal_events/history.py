@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 LOCK_SECONDS = 2 * 86400
 MIDNIGHT_SPREAD_SECONDS = 60  # processes wake at random within this, so they do not race for the lock at once
+# Our own generator: a background thread must not draw from, or disturb, the host app's global `random`.
+_jitter = random.Random()
 
 
 class DailyPass:
@@ -106,5 +108,5 @@ class DailyPass:
             with self._changed:
                 self._finished = day
                 self._changed.notify_all()
-            pause = seconds_until_end_of(day, time.time()) + random.uniform(1, MIDNIGHT_SPREAD_SECONDS)
+            pause = seconds_until_end_of(day, time.time()) + _jitter.uniform(1, MIDNIGHT_SPREAD_SECONDS)
             self._wake.wait(max(pause, 1))

@@ -19,6 +19,8 @@ from .snowplow_policy import (
 )
 
 log = logging.getLogger(__name__)
+# Our own generator: the courier thread must not draw from, or disturb, the host app's global `random`.
+_jitter = random.Random()
 
 PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
@@ -56,7 +58,7 @@ class Courier:
                 ids = [id for id, _ in batch]
                 outcome = verdict(self._post([payload for _, payload in batch]), len(batch))
                 if outcome == RETRY:
-                    delay = retry_delay(failures + 1, random.random())
+                    delay = retry_delay(failures + 1, _jitter.random())
                     self.outbox.failed(time.time() + delay)
                     log.warning(
                         "Snowplow collector %s did not take %d event(s); next attempt in %.1f s",
