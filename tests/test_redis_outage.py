@@ -53,25 +53,31 @@ def test_redis_stopped_and_restarted_mid_stream(redis_server, make_events, write
     redis_server.start()
     events = make_events(REDIS_URL=redis_server.url, INTERNAL_EVENTS_WRITE_BEHIND=write_behind)
     reference = make_events()  # the session's Redis, which stays up
-    progress = threading.Semaphore(0)
+    # Each producer writes a third of its batches before the stop, a third while Redis is down and a third
+    # after the restart: they wait for each step, so a slow test thread cannot let them run ahead of it.
+    reached, stopped, restarted = threading.Semaphore(0), threading.Event(), threading.Event()
 
     def produce(seed):
-        for batch in stream(seed, 150):
+        for number, batch in enumerate(stream(seed, 150)):
+            if number in (50, 100):
+                reached.release()
+                (stopped if number == 50 else restarted).wait(60)
             reference.track_many(batch)
             events.track_many(batch)  # never raises, whatever Redis does
-            progress.release()
 
     producers = [threading.Thread(target=produce, args=(seed,)) for seed in (1, 2)]
     for producer in producers:
         producer.start()
-    for _ in range(100):
-        progress.acquire()
-    redis_server.stop()  # while both producers are writing
-    for _ in range(100):
-        progress.acquire()
+    for _ in producers:
+        reached.acquire()
+    redis_server.stop()  # between both producers' batches
+    stopped.set()
+    for _ in producers:
+        reached.acquire()
     assert events.flush()
     spooled = events.delivery.status()["pending"]
     redis_server.start()
+    restarted.set()
     for producer in producers:
         producer.join(60)
     assert events.flush()
