@@ -3,6 +3,7 @@ a batch Redis refuses, a stalled Redis. The API never answers 200 for events it 
 is counted where every process sees it, `status` always answers, and nothing waits on a stuck Redis."""
 
 import json
+import logging
 import os
 import re
 import resource
@@ -205,6 +206,19 @@ def test_an_unwritable_spool_never_stops_the_app_from_starting(make_demo, tmp_pa
     assert not report["healthy"]
     assert "blocker" in report["spool"]["error"] or "directory" in report["spool"]["error"]
     assert report["journal"]["error"]
+
+
+def test_a_replay_failure_that_repeats_is_logged_once_not_every_round(make_events, tmp_path, caplog):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the spool's folder should be")
+    events = make_events(INTERNAL_EVENTS_SPOOL_PATH=str(blocker / "internal-events-spool.sqlite3"))
+    events.delivery.replay_interval = 0.02
+    caplog.set_level(logging.ERROR, logger="webapp.internal_events.delivery")
+    assert events.track("help_link_clicked", additional_properties={"label": "a"})  # starts the replay thread
+    failed = "Replaying the internal events spool failed"
+    wait_until(lambda: any(failed in record.getMessage() for record in caplog.records), message="the first failure")
+    time.sleep(0.5)  # about 25 more rounds fail the same way
+    assert sum(record.getMessage().startswith(failed) for record in caplog.records) == 1
 
 
 def test_a_batch_redis_refuses_is_quarantined_not_replayed_for_ever(make_events, redis_server):

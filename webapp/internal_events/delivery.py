@@ -82,6 +82,7 @@ class CounterDelivery:
         self._idle_writers, self._writers_pid, self._writers_lock = [], None, threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._last_replay_failure = None  # logged once in full; its repeats are counted by `status`, not logged
         self._replayer_pid = None
         self._replayer_lock = threading.Lock()
 
@@ -342,8 +343,13 @@ class CounterDelivery:
             except Exception as error:  # the replay thread must outlive any surprise
                 if isinstance(error, REDIS_FAILURES) and unavailable(error):
                     log.info("Spool not replayed yet, Redis still unavailable: %s", error)
-                else:
-                    log.exception("Replaying the internal events spool failed")
+                elif repr(error) != self._last_replay_failure:
+                    self._last_replay_failure = repr(error)
+                    log.exception(
+                        "Replaying the internal events spool failed (logged again only when the failure changes)"
+                    )
+            else:
+                self._last_replay_failure = None
 
 
 def unavailable(error):
