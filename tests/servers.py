@@ -16,6 +16,7 @@ from pathlib import Path
 import redis
 import requests
 from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CLUSTER_BUS_OFFSET = 10000  # a cluster node also listens on its port + 10000
@@ -157,29 +158,51 @@ class RedisClusterServers:
 
 
 class AppServer:
-    """A WSGI app served over real HTTP on a fixed local port, in a thread; can be stopped and started again."""
+    """A WSGI app served over real HTTP on a fixed local port, in a thread; can be stopped and started again.
+
+    `stop` also waits for the requests still being answered (a browser's poll, say): their request threads
+    outlive the server, and would otherwise write to Redis after the test has removed its keys.
+    """
 
     def __init__(self, app, port=None):
         self.app = app
         self.port = port or free_port()
         self.server = self.thread = None
+        self._answering = 0
+        self._answered = threading.Condition()
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
-        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.server = make_server("127.0.0.1", self.port, self._counted, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
 
-    def stop(self):
+    def stop(self, timeout=10.0):
         if self.server:
             self.server.shutdown()
             self.server.server_close()
             self.thread.join(5)
+            with self._answered:
+                self._answered.wait_for(lambda: self._answering == 0, timeout)
         self.server = self.thread = None
+
+    def _counted(self, environ, start_response):
+        with self._answered:
+            self._answering += 1
+        try:
+            return ClosingIterator(self.app(environ, start_response), self._done)
+        except BaseException:
+            self._done()
+            raise
+
+    def _done(self):
+        with self._answered:
+            self._answering -= 1
+            self._answered.notify_all()
 
 
 @contextmanager
