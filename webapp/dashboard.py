@@ -18,7 +18,7 @@ from .collector import stored_events
 from .errors import http_error
 from .internal_events import current
 from .internal_events.delivery import REDIS_FAILURES
-from .internal_events.extension import admin_page, admin_required, extension
+from .internal_events.extension import admin_page, admin_required, extension, redis_unavailable
 from .internal_events.status import status
 from .internal_events.windows import today
 from .snippets import snippets
@@ -160,14 +160,10 @@ def overview_data():
     try:
         context = _overview_context()
     except REDIS_FAILURES as error:
-        current_app.logger.warning("Redis unavailable while answering %s: %s", request.path, error)
         delivery = data.delivery(status(current()))
-        answer = jsonify(
-            error="counts are unavailable right now (Redis cannot be reached): try again shortly",
-            status=503,
-            regions=_regions("dashboard/_overview_regions.html", ["delivery_health"], delivery=delivery),
+        return redis_unavailable(
+            error, regions=_regions("dashboard/_overview_regions.html", ["delivery_health"], delivery=delivery)
         )
-        return answer, 503, {"Retry-After": "5"}
     return jsonify(day=today().isoformat(), regions=_regions("dashboard/_overview_regions.html", **context))
 
 

@@ -40,11 +40,12 @@ def http_error(error):
     return error_response(error.code, error.description, error.get_headers())
 
 
-def error_response(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> Response:
-    """The answer to an error `status`, keeping the error's own headers (Retry-After, Allow...)."""
+def error_response(status: int, message: str, headers: Iterable[tuple[str, str]] = (), **details: object) -> Response:
+    """The answer to an error `status`, keeping the error's own headers (Retry-After, Allow...);
+    `details` join the JSON answer."""
     response = _page(status, message) if wants_html() else None
     if response is None:
-        response = jsonify(error=message, status=status)
+        response = jsonify(error=message, status=status, **details)
         response.status_code = status
     for name, value in headers:
         if name.lower() != "content-type":

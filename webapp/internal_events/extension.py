@@ -137,7 +137,7 @@ class InternalEvents:
             app.register_blueprint(collector.bp)
         app.cli.add_command(internal_events_cli)
         for failure in REDIS_FAILURES:
-            app.register_error_handler(failure, _redis_unavailable)
+            app.register_error_handler(failure, redis_unavailable)
 
 
 def extension() -> InternalEvents:
@@ -206,8 +206,9 @@ def _no_user_names() -> Iterable[tuple[int, str]]:
     return ()
 
 
-def _redis_unavailable(error: Exception) -> ResponseReturnValue:
-    """Pages and listings that read counts cannot answer without Redis; tracking itself never gets here."""
+def redis_unavailable(error: Exception, **details: object) -> ResponseReturnValue:
+    """Pages and listings that read counts cannot answer without Redis; tracking itself never gets here.
+    `details` join the JSON answer (the dashboard's live update sends what it can still show)."""
     from ..errors import error_response
 
     current_app.logger.warning("Redis unavailable while answering %s: %s", request.path, error)
@@ -215,4 +216,5 @@ def _redis_unavailable(error: Exception) -> ResponseReturnValue:
         503,
         "counts are unavailable right now (Redis cannot be reached): try again shortly",
         {"Retry-After": "5"}.items(),
+        **details,
     )
