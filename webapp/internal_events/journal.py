@@ -161,7 +161,7 @@ class Journal:
     def _progress(self, **changes):
         """Overwrite the progress record in place (see the module's docstring); OSError if even that failed."""
         record = {**self._progress_record, **changes}
-        data = json.dumps(record, separators=(",", ":")).encode().ljust(PROGRESS_BYTES)
+        data = _compact(record).encode().ljust(PROGRESS_BYTES)
         if len(data) > PROGRESS_BYTES or os.pwrite(self._progress_fd, data, 0) != PROGRESS_BYTES:
             raise OSError(errno.ENOSPC, f"journal progress {self._progress_path}: record not written")
         self._progress_record = record
