@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 from .counters import CounterStore
 from .model import Definitions
-from .upgrade import LAYOUT, upgrade
+from .upgrade import LAYOUT, layout_marker, upgrade
 from .windows import day_stamp, seconds_until_end_of, today
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class DailyPass:
     def run(self, definitions: Definitions, day: date) -> bool:
         """The pass of `day`, unless a process already ran it; True when this call ran it."""
         counters = self.counters
-        lock = counters.keys.internal(f"daily-pass:{day_stamp(day)}")
+        lock = self._taken(day)
         if not counters.redis.set(lock, os.getpid(), nx=True, ex=LOCK_SECONDS):
             return False
         upgrade(counters, definitions, day)
@@ -89,13 +89,17 @@ class DailyPass:
 
     def status(self) -> dict[str, bool]:
         """Whether a process took today's and yesterday's pass, and whether an older release's keys are upgraded."""
-        keys, day = self.counters.keys, today()
+        day = today()
         pipe = self.counters.pipeline()
         for back in (0, 1):
-            pipe.exists(keys.internal(f"daily-pass:{day_stamp(day - timedelta(days=back))}"))
-        pipe.get(keys.internal("layout"))
+            pipe.exists(self._taken(day - timedelta(days=back)))
+        pipe.get(layout_marker(self.counters.keys))
         ran_today, ran_yesterday, layout = pipe.execute()
         return {"today": bool(ran_today), "yesterday": bool(ran_yesterday), "upgraded": layout == LAYOUT.encode()}
+
+    def _taken(self, day: date) -> str:
+        """The key a process sets when it takes `day`'s pass: the lock, and the record that the pass ran."""
+        return self.counters.keys.internal(f"daily-pass:{day_stamp(day)}")
 
     def _loop(self) -> None:
         while not self._stopped:

@@ -14,6 +14,7 @@ import re
 from datetime import date, datetime
 
 from .counters import CounterStore
+from .keys import KeySpace
 from .model import Definitions
 from .windows import TOTAL_DAYS, day_number
 
@@ -35,13 +36,18 @@ return 1
 
 def upgrade(counters: CounterStore, definitions: Definitions, day: date) -> int:
     """Bring an older release's keys to today's layout, unless done before; the number of daily totals moved."""
-    marker = counters.keys.internal("layout")
+    marker = layout_marker(counters.keys)
     if counters.redis.get(marker) == LAYOUT.encode():
         return 0
     moved = move_daily_totals(counters, day)
     counters.keep_frames(definitions.unique_rule_sets_in_use(), day, daily_days=LEGACY_DAILY_DAYS)
     counters.redis.set(marker, LAYOUT)
     return moved
+
+
+def layout_marker(keys: KeySpace) -> str:
+    """The key holding the layout Redis was last upgraded to (LAYOUT once `upgrade` finished)."""
+    return keys.internal("layout")
 
 
 def move_daily_totals(counters: CounterStore, day: date) -> int:
