@@ -78,13 +78,28 @@ def redis_client(redis_url):
     client.close()
 
 
-@pytest.fixture
-def key_prefix(redis_client):
-    prefix = f"test:{uuid.uuid4().hex[:12]}:"
-    yield prefix
+def _remove_keys(redis_client, prefix):
     keys = list(redis_client.scan_iter(match=prefix + "*", count=1000))
     if keys:
         redis_client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def issued_prefixes(redis_client):
+    """Every test's key prefix, cleaned once more when the session ends: a background thread of a test's
+    tracker (the daily pass, say) may still have written under it after the test removed its keys."""
+    prefixes = []
+    yield prefixes
+    for prefix in prefixes:
+        _remove_keys(redis_client, prefix)
+
+
+@pytest.fixture
+def key_prefix(redis_client, issued_prefixes):
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    issued_prefixes.append(prefix)
+    yield prefix
+    _remove_keys(redis_client, prefix)
 
 
 @pytest.fixture
