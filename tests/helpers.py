@@ -1,14 +1,18 @@
 """Helpers shared by the tests: signing in to the demo, sessions on live servers, the collector's token."""
 
+import json
 import os
 import re
 import shutil
 import sqlite3
+import time
 from contextlib import closing
 
 import requests
+from snowplow_tracker import SelfDescribingJson, StructuredEvent, Tracker
 
 from webapp.demo.config import collector_token
+from webapp.internal_events.contexts import SERVICE_PING_CONTEXT, STANDARD_CONTEXT
 
 # Strong enough for tests that switch to production, which refuses weak keys.
 TEST_SECRET_KEY = "test-only-secret-key-0123456789abcdef"
@@ -94,3 +98,42 @@ def website_id(database):
             "SELECT p.id FROM projects p JOIN namespaces n ON n.id = p.namespace_id"
             " WHERE n.path = 'acme' AND p.path = 'website'"
         ).fetchone()[0]
+
+
+class _Captured:
+    """An emitter keeping what snowplow-tracker emits, as the version before outbox records kept it."""
+
+    def __init__(self):
+        self.payloads = []
+
+    def input(self, payload):
+        self.payloads.append({key: str(value) for key, value in payload.items()})
+
+
+def keep_as_the_earlier_version(outbox_path, app_id, pseudonym):
+    """Write into an outbox file a `project_viewed` event of `pseudonym` as the version before records did
+    (the whole tracker payload); returns that payload."""
+    captured = _Captured()
+    standard = {
+        "environment": "test",
+        "source": "python",
+        "user_id": pseudonym,
+        "namespace_id": 1,
+        "project_id": 2,
+        "plan": None,
+        "context_generated_at": "2026-11-29T10:00:00.000+00:00",
+    }
+    Tracker("internal-events", captured, app_id=app_id, encode_base64=True).track(
+        StructuredEvent(
+            category="InternalEventTracking",
+            action="project_viewed",
+            context=[
+                SelfDescribingJson(STANDARD_CONTEXT, standard),
+                SelfDescribingJson(SERVICE_PING_CONTEXT, {"data_source": "redis_hll", "event_name": "project_viewed"}),
+            ],
+        )
+    )
+    (payload,) = captured.payloads
+    with closing(sqlite3.connect(outbox_path)) as db, db:
+        db.execute("INSERT INTO events (payload, queued_at) VALUES (?, ?)", (json.dumps(payload), time.time()))
+    return payload

@@ -93,7 +93,7 @@ def test_a_backlog_over_a_mebibyte_arrives_once_each_after_an_outage(collector, 
         track_projects(events, range(start + 1, start + 101), label="x" * 255)
     waiting = events.snowplow.outbox.oldest(count + 1)
     assert len(waiting) == count
-    assert sum(len(payload) for _, payload in waiting) > MIB
+    assert sum(len(events.snowplow.courier.build(stored)) for _, stored in waiting) > MIB
 
     collector.start()
     wait_until(lambda: events.snowplow.status()["queued"] == 0, timeout=90, message="backlog delivered")
@@ -111,7 +111,7 @@ def test_a_collector_that_refuses_large_bodies_gets_them_split(make_demo, make_e
     try:
         events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=server.url)
         track_projects(events, range(1, 201))
-        assert sum(len(p) for _, p in events.snowplow.outbox.oldest(500)) > 4 * 40_000
+        assert sum(len(events.snowplow.courier.build(s)) for _, s in events.snowplow.outbox.oldest(500)) > 4 * 40_000
         assert events.snowplow.flush(timeout=30)
         admin = sign_in(LiveSession(server.url), "admin")
         good = received(admin)
@@ -169,7 +169,7 @@ def test_a_resent_batch_is_stored_once(collector, admin, make_events, config):
     events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=collector.url)
     for project_id in range(1, 6):
         events.track("project_viewed", user_id=1, namespace_id=1, project_id=project_id)
-    sent = [json.loads(payload) for _, payload in events.snowplow.outbox.oldest(10)]
+    sent = [json.loads(events.snowplow.courier.build(stored)) for _, stored in events.snowplow.outbox.oldest(10)]
     assert events.snowplow.flush(timeout=10)
 
     body = {"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4", "data": sent}

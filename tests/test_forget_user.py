@@ -14,7 +14,7 @@ from webapp.demo.store import users
 from webapp.forget_user import forget_user
 from webapp.internal_events.service_ping import metric_values
 
-from helpers import reset_collector
+from helpers import keep_as_the_earlier_version, reset_collector
 from servers import RedisServer, free_port, wait_until
 
 PROJECT = {"project_id": 5, "namespace_id": 2}
@@ -77,15 +77,17 @@ def test_forget_user_refuses_a_bad_id(app):
     assert result.exit_code == 2 and "is not a valid integer" in result.output
 
 
-def test_forget_user_removes_their_events_waiting_for_snowplow(make_events):
+def test_forget_user_removes_their_events_waiting_for_snowplow(make_events, config):
     events = make_events(
         INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=f"http://127.0.0.1:{free_port()}"
     )  # nobody listens: they wait
     for user_id in (1, 2, 1):
         assert events.track("project_created", user_id=user_id, **PROJECT)
-    assert events.snowplow.outbox.counts()["queued"] == 3
+    app_id = config["INTERNAL_EVENTS_SNOWPLOW_APP_ID"]
+    keep_as_the_earlier_version(events.snowplow.outbox.path, app_id, events.privacy.pseudonym(1))  # before an upgrade
+    assert events.snowplow.outbox.counts()["queued"] == 4
 
     forgotten = forget_user(events, 1)
-    assert forgotten["outbox_events"] == 2 and forgotten["pseudonym"] == events.privacy.pseudonym(1)
-    (left,) = [json.loads(payload) for _, payload in events.snowplow.outbox.oldest(10)]
+    assert forgotten["outbox_events"] == 3 and forgotten["pseudonym"] == events.privacy.pseudonym(1)
+    (left,) = [json.loads(events.snowplow.courier.build(stored)) for _, stored in events.snowplow.outbox.oldest(10)]
     assert events.privacy.pseudonym(2) in json.dumps(decode_event(left)[0]["contexts"])

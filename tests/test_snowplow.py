@@ -2,6 +2,11 @@
 
 import base64
 import json
+import multiprocessing
+import sqlite3
+import time
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -9,8 +14,10 @@ from jsonschema import Draft7Validator
 
 from webapp.internal_events import UnknownEventError
 from webapp.internal_events.contexts import SCHEMA_DIR, SERVICE_PING_CONTEXT, STANDARD_CONTEXT
+from webapp.internal_events.snowplow_outbox import Outbox, outbox_file
+from webapp.internal_events.snowplow_record import new_event_id
 
-from helpers import collector_headers
+from helpers import collector_headers, keep_as_the_earlier_version
 
 
 @pytest.fixture
@@ -115,3 +122,74 @@ def test_an_unreachable_collector_never_breaks_tracking(make_events):
     events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL="http://127.0.0.1:9")
     assert events.track("admin_area_viewed", user_id=1)
     assert events.snowplow.flush(timeout=3) is False
+
+
+def test_the_outbox_keeps_a_record_without_the_user_id_and_the_event_carries_its_id_and_time(sent):
+    """The accepting thread keeps a compact record; the payload built later carries the id and time fixed then."""
+    events, arrived = sent
+    events.track("admin_area_viewed", user_id=987_654_321, namespace_id=3)
+    ((_, stored),) = events.snowplow.outbox.oldest(10)
+    assert "987654321" not in stored
+    kept = json.loads(stored)
+    assert kept["facts"]["user_id"] == events.privacy.pseudonym(987_654_321)
+    assert uuid.UUID(kept["eid"]).version == 4
+    assert events.snowplow.courier.build(stored) == events.snowplow.courier.build(stored)  # a repost is the same
+
+    (event,) = arrived()
+    assert (event["event_id"], event["created_at_ms"]) == (kept["eid"], kept["dtm"])
+    standard = contexts_by_schema(event)[STANDARD_CONTEXT]
+    accepted_at = datetime.fromtimestamp(kept["dtm"] / 1000, UTC).isoformat(timespec="milliseconds")
+    assert standard["context_generated_at"] == accepted_at
+    assert (standard["user_id"], standard["namespace_id"]) == (events.privacy.pseudonym(987_654_321), 3)
+
+
+def test_a_row_an_earlier_version_left_in_the_outbox_is_posted_as_it_was(make_events, live_server, collector, config):
+    """After an upgrade, tracker payloads still waiting are sent unchanged, before the records kept since."""
+    outbox = Outbox(outbox_file(config["INTERNAL_EVENTS_SNOWPLOW_OUTBOX_DIR"], live_server), limit=10)
+    old = keep_as_the_earlier_version(outbox.path, config["INTERNAL_EVENTS_SNOWPLOW_APP_ID"], "ab" * 32)
+
+    events = make_events(INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL=live_server)
+    events.track("admin_area_viewed", user_id=1)
+    assert events.snowplow.flush(timeout=10)
+    received = {event["event_id"]: event for event in collector.get("/micro/good").json()}
+    assert len(received) == 2 and collector.get("/micro/all").json()["bad"] == 0
+    earlier = received[old["eid"]]
+    assert (earlier["action"], earlier["created_at_ms"], earlier["app_id"]) == (
+        "project_viewed",
+        int(old["dtm"]),
+        old["aid"],
+    )
+    standard = contexts_by_schema(earlier)[STANDARD_CONTEXT]
+    assert (standard["user_id"], standard["context_generated_at"]) == ("ab" * 32, "2026-11-29T10:00:00.000+00:00")
+
+
+def test_an_outbox_row_nothing_can_be_built_from_is_rejected_and_counted(sent):
+    """A damaged row is refused for good (counted), and cannot hold back the events behind it."""
+    events, arrived = sent
+    with sqlite3.connect(events.snowplow.outbox.path) as db:
+        db.execute("INSERT INTO events (payload, queued_at) VALUES (?, ?)", ('{"record": 1}', time.time()))
+    events.track("admin_area_viewed", user_id=1)
+    assert [event["action"] for event in arrived()] == ["admin_area_viewed"]
+    status = events.snowplow.status()
+    assert (status["rejected"], status["delivered"], status["queued"]) == (1, 1, 0)
+
+
+def _ids_of_a_child(answers):
+    answers.put([new_event_id() for _ in range(1000)])
+
+
+def test_event_ids_are_uuids_no_two_processes_share(tmp_path):
+    """Ids are counted within a process: a forked worker (gunicorn's) must draw its own."""
+    here = [new_event_id() for _ in range(1000)]
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    children = [context.Process(target=_ids_of_a_child, args=(answers,)) for _ in range(2)]
+    for child in children:
+        child.start()
+    theirs = [answers.get(timeout=30) for _ in children]
+    for child in children:
+        child.join(10)
+    every = here + theirs[0] + theirs[1]
+    assert len(set(every)) == 3000
+    assert {uuid.UUID(id).version for id in every} == {4}
+    assert {str(uuid.UUID(id)) for id in every} == set(every)  # canonical text, as uuid4 gives

@@ -14,6 +14,7 @@ import json
 
 from . import collector
 from .internal_events.delivery import REDIS_FAILURES
+from .internal_events.snowplow_record import is_record
 
 
 def forget_user(tracker, user_id):
@@ -26,7 +27,7 @@ def forget_user(tracker, user_id):
     forgotten = {
         "pseudonym": pseudonym,
         "spooled_events": tracker.delivery.spool.forget_user(user_id),
-        "outbox_events": sender.outbox.forget(lambda payload: _carries(payload, pseudonym)) if sender else 0,
+        "outbox_events": sender.outbox.forget(lambda stored: _carries(stored, pseudonym)) if sender else 0,
         "collector_events": None,
         "collector_error": None,
     }
@@ -37,10 +38,12 @@ def forget_user(tracker, user_id):
     return forgotten
 
 
-def _carries(payload, pseudonym):
-    """Whether a tracker payload's contexts (base64 or not) name `pseudonym`."""
+def _carries(stored, pseudonym):
+    """Whether an outbox row names `pseudonym`: a record's user, or a tracker payload's contexts (base64 or not)."""
+    if is_record(stored):
+        return stored["facts"]["user_id"] == pseudonym
     try:
-        event, _ = collector.decode_event(payload)
+        event, _ = collector.decode_event(stored)
     except collector.BadPayload:
         return False
     return pseudonym in json.dumps(event["contexts"])

@@ -69,31 +69,30 @@ def pseudonym(key: str, user_id: int | None) -> str | None:
     return hmac.new(key.encode(), str(user_id).encode(), hashlib.sha256).hexdigest()
 
 
-def standard_context(
-    event: TrackedEvent,
-    environment: str,
-    custom_properties: dict[str, Any] | None,
-    pseudonym_key: str,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "environment": environment,
+def event_facts(event: TrackedEvent, custom_properties: dict[str, Any] | None, pseudonym_key: str) -> dict[str, Any]:
+    """What the standard context says of one event, the user pseudonymised: the part an outbox record keeps."""
+    facts: dict[str, Any] = {
         "source": event.source,
         "user_id": pseudonym(pseudonym_key, event.user_id),
         "namespace_id": event.namespace_id,
         "project_id": event.project_id,
         "plan": event.plan,
-        "context_generated_at": (now or datetime.now(UTC)).isoformat(timespec="milliseconds"),
     }
     if custom_properties:
-        data["extra"] = custom_properties
+        facts["extra"] = custom_properties
     if event.feature_enabled_by_namespace_ids is not None:
-        data["feature_enabled_by_namespace_ids"] = list(event.feature_enabled_by_namespace_ids)
-    return data
+        facts["feature_enabled_by_namespace_ids"] = list(event.feature_enabled_by_namespace_ids)
+    return facts
 
 
-def service_ping_context(event: TrackedEvent) -> dict[str, str]:
-    return {"data_source": "redis_hll", "event_name": event.name}
+def standard_context(facts: dict[str, Any], environment: str, generated_at_ms: int) -> dict[str, Any]:
+    """The standard context of an event's `facts`, generated when it was accepted (ms since the epoch)."""
+    generated_at = datetime.fromtimestamp(generated_at_ms / 1000, UTC).isoformat(timespec="milliseconds")
+    return {"environment": environment, **facts, "context_generated_at": generated_at}
+
+
+def service_ping_context(event_name: str) -> dict[str, str]:
+    return {"data_source": "redis_hll", "event_name": event_name}
 
 
 def context_errors(schema_uri: object, data: object) -> list[str]:

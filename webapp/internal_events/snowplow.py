@@ -1,25 +1,27 @@
-"""Sending internal events to a Snowplow collector: `snowplow-tracker` builds them, an outbox on disk keeps them.
+"""Sending internal events to a Snowplow collector: an outbox on disk keeps them, `snowplow-tracker` builds them.
 
-`send` builds the tracker payload and writes it to the outbox (see
-snowplow_outbox.py) before it returns, so the death of this process loses
-nothing. A background thread posts what waits, in capped batches, backing off
-while the collector is unreachable (see snowplow_courier.py). What this process
-could not send is sent by the next process that uses the same outbox.
+`send` writes a compact record of the event (snowplow_record.py) to the outbox
+(snowplow_outbox.py) before it returns, so the death of this process loses
+nothing. A background thread builds the tracker payloads of what waits and
+posts them, in capped batches, backing off while the collector is unreachable
+(see snowplow_courier.py). What this process could not send is sent by the next
+process that uses the same outbox.
 """
 
 import atexit
+import json
 import logging
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
 
-from snowplow_tracker import SelfDescribingJson, StructuredEvent, Tracker
+from snowplow_tracker import SelfDescribingJson, StructuredEvent, Subject
+from snowplow_tracker.constants import VERSION
 
-from .contexts import CATEGORY, context_schemas, iglu_uri, service_ping_context, standard_context
-from .model import BASE_PROPERTIES
+from .contexts import context_schemas, iglu_uri, service_ping_context, standard_context
 from .snowplow_courier import Courier
-from .valid_text import valid_text
+from .snowplow_record import is_record, record
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +29,20 @@ FLUSH_INTERVAL_SECONDS = 1.0
 EXIT_SEND_SECONDS = 5.0
 
 
-class OutboxEmitter:
-    """The tracker's emitter: payloads go to the outbox, one transaction per `batch`, or one per event."""
+class OutboxWriter:
+    """Records go to the outbox: one transaction per `batch`, or one per event."""
 
     def __init__(self, outbox, unkept):
         self.outbox = outbox
         self.unkept = unkept
         self._local = threading.local()
 
-    def input(self, payload):
-        event = {key: str(value) for key, value in payload.items()}
+    def keep(self, event_record):
         pending = getattr(self._local, "pending", None)
         if pending is not None:
-            pending.append(event)
+            pending.append(event_record)
         else:
-            self._keep([event])
+            self._keep([event_record])
 
     @contextmanager
     def batch(self, numbered=None):
@@ -53,22 +54,57 @@ class OutboxEmitter:
             if pending or numbered:
                 self._keep(pending, numbered)
 
-    def _keep(self, payloads, numbered=None):
+    def _keep(self, records, numbered=None):
         """Into the outbox; what it cannot take (a full disk, a broken file) is lost, counted where all processes see it."""
         try:
-            kept = self.outbox.append(payloads, numbered)
+            kept = self.outbox.append(records, numbered)
         except (sqlite3.Error, OSError) as error:
-            self.unkept.add(len(payloads))
-            log.error("Snowplow outbox %s cannot take %d event(s), lost: %s", self.outbox.path, len(payloads), error)
+            self.unkept.add(len(records))
+            log.error("Snowplow outbox %s cannot take %d event(s), lost: %s", self.outbox.path, len(records), error)
             return
-        if kept < len(payloads):
-            log.warning("Snowplow outbox %s is full: %d event(s) dropped", self.outbox.path, len(payloads) - kept)
+        if kept < len(records):
+            log.warning("Snowplow outbox %s is full: %d event(s) dropped", self.outbox.path, len(records) - kept)
 
-    # Sending is the courier's job; the tracker's own flush calls have nothing to do.
-    def flush(self):
-        pass
 
-    sync_flush = async_flush = flush
+class PayloadBuilder:
+    """snowplow-tracker's payload of a record, as JSON text: a structured event with our two contexts, base64.
+
+    The steps of its `Tracker`, but with the record's event id and time where the tracker would draw new ones.
+    """
+
+    NAMESPACE = "internal-events"
+
+    def __init__(self, app_id, environment, vendor=None):
+        # The contexts' iglu URIs: a pipeline resolves them in the registry `internal-events iglu-export` writes.
+        self.standard_context, self.service_ping_context = (iglu_uri(s) for s in context_schemas(vendor))
+        self.environment = environment
+        self.subject = Subject()
+        self.tracker_fields = {"tv": VERSION, "tna": self.NAMESPACE, "aid": app_id}
+
+    def __call__(self, stored):
+        """The payload to post for an outbox row: built from a record, or kept by an earlier version as it is."""
+        kept = json.loads(stored)
+        if not is_record(kept):
+            return stored
+        base = kept["base"]
+        event = StructuredEvent(
+            category=kept["category"],
+            action=kept["action"],
+            label=base.get("label"),
+            property_=base.get("property"),
+            value=base.get("value"),
+            context=[
+                SelfDescribingJson(
+                    self.standard_context, standard_context(kept["facts"], self.environment, kept["dtm"])
+                ),
+                SelfDescribingJson(self.service_ping_context, service_ping_context(kept["action"])),
+            ],
+        )
+        payload = event.build_payload(encode_base64=True, json_encoder=None, subject=self.subject)
+        payload.add("eid", kept["eid"])
+        payload.add("dtm", kept["dtm"])
+        payload.add_dict(self.tracker_fields)
+        return json.dumps({key: str(value) for key, value in payload.nv_pairs.items()})
 
 
 class SnowplowSender:
@@ -86,15 +122,11 @@ class SnowplowSender:
         **post_limits,
     ):
         self.collector_url = collector_url
-        # The contexts' iglu URIs: a pipeline resolves them in the registry `internal-events iglu-export` writes.
-        self.standard_context, self.service_ping_context = (iglu_uri(s) for s in context_schemas(vendor))
-        self.environment = environment
         self.pseudonym_key = pseudonym_key
         self.outbox = outbox
         self.unkept = unkept
-        self.emitter = OutboxEmitter(outbox, unkept)
-        self.tracker = Tracker("internal-events", self.emitter, app_id=app_id, encode_base64=True)
-        self.courier = Courier(outbox, collector_url, token, **post_limits)
+        self.writer = OutboxWriter(outbox, unkept)
+        self.courier = Courier(outbox, collector_url, PayloadBuilder(app_id, environment, vendor), token, **post_limits)
         self._wake, self._stopped = threading.Event(), threading.Event()
         self._interval = flush_interval
         self._thread = threading.Thread(target=self._run, name="snowplow-courier", daemon=True)
@@ -102,31 +134,15 @@ class SnowplowSender:
         atexit.register(self.close)
 
     def send(self, event):
-        properties = valid_text(event.properties)  # else Snowplow cannot encode what Redis counted
-        base = {k: v for k, v in properties.items() if k in BASE_PROPERTIES}
-        custom = {k: v for k, v in properties.items() if k not in BASE_PROPERTIES}
-        self.tracker.track(
-            StructuredEvent(
-                category=event.category or CATEGORY,
-                action=event.name,
-                label=base.get("label"),
-                property_=base.get("property"),
-                value=base.get("value"),
-                context=[
-                    SelfDescribingJson(
-                        self.standard_context, standard_context(event, self.environment, custom, self.pseudonym_key)
-                    ),
-                    SelfDescribingJson(self.service_ping_context, service_ping_context(event)),
-                ],
-            )
-        )
+        """Keep `event` for the collector (within `batch`, when it ends)."""
+        self.writer.keep(record(event, self.pseudonym_key))
 
     def batch(self, numbered=None):
         """Within it, sent events reach the outbox in one transaction, when it ends (a request's or a batch's events).
 
         `numbered`: the (writer, number) of the batch whose events are sent, noted with them (see snowplow_outbox.py).
         """
-        return self.emitter.batch(numbered)
+        return self.writer.batch(numbered)
 
     def holds(self, writer, number):
         """Whether the outbox already has the events of that batch (False when it cannot be read)."""

@@ -1,4 +1,4 @@
-"""Posting the outbox's events to the collector: capped batches, halves on 413, a shared exponential back-off."""
+"""Posting the outbox's events to the collector: built as posted, capped batches, halves on 413, a shared back-off."""
 
 import logging
 import random
@@ -28,8 +28,10 @@ REQUEST_TIMEOUT = (2.0, 5.0)  # connect, read
 
 
 class Courier:
-    def __init__(self, outbox, collector_url, token=None, max_events=MAX_POST_EVENTS, max_bytes=MAX_POST_BYTES):
+    def __init__(self, outbox, collector_url, build, token=None, max_events=MAX_POST_EVENTS, max_bytes=MAX_POST_BYTES):
+        """`build`: an outbox row's stored text -> the tracker payload to post, as JSON text."""
         self.outbox = outbox
+        self.build = build
         self.endpoint = collector_url.rstrip("/") + POST_PATH
         self.max_events, self.max_bytes = max_events, max_bytes
         self.session = requests.Session()
@@ -54,7 +56,15 @@ class Courier:
                 rows = self.outbox.oldest(cap)
                 if not rows:
                     return True
-                batch = first_batch(rows, cap, self.max_bytes)
+                unbuildable = []
+                batch = first_batch(self._built(rows, unbuildable), cap, self.max_bytes)
+                if unbuildable:
+                    self.outbox.rejected(unbuildable)
+                    log.error(
+                        "Snowplow outbox %s: %d event(s) cannot be built, rejected", self.outbox.path, len(unbuildable)
+                    )
+                if not batch:
+                    continue
                 ids = [id for id, _ in batch]
                 outcome = verdict(self._post([payload for _, payload in batch]), len(batch))
                 if outcome == RETRY:
@@ -82,11 +92,20 @@ class Courier:
     def close(self):
         self.session.close()
 
+    def _built(self, rows, unbuildable):
+        """(id, payload) of each row, built as `first_batch` takes them; the ids of rows nothing can be built from
+        (a damaged file) go to `unbuildable`: refused for good, so they cannot hold back the rest."""
+        for id, stored in rows:
+            try:
+                yield id, self.build(stored)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                unbuildable.append(id)
+
     def _post(self, payloads):
         """The collector's status code, or None when it could not be reached.
 
-        `payloads` are JSON objects as the outbox keeps them: the body is put together around them, each
-        with the send time (`stm`) added, rather than decoded and encoded again (about 10 µs an event)."""
+        `payloads` are JSON objects as built: the body is put together around them, each with the send
+        time (`stm`) added, rather than decoded and encoded again (about 10 µs an event)."""
         stm = f',"stm":"{int(time.time() * 1000)}"}}'
         body = f'{{"schema":"{PAYLOAD_DATA_SCHEMA}","data":[{",".join(p[:-1] + stm for p in payloads)}]}}'
         try:

@@ -7,6 +7,10 @@ holds the send lock posts the oldest events, so what a dead or exited process
 left behind is sent by the next one. Events leave only when the collector took
 them, or refused them for good (counted as rejected).
 
+An event waits as a compact record (snowplow_record.py), encoded once; the
+courier builds its tracker payload when it posts. Rows an earlier version wrote
+are tracker payloads, posted as they are.
+
 One file per collector URL: events are only ever sent where they were meant to go.
 The limit counts events; what does not fit is dropped and counted. Totals are
 kept in the file, so `internal-events status` sees every process's figures.
@@ -71,13 +75,13 @@ class Outbox:
         except (sqlite3.Error, OSError):
             log.exception("Snowplow outbox %s cannot be opened: events cannot wait for the collector", self.path)
 
-    def append(self, payloads, batch=None):
-        """Keep events (tracker payloads: dicts of strings) until sent; how many fitted (the rest are dropped).
+    def append(self, records, batch=None):
+        """Keep events (records: dicts that JSON encodes) until sent; how many fitted (the rest are dropped).
 
         `batch`: the (writer, number) whose events these are (all that may be sent of it), noted with them.
         """
         now = time.time()
-        rows = [(json.dumps(payload), now) for payload in payloads]
+        rows = [(json.dumps(record, separators=(",", ":")), now) for record in records]
         with self._transaction() as db:
             if batch is not None:
                 db.execute(
@@ -100,7 +104,7 @@ class Outbox:
         return row is not None and row[0] >= number
 
     def oldest(self, count):
-        """[(id, payload as JSON text)] of the `count` events waiting longest: encoded once, when kept."""
+        """[(id, record as JSON text)] of the `count` events waiting longest: encoded once, when kept."""
         return self._connection().execute("SELECT id, payload FROM events ORDER BY id LIMIT ?", (count,)).fetchall()
 
     def delivered(self, ids):
@@ -122,9 +126,9 @@ class Outbox:
             db.execute("UPDATE totals SET value = 0 WHERE name IN ('failures_in_row', 'retry_at')")
 
     def forget(self, carries):
-        """Delete the waiting events for which `carries(payload)` is true (a forgotten user's); how many."""
+        """Delete the waiting events for which `carries(row)` (the row decoded) is true (a forgotten user's); how many."""
         with self._transaction() as db:
-            ids = [id for id, payload in db.execute("SELECT id, payload FROM events") if carries(json.loads(payload))]
+            ids = [id for id, stored in db.execute("SELECT id, payload FROM events") if carries(json.loads(stored))]
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 db.execute(f"DELETE FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk)

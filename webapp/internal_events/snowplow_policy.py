@@ -3,6 +3,8 @@
 Pure rules, no I/O, so they are tested and reasoned about on their own.
 """
 
+from itertools import islice
+
 # A POST carries at most this many events and bytes: half of the 1 MiB a
 # collector (ours, Snowplow's) takes by default, so a backlog never turns into
 # one body that is refused for ever.
@@ -16,9 +18,10 @@ DELIVERED, SPLIT, RETRY, REJECT = "delivered", "split", "retry", "reject"
 
 
 def first_batch(rows, max_events=MAX_POST_EVENTS, max_bytes=MAX_POST_BYTES):
-    """The leading rows ((id, payload JSON text) pairs) that fit one POST; always at least one."""
+    """The leading rows ((id, payload JSON text) pairs, from any iterable: read one past the last taken)
+    that fit one POST; at least one, unless there are none."""
     batch, size = [], 0
-    for row in rows[:max_events]:
+    for row in islice(rows, max_events):
         size += len(row[1]) + STM_BYTES
         if batch and size > max_bytes:
             break
