@@ -11,7 +11,9 @@ counts). Two baselines run in this process against the current code:
 and write-behind with its journal left out shows what durability costs.
 Rounds alternate between every contender, so a noisy neighbour hurts all of
 them alike; each figure is the median over the rounds, each ratio the median
-of the rounds' ratios.
+of the rounds' ratios. After a Snowplow round its process posts what the round
+queued, untimed: what Snowplow adds to the caller and what the courier spends
+later are printed apart, with the process CPU time per event of both.
 """
 
 import json
@@ -171,21 +173,24 @@ def before_tree(folder, commit=BEFORE):
 
 
 def measure(local, versions):
-    """ROUNDS alternating rounds: {contender: [events/s per round]}, remote ones named "<contender> @<version>".
+    """ROUNDS alternating rounds: ({contender: [events/s per round]}, {remote contender: [CPU figures per round]}),
+    remote ones named "<contender> @<version>" (CPU figures: see track_rounds.round_of).
 
     A first round is not kept: it pays for connections, script loading and the day's first write (the daily pass).
     """
-    figures = {}
+    figures, cpu = {}, {}
     for number in range(ROUNDS + 1):
         if number == 1:
-            figures = {}
+            figures, cpu = {}, {}
         for name, function in local.items():
             figures.setdefault(name, []).append(rate(function, EVENTS_PER_ROUND))
         for contender in versions[-1].contenders:
             for version in versions:
                 if contender in version.contenders:
-                    figures.setdefault(f"{contender} @{version.name}", []).append(version.ask(contender))
-    return figures
+                    answer = version.ask(contender)
+                    figures.setdefault(f"{contender} @{version.name}", []).append(answer["rate"])
+                    cpu.setdefault(f"{contender} @{version.name}", []).append(answer)
+    return figures, cpu
 
 
 def start_collector(env, port=None):
@@ -254,9 +259,11 @@ def main():
             if tree:
                 versions.append(Version("before", tree, {**env, "INTERNAL_EVENTS_KEY_PREFIX": prefix + "before:"}))
             versions.append(Version("now", PROJECT_ROOT, {**env, "INTERNAL_EVENTS_KEY_PREFIX": prefix + "now:"}))
-            figures = measure(baselines(sync, unjournaled), versions)
+            figures, cpu = measure(baselines(sync, unjournaled), versions)
             flushed = all(version.ask("flush") for version in versions)
-            report(figures, [v.name for v in versions], flushed, int(requests.get(f"{url}/count", timeout=5).text))
+            names = [v.name for v in versions]
+            report(figures, names, flushed, int(requests.get(f"{url}/count", timeout=5).text))
+            report_snowplow_cpu(cpu, names)
             for tracker in (sync, unjournaled):
                 tracker.close()
     finally:
@@ -273,6 +280,19 @@ def clean_up(collector, client, prefix):
     keys = list(client.scan_iter(match=prefix + "*", count=1000))
     for start in range(0, len(keys), 1000):
         client.delete(*keys[start : start + 1000])
+
+
+def report_snowplow_cpu(cpu, names):
+    """Snowplow's process CPU time per event: in the timed round, in posting its events afterwards, and in all."""
+    print("Snowplow's CPU time per event (process CPU, medians of the rounds; the collector's own not counted):")
+    print(f"{'':42} {'version':>8} {'in the round':>13} {'courier':>9} {'in all':>8}")
+    for contender in (BEHIND, BATCHED):
+        for name in names:
+            on, off = cpu[f"{contender}{SNOWPLOW} @{name}"], cpu[f"{contender} @{name}"]
+            during = statistics.median(o["cpu_us"] - f["cpu_us"] for o, f in zip(on, off))
+            courier = statistics.median(o["courier_cpu_us"] for o in on)
+            total = statistics.median(o["cpu_us"] + o["courier_cpu_us"] - f["cpu_us"] for o, f in zip(on, off))
+            print(f"{contender:42} {name:>8} {during:10.1f} µs {courier:6.1f} µs {total:5.1f} µs")
 
 
 def per_event_us(slower, faster):
@@ -308,7 +328,9 @@ def report(figures, names, flushed, received):
         for name in names:
             cost = per_event_us(figures[f"{contender}{SNOWPLOW} @{name}"], figures[f"{contender} @{name}"])
             goal = f" (goal <= {SNOWPLOW_GOAL_US} µs: {'met' if cost <= SNOWPLOW_GOAL_US else 'NOT met'})"
-            print(f"Snowplow adds {cost:5.1f} µs an event to {contender}, {name}{goal if name == 'now' else ''}")
+            print(
+                f"Snowplow adds {cost:5.1f} µs an event to the caller of {contender}, {name}{goal if name == 'now' else ''}"
+            )
     journal_cost = statistics.median(b / u for b, u in zip(figures[f"{BEHIND} @now"], figures[UNJOURNALED]))
     print(f"the journal: write-behind with it runs at {journal_cost:.0%} of write-behind without it")
     for contender, floor, times in GOALS:

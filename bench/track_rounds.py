@@ -4,7 +4,10 @@
 (the current checkout, or an earlier commit's `webapp` unpacked by core.py):
 it imports only what both versions have, so one run measures both side by side.
 Reads a contender's name per line on stdin, runs one round of it and answers
-its events/s; `flush` waits for Snowplow and answers what it sent; `quit`
+its events/s and the process's CPU time per event; after a Snowplow round it
+posts what the round left in the outbox, outside the timed part (so the courier
+never runs during another contender's round), and answers the CPU time that
+took per event too. `flush` waits for Snowplow and answers what it sent; `quit`
 deletes the run's keys. Settings come from the environment.
 """
 
@@ -51,7 +54,7 @@ def batched(tracker, work):
 
 
 def contenders(settings, instance_path, collector):
-    """Named rounds: the same calls through each configuration, with and without Snowplow."""
+    """Named rounds, each (function, tracker): the same calls through each configuration, with and without Snowplow."""
     work = calls(EVENTS_PER_ROUND)
     runs, trackers = {}, []
     for label, extra in (("", {}), (SNOWPLOW, {"INTERNAL_EVENTS_SNOWPLOW_COLLECTOR_URL": collector})):
@@ -61,16 +64,24 @@ def contenders(settings, instance_path, collector):
         sync = build(from_environment({**settings, **extra}), instance_path)
         behind = build(from_environment({**settings, **extra, "INTERNAL_EVENTS_WRITE_BEHIND": "1"}), instance_path)
         trackers += [sync, behind]
-        runs[f"track_event, synchronous{label}"] = one_by_one(sync, work)
-        runs[f"track_event, write-behind{label}"] = one_by_one(behind, work)
-        runs[f"track_events, batches of {BATCH}{label}"] = batched(sync, work)
+        runs[f"track_event, synchronous{label}"] = one_by_one(sync, work), sync
+        runs[f"track_event, write-behind{label}"] = one_by_one(behind, work), behind
+        runs[f"track_events, batches of {BATCH}{label}"] = batched(sync, work), sync
     return runs, trackers
 
 
-def rate(function):
-    start = time.perf_counter()
+def round_of(function, tracker):
+    """One timed round: {"rate": events/s, "cpu_us": process CPU µs per event, and for a Snowplow round
+    "courier_cpu_us": the CPU µs per event of posting what it queued, afterwards}."""
+    cpu, start = time.process_time(), time.perf_counter()
     function()
-    return EVENTS_PER_ROUND / (time.perf_counter() - start)
+    elapsed, cpu_used = time.perf_counter() - start, time.process_time() - cpu
+    answer = {"rate": EVENTS_PER_ROUND / elapsed, "cpu_us": cpu_used / EVENTS_PER_ROUND * 1e6}
+    if tracker.snowplow is not None:
+        cpu = time.process_time()
+        assert tracker.snowplow.flush(timeout=120), "the round's events were not all posted"
+        answer["courier_cpu_us"] = (time.process_time() - cpu) / EVENTS_PER_ROUND * 1e6
+    return answer
 
 
 def main():
@@ -93,7 +104,7 @@ def main():
         elif command == "quit":
             break
         else:
-            print(json.dumps(rate(runs[command])), flush=True)
+            print(json.dumps(round_of(*runs[command])), flush=True)
     client = redis.Redis.from_url(settings["REDIS_URL"])
     keys = list(client.scan_iter(match=prefix + "*", count=1000))
     for start in range(0, len(keys), 1000):
