@@ -81,7 +81,7 @@ class Outbox:
         `batch`: the (writer, number) whose events these are (all that may be sent of it), noted with them.
         """
         now = time.time()
-        rows = [(json.dumps(record, separators=(",", ":")), now) for record in records]
+        rows = [(json.dumps(record), now) for record in records]
         with self._transaction() as db:
             if batch is not None:
                 db.execute(
