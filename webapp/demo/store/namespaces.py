@@ -1,6 +1,6 @@
 """Namespaces (personal ones and groups) and who belongs to them."""
 
-from ..db import get_db
+from ..db import get_db, remembered
 from ..domain import MANAGER_ROLES, Namespace, User
 from . import viewer_params
 
@@ -25,6 +25,7 @@ def _one(sql, params):
     return None if row is None else namespace_from(row)
 
 
+@remembered
 def visible_by_id(viewer, namespace_id):
     return _one(
         f"SELECT n.* FROM namespaces n WHERE n.id = :id AND {VISIBLE}", {"id": namespace_id, **viewer_params(viewer)}

@@ -3,7 +3,7 @@
 import sqlite3
 from datetime import date
 
-from ..db import get_db
+from ..db import get_db, remembered
 from ..domain import Issue, Project
 from . import viewer_params
 from .namespaces import namespace_from
@@ -38,6 +38,7 @@ def _many(sql, params):
     return [_project(row) for row in get_db().execute(sql, params)]
 
 
+@remembered
 def visible_by_id(viewer, project_id):
     row = (
         get_db()

@@ -4,7 +4,7 @@ from functools import cache
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import get_db
+from ..db import get_db, remembered
 from ..domain import User
 
 
@@ -20,6 +20,7 @@ def by_id(user_id):
     return _user(get_db().execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone())
 
 
+@remembered
 def by_sign_in(token):
     """The user of a live sign-in token (see sign_ins.py), or None: signed out, revoked or unknown."""
     return _user(
