@@ -77,3 +77,25 @@ def test_rotated_keys_keep_sessions_signed_with_a_fallback_and_drop_the_others(a
     assert client.get("/whoami").json["user_id"] == 7
     app.config.update(SECRET_KEY_FALLBACKS=[])
     assert client.get("/whoami").json["user_id"] is None
+
+
+def test_the_session_cookie_is_found_among_others_in_short_and_long_headers(app):
+    cookie = signed_in(app).get_cookie("session").value
+    browser = app.test_client(use_cookies=False)  # sends the Cookie header as given
+
+    def user_id(header):
+        return browser.get("/whoami", headers={"Cookie": header}).json["user_id"]
+
+    for others in ("theme=dark", "tracker=" + "x" * session_cookie.MAX_REMEMBERED_HEADER):  # remembered, then not
+        header = f"{others}; session={cookie}"
+        assert user_id(header) == 7 and user_id(header) == 7
+        assert user_id(header[:-2] + "AA") is None
+    assert user_id("theme=dark") is None
+
+
+def test_a_request_that_leaves_the_session_unchanged_sends_no_cookie_but_varies_on_it(app):
+    client = signed_in(app)
+    response = client.get("/whoami")
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" in response.headers["Vary"]
+    assert "Set-Cookie" in client.post("/sign_in/8").headers
