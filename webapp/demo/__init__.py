@@ -47,12 +47,27 @@ def create_app(config=None):
     groups.init_app(app)
     app.cli.add_command(seed_demo_command)
     assets.init_app(app)
-    Compress(app)  # brotli or gzip (zstd too) for text responses of 500 bytes and more, when the client accepts it
+    _compress(app)
     app.register_error_handler(HTTPException, http_error)
     # Behind reverse proxies: the client's address, scheme and host as the proxies saw them (the sign-in throttle's client).
     if proxies := app.config.get("WEBAPP_PROXIES", 0):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     return app
+
+
+def _compress(app):
+    """Brotli or gzip (zstd too) for text responses of 500 bytes and more, when the client accepts it.
+
+    Smaller answers (most API calls) are never compressed: they skip the hook, and its `Vary: Accept-Encoding`.
+    """
+    app.config.setdefault("COMPRESS_REGISTER", False)
+    compress = Compress(app)
+    smallest = app.config["COMPRESS_MIN_SIZE"]
+
+    @app.after_request
+    def compressed(response):
+        length = response.content_length
+        return response if length is not None and length < smallest else compress.after_request(response)
 
 
 def _loaded_to_find_a_cli_command():
