@@ -56,17 +56,19 @@ def init_app(app):
     headers = dict(OTHER_HEADERS)
     if app.config.get("SESSION_COOKIE_SECURE"):
         headers.update([HSTS])
+    defaults = [(name.lower(), name, value) for name, value in headers.items()]
 
     @app.after_request
     def add_headers(response):
         """Each header unless the view set its own; one pass over the headers (this runs on every API call)."""
         present = {name.lower() for name in response.headers.keys()}
+        state = g._get_current_object()  # one lookup of the request's `g` for both questions
         if "content-security-policy" not in present:
-            nonce = g.get("csp_nonce")
+            nonce = getattr(state, "csp_nonce", None)
             response.headers.add("Content-Security-Policy", content_security_policy(nonce) if nonce else DEFAULT_POLICY)
-        for name, value in headers.items():
-            if name.lower() not in present:
+        for lowered, name, value in defaults:
+            if lowered not in present:
                 response.headers.add(name, value)
-        if g.get("user") is not None and "cache-control" not in present:
+        if getattr(state, "user", None) is not None and "cache-control" not in present:
             response.headers.add("Cache-Control", "no-store")
         return response
