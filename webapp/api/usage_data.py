@@ -59,21 +59,21 @@ def require_user():
 
 @bp.post("/track_event")
 def track_event():
-    call = _checked(payload.event_call, _body())
-    _limit_rate(1)
+    call, tracker = _checked(payload.event_call, _body()), current()
+    _limit_rate(1, tracker)
     try:
-        event = _prepare(call, _Visible(g.tracking_user), current())
+        event = _prepare(call, _Visible(g.tracking_user), tracker)
     except Refused as refused:
         abort(refused.status, str(refused))
-    _record([event])
+    _record([event], tracker)
     return current_app.response_class(_accepted(call["event"]), mimetype="application/json")
 
 
 @bp.post("/track_events")
 def track_events():
-    items = _checked(payload.batch, _body())
-    _limit_rate(len(items))
-    visible, tracker, prepared, results = _Visible(g.tracking_user), current(), [], []
+    items, tracker = _checked(payload.batch, _body()), current()
+    _limit_rate(len(items), tracker)
+    visible, prepared, results = _Visible(g.tracking_user), [], []
     for item in items:
         try:
             call = _checked_event(item)
@@ -83,7 +83,7 @@ def track_events():
             results.append(
                 {"event": _echoed_name(item), "accepted": False, "status": refused.status, "error": str(refused)}
             )
-    _record(prepared)
+    _record(prepared, tracker)
     return jsonify(results=results, accepted=len(prepared), refused=len(results) - len(prepared))
 
 
@@ -138,8 +138,8 @@ def _checked_event(item):
         raise Refused(400, str(error)) from None
 
 
-def _limit_rate(amount):
-    limit, counters = current_app.extensions["usage_data_rate_limit"], current().counters
+def _limit_rate(amount, tracker):
+    limit, counters = current_app.extensions["usage_data_rate_limit"], tracker.counters
     try:
         wait = limit.retry_after(counters.redis, counters.keys.prefix, g.tracking_user.id, amount)
     except REDIS_FAILURES as error:  # without Redis nothing is counted anyway: let the core decide
@@ -151,10 +151,9 @@ def _limit_rate(amount):
         )
 
 
-def _record(prepared):
+def _record(prepared, tracker):
     """Keep the events, or answer 503 with Retry-After: a 200 promises they survive any process's death."""
-    events = current()
-    if not events.accepting() or not events.record(prepared, caller_keeps=True):
+    if not tracker.accepting() or not tracker.record(prepared, caller_keeps=True):
         raise ServiceUnavailable(
             f"events cannot be stored right now (Redis unavailable and the spool full or "
             f"unwritable): retry in {UNAVAILABLE_RETRY_AFTER} s",
