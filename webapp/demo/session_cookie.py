@@ -57,7 +57,10 @@ class CachedSessionInterface(SecureCookieSessionInterface):
         if session.modified or (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
             super().save_session(app, session, response)
         elif session.accessed:
-            response.vary.add("Cookie")
+            if "Vary" in response.headers:
+                response.vary.add("Cookie")
+            else:  # the usual API answer: no header to parse and write back
+                response.headers["Vary"] = "Cookie"
 
 
 def _verified(serializer, name, cookies):
