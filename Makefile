@@ -57,9 +57,10 @@ run: install assets
 ## The same app under gunicorn with $(WORKERS) worker processes, as in production (WEBAPP_ENV=production needs SECRET_KEY).
 ## Threaded workers (gthread) park idle connections instead of waiting on them, as sync workers would;
 ## keep-alive stays off as with sync workers (a POST on a kept connection the worker is closing would fail).
+## gunicorn.conf.py: each worker freezes the app it built out of the garbage collector's full collections.
 serve: install assets
 	@if [ "$${WEBAPP_ENV:-development}" != production ]; then WEBAPP_ENV=development $(BIN)/flask --app webapp seed-demo; fi
-	WEBAPP_ENV=$${WEBAPP_ENV:-development} PORT=$(PORT) $(BIN)/gunicorn --workers $(WORKERS) \
+	WEBAPP_ENV=$${WEBAPP_ENV:-development} PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py --workers $(WORKERS) \
 	  --worker-class gthread --threads $(THREADS) --keep-alive 0 \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - 'webapp:create_app()'
 

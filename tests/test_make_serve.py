@@ -1,6 +1,8 @@
 """`make serve`: gunicorn worker processes share nothing in memory, yet every event counts once and the rate limit holds."""
 
+import gc
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -156,3 +158,14 @@ def test_idle_connections_do_not_stall_the_workers(served):
     finally:
         for connection in idle:
             connection.close()
+
+
+def test_a_worker_freezes_the_app_it_built():
+    """gunicorn.conf.py, which `make serve` names: a full collection no longer walks what the worker built."""
+    hooks = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    frozen = gc.get_freeze_count()
+    hooks["post_worker_init"](None)
+    try:
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
