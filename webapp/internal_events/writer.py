@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections import deque
+from operator import itemgetter
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,9 @@ class BackgroundWriter:
         self._hurry = threading.Event()  # set while a flush waits: write at once, do not linger
         self._retry_now = threading.Event()  # set by a flush: a batch waiting out `retry_after` is tried at once
         self._flushes = 0
-        # Accepted events waiting, as (sequence number, day, event): a deque and an event rather than a
-        # queue.Queue, whose put, get and task_done take a lock each, for every event.
+        # Accepted calls waiting, as (number of the first event, day, events): one entry a call, not an
+        # event, so a batch of 50 costs one append and one pop. A deque and an event rather than a
+        # queue.Queue, whose put, get and task_done take a lock each.
         self._waiting = deque()
         self._arrived = threading.Event()
         self._unfinished = 0  # accepted and not yet written (under _lock)
@@ -73,7 +75,7 @@ class BackgroundWriter:
         `caller_keeps`: events written here and now that nothing could take are not counted lost (see `record`)."""
         self._ensure_thread()
         with self._accepting:
-            if len(self._waiting) + len(events) <= self._max_queued:
+            if self._unfinished + len(events) <= self._max_queued:
                 try:
                     first = self.journal.accepted(day, events)
                 except OSError as error:
@@ -82,7 +84,7 @@ class BackgroundWriter:
                     self.journal_error = None
                     with self._lock:
                         self._unfinished += len(events)
-                    self._waiting.extend(zip(itertools.count(first), itertools.repeat(day), events))
+                    self._waiting.append((first, day, list(events)))
                     self._arrived.set()
                     return True
         return self._write(events, day, None, caller_keeps)
@@ -136,26 +138,28 @@ class BackgroundWriter:
         waiting, arrived = self._waiting, self._arrived
         while True:
             arrived.wait()
-            if len(waiting) < self._max_batch:  # one wait, not a wake-up per arriving event
+            if self._unfinished < self._max_batch:  # all of it waits: one wait, not a wake-up per call
                 self._hurry.wait(self._linger)
-            arrived.clear()  # before taking: an event appended from now on sets it again
-            items = [waiting.popleft() for _ in range(min(len(waiting), self._max_batch))]
-            if len(waiting):
+            arrived.clear()  # before taking: a call appended from now on sets it again
+            taken = _take(waiting, self._max_batch)
+            if waiting:
                 arrived.set()
             try:
-                for day, same_day in itertools.groupby(items, key=lambda item: item[1]):
-                    self._store([*same_day], day)
+                for day, same_day in itertools.groupby(taken, key=itemgetter(1)):
+                    calls = [*same_day]
+                    last_first, _, last_events = calls[-1]
+                    events = [*itertools.chain.from_iterable(events for _, _, events in calls)]
+                    self._store(calls[0][0], last_first + len(last_events) - 1, day, events)
             except Exception:  # a bug here must not stop every later write
-                log.exception("Writing %d internal event(s) failed", len(items))
+                log.exception("Writing %d internal event(s) failed", sum(len(call[2]) for call in taken))
             finally:
                 with self._lock:
-                    self._unfinished -= len(items)
+                    self._unfinished -= sum(len(call[2]) for call in taken)
             time.sleep(0)  # let request threads waiting for the GIL run before the next batch is planned
 
-    def _store(self, items, day):
-        """Write one day's events as one numbered batch, until Redis or the spool has them; then journal it."""
-        first, last = items[0][0], items[-1][0]
-        events = [event for _, _, event in items]
+    def _store(self, first, last, day, events):
+        """Write one day's events (numbered first..last) as one numbered batch, until Redis or the spool has
+        them; then journal it."""
         writer, number = self._next_batch()
         while True:
             try:
@@ -175,3 +179,18 @@ class BackgroundWriter:
         """`retry_after` seconds, or until a flush asks for another try at once."""
         self._retry_now.wait(self._retry_after)
         self._retry_now.clear()
+
+
+def _take(waiting, limit):
+    """The oldest calls waiting, up to `limit` events: a call larger than what is left of it is split."""
+    taken, room = [], limit
+    while waiting and room:
+        first, day, events = waiting[0]
+        if len(events) > room:  # only this thread touches the left end; callers append on the right
+            waiting[0] = (first + room, day, events[room:])
+            events = events[:room]
+        else:
+            waiting.popleft()
+        taken.append((first, day, events))
+        room -= len(events)
+    return taken
