@@ -8,7 +8,8 @@ written back yet (no fsync: see the README's reliability section). The same
 trade Vector's disk buffers and Fluent Bit's filesystem storage make by default.
 
 Three kinds of line, one JSON array each:
-  ["E", first, day, [event, ...]]     events accepted, numbered first, first + 1, ...
+  ["E", first, day, [field, ...], [[value, ...], ...]]  events accepted, numbered first, first + 1, ...,
+                                      each as its values of TrackedEvent's fields named once a line
   ["B", writer, number, day, first, last]  events first..last are about to be written as that batch
   ["D", last]                         every event up to `last` is in Redis or in the spool
 A file whose events are all done is emptied.
@@ -34,7 +35,9 @@ import os
 import secrets
 import threading
 import time
+from dataclasses import fields
 from datetime import date
+from operator import attrgetter
 from pathlib import Path
 
 from .model import TrackedEvent
@@ -47,6 +50,11 @@ PROGRESS_SUFFIX = ".progress"
 PROGRESS_BYTES = 512  # room for a record with a long writer name
 _LIVE_OWNERS: dict[int, set[object]] = {}  # pid -> owners of the journals open in that process
 _compact = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: json.dumps with options builds one a call
+# An event as the tuple of its fields' values: half the time of encoding each event's dict (its names again
+# and again), a third of the bytes.
+_FIELDS = tuple(field.name for field in fields(TrackedEvent))
+_FIELD_NAMES = _compact(_FIELDS)
+_values = attrgetter(*_FIELDS)
 
 
 class Journal:
@@ -62,13 +70,13 @@ class Journal:
 
     def accepted(self, day, events):
         """Journal accepted events; the number of the first. Raises OSError when the file cannot take them."""
-        items = _compact([vars(event) for event in events])  # asdict: 4 times as slow
+        rows = _compact(list(map(_values, events)))
         with self._lock:
             self._open_in_this_process()
             if self._size > SEGMENT_BYTES:
                 self._rotate()
             first = self._next
-            self._append(f'["E",{first},"{day.isoformat()}",{items}]\n')
+            self._append(f'["E",{first},"{day.isoformat()}",{_FIELD_NAMES},{rows}]\n')
             self._next += len(events)
             return first
 
@@ -238,7 +246,11 @@ def unfinished(paths, owner):
                 record = json.loads(raw)
                 kind = record[0]
                 if kind == "E":
-                    _, first, day, items = record
+                    if len(record) == 5:
+                        _, first, day, names, rows = record
+                        items = [dict(zip(names, row, strict=True)) for row in rows]
+                    else:  # a line of a version that wrote each event's dict
+                        _, first, day, items = record
                     for offset, item in enumerate(items):
                         events[first + offset] = (date.fromisoformat(day), TrackedEvent(**item))
                 elif kind == "B":
