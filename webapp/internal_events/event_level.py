@@ -37,15 +37,17 @@ class EventLevel:
     def request_signals(self) -> list[str]:
         """The honoured privacy signals of the request being served ([] outside a request).
 
-        Read once per request and kept in its WSGI environ: a batch asks for each of its events."""
+        Read once per request and kept in its WSGI environ: a batch asks for each of its events, so the
+        request is looked up once (each attribute through Flask's `request` proxy looks it up again)."""
         if not has_request_context():
             return []
-        environ = request.environ
+        served = request._get_current_object()  # type: ignore[attr-defined]
+        environ = served.environ
         signals: tuple[str, list[str]] | None = environ.get(SIGNALS_KEY)
         if signals is None or signals[0] != self.policy:
             signals = environ[SIGNALS_KEY] = (
                 self.policy,
-                honoured_signals(self.policy, request.headers, request.args.get("privacy_signals", "")),
+                honoured_signals(self.policy, served.headers, served.args.get("privacy_signals", "")),
             )
         return signals[1]
 
