@@ -1,5 +1,6 @@
 """track_event against a real Redis: what it counts, over which days, and how it refuses mistakes."""
 
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from webapp.internal_events import (
     UnknownEventError,
     track_event,
 )
-from webapp.internal_events.journal import Journal
+from webapp.internal_events.journal import Journal, progress_file, unfinished
 from webapp.internal_events.model import Rule, TrackedEvent
 from webapp.internal_events.service_ping import metric_values
 from webapp.internal_events.windows import day_number, today
@@ -361,6 +362,45 @@ def test_a_trickle_of_events_shares_one_write_while_the_writer_lingers(tmp_path)
         writer.submit([TrackedEvent("an_event", user_id=user)], today())
     assert writer.flush(timeout=30)
     assert writes == [[TrackedEvent("an_event", user_id=user) for user in range(9)]]
+
+
+def test_write_behind_splits_calls_into_batches_in_order(tmp_path):
+    """Calls larger than a batch are cut where the batch is full; each batch journals the numbers it holds."""
+    batches, begun = [], []
+
+    class NotedJournal(Journal):
+        def writing(self, writer, number, day, first, last):
+            begun.append((first, last))
+            super().writing(writer, number, day, first, last)
+
+    writer = BackgroundWriter(
+        lambda events, day, batch, caller_keeps=False: batches.append([event.user_id for event in events]) or True,
+        lambda: ("w", len(batches) + 1),
+        NotedJournal(tmp_path, "target"),
+        max_batch=4,
+        linger=3600,
+    )
+    for call in range(3):
+        writer.submit([TrackedEvent("an_event", user_id=5 * call + user) for user in range(5)], today())
+    assert writer.flush(timeout=30)
+    assert batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14]]
+    assert begun == [(1, 4), (5, 8), (9, 12), (13, 15)]
+
+
+def test_a_dead_journal_is_read_in_both_of_its_line_forms(tmp_path):
+    """Events as rows of field values, and as one object each (journals of earlier versions)."""
+    day = today()
+    event = TrackedEvent("an_event", user_id=7, project_id=3, properties={"label": "x"}, source="browser")
+    journal = Journal(tmp_path, "target")
+    journal.accepted(day, [event, event])
+    path = next(tmp_path.glob("*.journal"))
+    owner = path.name.split("-")[1]
+    earlier = {**vars(event), "user_id": 8}
+    with path.open("a") as file:
+        file.write(f'["E",3,"{day.isoformat()}",[{json.dumps(earlier)}]]\n')
+    batches, damaged = unfinished([path, progress_file(tmp_path, journal.family, owner)], owner)
+    assert damaged == 0
+    assert [events for *_, events in batches] == [[event, event, TrackedEvent(**earlier)]]
 
 
 def test_flush_does_not_wait_out_the_linger(tmp_path):
