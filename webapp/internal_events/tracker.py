@@ -60,6 +60,7 @@ class Tracker:
             delivery.taken_over = self._taken_over
         self.daily_pass = DailyPass(counters, definitions.current)
         self.errors = Counter()  # kind -> count, for this process
+        self._needed_ids = (None, {})  # (definitions, event name -> the ids its rules need, see _ids_needed)
 
     @property
     def definitions(self):
@@ -286,6 +287,13 @@ class Tracker:
 
     def _missing_for_metrics(self, definitions, event):
         """Why some metric of this event cannot count it, or None. Runs for every event: totals need nothing."""
+        needed = self._ids_needed(definitions, event.name)
+        if needed is not None:
+            for attribute in needed:
+                if getattr(event, attribute) is None:
+                    break
+            else:
+                return None  # the usual event: no rule of it looks at properties, and it has every id they need
         needs = {}
         properties = event.properties
         for rule in definitions.rules_for(event.name):
@@ -310,6 +318,19 @@ class Tracker:
             )
             parts.append(f"{', '.join(metrics)} need(s) {needed}: {how}")
         return f"Event '{event.name}' is missing data its metrics count: " + "; ".join(parts)
+
+    def _ids_needed(self, definitions, event_name):
+        """The id attributes an event's rules need, when ids are all they look at (no filter, unique property or
+        sum); else None. Worked out once per event and definitions, not for every event tracked."""
+        cached_for, needed = self._needed_ids
+        if cached_for is not definitions:
+            needed = {}
+            self._needed_ids = (definitions, needed)
+        if event_name not in needed:
+            rules = [rule for rule in definitions.rules_for(event_name) if rule.kind != "total"]
+            simple = all(rule.kind == "unique" and rule.id_attribute and not rule.filter for rule in rules)
+            needed[event_name] = tuple({rule.id_attribute: None for rule in rules}) if simple else None
+        return needed[event_name]
 
     def _count_unreadable_opt_outs(self, withheld):
         """Events kept from Snowplow because nobody could say whether their users opted out: counted in Redis
