@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from webapp import create_app
 from webapp.demo.config import PROJECT_ROOT
-from webapp.internal_events import live_definitions
+from webapp.internal_events import MissingIdentifierError, live_definitions
 from webapp.internal_events.definitions import Definitions
 from webapp.internal_events.live_definitions import LiveDefinitions
 
@@ -225,3 +225,15 @@ def test_the_start_stamps_the_files_as_a_check_does(definitions_dir, monkeypatch
     assert len(live.latest.stamps) == len(list(definitions_dir.rglob("*.yml")))
     assert live.reload_if_changed() is False
     assert loads == []
+
+
+def test_the_ids_an_event_needs_follow_its_metrics_edited_live(make_events, definitions_dir):
+    """The ids each event's metrics need are worked out once per set of definitions: a new set asks again."""
+    metric = definitions_dir / "metrics/counts_all/count_distinct_project_id_from_project_viewed.yml"
+    kept = metric.read_text()
+    metric.unlink()
+    events = make_events()
+    assert events.track("project_viewed", user_id=1, namespace_id=2)
+    write(metric, kept, live=events)
+    with pytest.raises(MissingIdentifierError, match="need\\(s\\) project"):
+        events.track("project_viewed", user_id=1, namespace_id=2)
