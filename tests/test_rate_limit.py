@@ -5,7 +5,7 @@ import pytest
 from webapp.api.rate_limit import MAX_BLOCK, Allowance, RateLimit, block_size, seconds_left
 
 
-@pytest.mark.parametrize("limit, block", [(1, 1), (49, 1), (600, 12), (5000, 100), (10**6, MAX_BLOCK)])
+@pytest.mark.parametrize("limit, block", [(1, 1), (49, 1), (600, 12), (5000, 100), (50_000, 1000), (10**6, MAX_BLOCK)])
 def test_a_process_takes_a_fiftieth_of_the_limit_at_a_time_between_1_and_the_largest_block(limit, block):
     assert block_size(limit) == block
 
