@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from flask import has_request_context, request
+from werkzeug.datastructures import EnvironHeaders
 
 from .contexts import pseudonym
 from .model import TrackedEvent
@@ -37,17 +38,18 @@ class EventLevel:
     def request_signals(self) -> list[str]:
         """The honoured privacy signals of the request being served ([] outside a request).
 
-        Read once per request and kept in its WSGI environ: a batch asks for each of its events, so the
-        request is looked up once (each attribute through Flask's `request` proxy looks it up again)."""
+        Read once per request and kept in its WSGI environ: a batch asks for each of its events. Read from
+        the environ itself: the request's header and query-string objects cost more than the check, and a
+        request without a query string (an API call) has no declared signals to parse."""
         if not has_request_context():
             return []
-        served = request._get_current_object()  # type: ignore[attr-defined]
-        environ = served.environ
+        environ = request.environ
         signals: tuple[str, list[str]] | None = environ.get(SIGNALS_KEY)
         if signals is None or signals[0] != self.policy:
+            declared = request.args.get("privacy_signals", "") if environ.get("QUERY_STRING") else ""
             signals = environ[SIGNALS_KEY] = (
                 self.policy,
-                honoured_signals(self.policy, served.headers, served.args.get("privacy_signals", "")),
+                honoured_signals(self.policy, EnvironHeaders(environ), declared),
             )
         return signals[1]
 
