@@ -15,9 +15,24 @@ from .secret_key import secret_key
 MAX_BODY_BYTES = 1024 * 1024  # forms and collector batches; the usage-data API has its own, smaller limit
 
 
+class _App(Flask):
+    """Flask asks of every hook and view, on every request, whether it is a coroutine function (eight
+    questions for an API call): the answer never changes, so it is given once per function."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._synced = {}
+
+    def ensure_sync(self, func):
+        synced = self._synced.get(func)
+        if synced is None:
+            synced = self._synced[func] = super().ensure_sync(func)
+        return synced
+
+
 def create_app(config=None):
     """Build the app: configuration from the environment, overridden by `config` (tests pass theirs)."""
-    app = Flask(
+    app = _App(
         "webapp",  # `flask --app webapp`; its root, the project's folder, holds templates/, static/ and definitions/
         instance_path=os.environ.get("WEBAPP_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
         template_folder=str(PROJECT_ROOT / "templates"),
