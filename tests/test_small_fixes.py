@@ -27,3 +27,24 @@ def test_the_help_page_lists_every_defined_event(demo):
     section = html[html.index('id="usage-data"') :]
     for name, event in demo.extensions["internal_events"].definitions.events.items():
         assert f"<code>{name}</code>" in section and escape(event.description) in section
+
+
+def test_functions_a_request_adds_run_on_every_request_and_are_not_all_kept(app):
+    """The app remembers which functions need no async wrapper; `after_this_request` adds a new one a request."""
+    from flask import after_this_request
+
+    from webapp.demo import SYNCED_FUNCTIONS
+
+    @app.get("/-/marked")
+    def marked():
+        @after_this_request
+        def mark(response):
+            response.headers["X-Marked"] = "yes"
+            return response
+
+        return "ok"
+
+    client = app.test_client()
+    for _ in range(SYNCED_FUNCTIONS + 10):
+        assert client.get("/-/marked").headers["X-Marked"] == "yes"
+    assert len(app._synced) <= SYNCED_FUNCTIONS

@@ -15,9 +15,13 @@ from .secret_key import secret_key
 MAX_BODY_BYTES = 1024 * 1024  # forms and collector batches; the usage-data API has its own, smaller limit
 
 
+SYNCED_FUNCTIONS = 512  # more than the app registers; `after_this_request` brings a new function a request
+
+
 class _App(Flask):
     """Flask asks of every hook and view, on every request, whether it is a coroutine function (eight
-    questions for an API call): the answer never changes, so it is given once per function."""
+    questions for an API call): the answer never changes, so it is given once per function. Bounded, as
+    functions made during a request (`after_this_request`) pass through it too."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -26,6 +30,8 @@ class _App(Flask):
     def ensure_sync(self, func):
         synced = self._synced.get(func)
         if synced is None:
+            if len(self._synced) >= SYNCED_FUNCTIONS:
+                self._synced.clear()
             synced = self._synced[func] = super().ensure_sync(func)
         return synced
 
