@@ -142,6 +142,7 @@ class BackgroundWriter:
                 self._hurry.wait(self._linger)
             arrived.clear()  # before taking: a call appended from now on sets it again
             taken = _take(waiting, self._max_batch)
+            count = sum(len(events) for _, _, events in taken)
             if waiting:
                 arrived.set()
             try:
@@ -151,10 +152,10 @@ class BackgroundWriter:
                     events = [*itertools.chain.from_iterable(events for _, _, events in calls)]
                     self._store(calls[0][0], last_first + len(last_events) - 1, day, events)
             except Exception:  # a bug here must not stop every later write
-                log.exception("Writing %d internal event(s) failed", sum(len(call[2]) for call in taken))
+                log.exception("Writing %d internal event(s) failed", count)
             finally:
                 with self._lock:
-                    self._unfinished -= sum(len(call[2]) for call in taken)
+                    self._unfinished -= count
             time.sleep(0)  # let request threads waiting for the GIL run before the next batch is planned
 
     def _store(self, first, last, day, events):
